@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core;
+
+namespace NexusArchive.Cli;
+
+/// <summary>
+/// The CLI's composition root: appsettings.json beside the binary, then environment variables
+/// (<c>ConnectionStrings__Redis</c>, <c>Archive__PageSize</c>, …), then the same Core registration as the Functions app.
+/// </summary>
+internal static class CliHost
+{
+    public const int ExitOk = 0;
+    public const int ExitFailed = 1;
+    public const int ExitConfiguration = 2;
+    public const int ExitConflict = 3;
+
+    /// <summary>Builds and starts the host (which validates every option), runs <paramref name="work"/>, stops the host.</summary>
+    public static async Task<int> RunAsync(Func<IServiceProvider, CancellationToken, Task<int>> work, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            Args = [],
+            ContentRootPath = AppContext.BaseDirectory,
+            DisableDefaults = false,
+        });
+        builder.Configuration.AddEnvironmentVariables();
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        builder.Services.AddNexusArchive(builder.Configuration);
+
+        IHost host;
+        try
+        {
+            host = builder.Build();
+            await host.StartAsync(cancellationToken);
+        }
+        catch (OptionsValidationException ex)
+        {
+            await Console.Error.WriteLineAsync("Configuration is invalid:");
+            foreach (var failure in ex.Failures)
+            {
+                await Console.Error.WriteLineAsync("  - " + failure);
+            }
+
+            return ExitConfiguration;
+        }
+
+        try
+        {
+            return await work(host.Services, cancellationToken);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+            host.Dispose();
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.CommandLine;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using NexusArchive.Core.Archiving;
+
+namespace NexusArchive.Cli.Commands;
+
+internal static class ArchiveCommand
+{
+    public static Command Create()
+    {
+        var entities = new Option<string[]>("--entity") { Description = "Archive only these entities (repeatable): user, session, message, attachment.", AllowMultipleArgumentsPerToken = true };
+        var maxDuration = new Option<TimeSpan?>("--max-duration") { Description = "Stop between pages after this long (e.g. 00:05:00); Archive:TimeBudget still applies." };
+        var json = new Option<bool>("--json") { Description = "Print the run summary as JSON." };
+        var command = new Command("archive", "Run one archive pass over the due changes of every entity; exits non-zero on failure.") { entities, maxDuration, json };
+        command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
+        {
+            var service = services.GetRequiredService<ArchiveService>();
+            ArchiveRunResult run;
+            try
+            {
+                run = await service.RunAsync(new ArchiveRunRequest("cli", parse.GetValue(entities), parse.GetValue(maxDuration)), ct);
+            }
+            catch (ArgumentException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return CliHost.ExitConfiguration;
+            }
+
+            Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(run, Output.Json) : Describe(run));
+            return run.Status switch
+            {
+                RunStatus.Succeeded or RunStatus.Partial => CliHost.ExitOk,
+                RunStatus.Conflict => CliHost.ExitConflict,
+                _ => CliHost.ExitFailed,
+            };
+        }, cancellationToken));
+        return command;
+    }
+
+    public static string Describe(ArchiveRunResult run)
+    {
+        var seconds = Math.Max(run.Duration.TotalSeconds, 0.001);
+        var header = $"Archive run {run.RunId} ({run.Trigger}): {run.Status.ToString().ToUpperInvariant()} in {Output.Duration(run.DurationMs)}"
+            + $" — {Output.Number(run.TotalRead)} records read, {Output.Number(run.TotalUpserted)} rows upserted ({run.TotalRead / seconds:N0} records/s)\n\n";
+        var table = Output.Table(
+            ["entity", "status", "read", "upserted", "unchanged", "vanished", "dead-lettered", "pages", "lag"],
+            run.Entities.Select(e => (IReadOnlyList<string>)
+            [
+                e.Entity, e.Status.ToString(), Output.Number(e.Read), Output.Number(e.Upserted), Output.Number(e.Unchanged),
+                Output.Number(e.Vanished), Output.Number(e.DeadLettered), Output.Number(e.Pages), Output.Duration(e.LagMs),
+            ]));
+        return header + table + (run.Error is null ? string.Empty : $"\nerror: {run.Error}\n");
+    }
+}

@@ -1,0 +1,41 @@
+using System.CommandLine;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using NexusArchive.Core.Archiving;
+
+namespace NexusArchive.Cli.Commands;
+
+internal static class StatusCommand
+{
+    public static Command Create()
+    {
+        var json = new Option<bool>("--json") { Description = "Print the status as JSON." };
+        var command = new Command("status", "Show checkpoints, lag and backlog per entity, recent runs and open dead letters.") { json };
+        command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
+        {
+            var status = await services.GetRequiredService<StatusService>().GetAsync(ct);
+            Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(status, Output.Json) : Describe(status));
+            return CliHost.ExitOk;
+        }, cancellationToken));
+        return command;
+    }
+
+    private static string Describe(ArchiveStatus status)
+    {
+        var entities = Output.Table(
+            ["entity", "checkpoint", "lag", "backlog", "archived rows (est.)", "open dead letters", "leased"],
+            status.Entities.Select(e => (IReadOnlyList<string>)
+            [
+                e.Entity, Output.Time(e.Checkpoint), Output.Duration(e.LagMs), Output.Number(e.Backlog),
+                Output.Number(e.ArchivedRows), Output.Number(e.OpenDeadLetters), e.Leased ? "yes" : "no",
+            ]));
+        var runs = Output.Table(
+            ["started", "trigger", "status", "duration", "error"],
+            status.RecentRuns.Select(r => (IReadOnlyList<string>)
+            [
+                Output.Time(r.StartedAt), r.Trigger, r.Status,
+                Output.Duration(r.FinishedAt is { } f ? (f - r.StartedAt).TotalMilliseconds : null), r.Error ?? string.Empty,
+            ]));
+        return $"Redis time {Output.Time(status.RedisNow)}; open dead letters: {Output.Number(status.OpenDeadLetters)}\n\n{entities}\nRecent runs\n{runs}";
+    }
+}

@@ -1,0 +1,12 @@
+using System.CommandLine;
+using NexusArchive.Cli.Commands;
+
+var root = new RootCommand("NexusArchive: archive NexusChat's Redis data into PostgreSQL, and operate the archive.")
+{
+    MigrateCommand.Create(),
+    ArchiveCommand.Create(),
+    StatusCommand.Create(),
+    SeedDemoCommand.Create(),
+};
+
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,338 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Sink;
+using NexusArchive.Core.Source;
+
+namespace NexusArchive.Core.Archiving;
+
+/// <summary>
+/// Runs one archive pass: for each entity in dependency order, page its change index by (score, member) from
+/// the checkpoint (minus the look-back overlap) up to Redis-now minus the settle window, map each page and
+/// commit it with its checkpoint. Stops between pages when the time budget runs out or the caller cancels.
+/// The Functions triggers and the CLI both call <see cref="RunAsync"/>.
+/// </summary>
+public sealed class ArchiveService(
+    IChangeSource source,
+    IArchiveSink sink,
+    RecordMapper mapper,
+    IOptions<ArchiveOptions> options,
+    TimeProvider timeProvider,
+    ArchiveMetrics metrics,
+    ILogger<ArchiveService> logger)
+{
+    /// <summary>Runs one pass. Never throws for data or infrastructure errors: the result says what happened.</summary>
+    /// <exception cref="ArgumentException">The request names an unknown entity.</exception>
+    public async Task<ArchiveRunResult> RunAsync(ArchiveRunRequest request, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var entities = EntityCatalog.Resolve(request.Entities is { Count: > 0 } ? request.Entities : settings.Entities);
+        var started = timeProvider.GetTimestamp();
+        var budget = request.MaxDuration is { } max && max < settings.TimeBudget ? max : settings.TimeBudget;
+        var run = new ArchiveRunResult
+        {
+            RunId = Guid.CreateVersion7(timeProvider.GetUtcNow()),
+            Trigger = request.Trigger,
+            StartedAt = timeProvider.GetUtcNow(),
+            Entities = [.. entities.Select(e => new EntityRunStats { Entity = e.Name })],
+        };
+
+        try
+        {
+            await sink.StartRunAsync(run, cancellationToken);
+            var redisNow = await source.GetServerTimeAsync(cancellationToken);
+            var upperBound = (redisNow - settings.SettleWindow).ToUnixTimeMilliseconds();
+            Log.RunStarted(logger, run.RunId, run.Trigger, string.Join(",", entities.Select(e => e.Name)), upperBound, redisNow);
+
+            for (var i = 0; i < entities.Count; i++)
+            {
+                var stats = run.Entities[i];
+                if (cancellationToken.IsCancellationRequested || timeProvider.GetElapsedTime(started) >= budget)
+                {
+                    stats.Status = RunStatus.Skipped;
+                    continue;
+                }
+
+                await ArchiveEntityAsync(run, entities[i], stats, redisNow, upperBound, started, budget, cancellationToken);
+                if (stats.Status == RunStatus.Failed)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled before the first entity started (or while recording the start): nothing was half-written.
+        }
+        catch (Exception ex)
+        {
+            run.Error = ErrorText.Describe(ex);
+            Log.RunFailed(logger, run.RunId, "(run)", run.Error, ex);
+            foreach (var stats in run.Entities.Where(s => s.Status == RunStatus.Skipped))
+            {
+                stats.Status = RunStatus.Failed;
+            }
+        }
+
+        run.Status = Summarise(run);
+        run.FinishedAt = run.StartedAt + timeProvider.GetElapsedTime(started);
+        await RecordFinishAsync(run);
+        metrics.RecordRun(run.Status.ToString(), run.DurationMs);
+        Log.RunFinished(
+            logger,
+            run.RunId,
+            run.Status.ToString(),
+            run.DurationMs,
+            run.TotalRead,
+            run.TotalUpserted,
+            run.Entities.Sum(e => e.Unchanged),
+            run.Entities.Sum(e => e.Vanished),
+            run.TotalDeadLettered,
+            run.Entities.Max(e => e.LagMs) ?? 0);
+        return run;
+    }
+
+    private async Task ArchiveEntityAsync(
+        ArchiveRunResult run,
+        EntityDescriptor entity,
+        EntityRunStats stats,
+        DateTimeOffset redisNow,
+        double upperBound,
+        long started,
+        TimeSpan budget,
+        CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        ChangeCursor? checkpoint;
+        try
+        {
+            checkpoint = await sink.AcquireAsync(entity, run.RunId, cancellationToken);
+        }
+        catch (EntityBusyException)
+        {
+            stats.Status = RunStatus.Conflict;
+            Log.EntityBusy(logger, run.RunId, entity.Name);
+            return;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            stats.Status = RunStatus.Skipped;
+            return;
+        }
+        catch (Exception ex)
+        {
+            Fail(run, entity, stats, ex);
+            return;
+        }
+
+        var committed = checkpoint ?? ChangeCursor.Start;
+        stats.CheckpointScore = checkpoint?.Score;
+        var latestAllowed = redisNow + settings.FutureTolerance;
+        try
+        {
+            // Re-read the look-back overlap behind the checkpoint: a writer whose timestamp landed behind it is
+            // still archived, and the MERGE's "only newer wins" makes the re-read harmless.
+            var cursor = checkpoint is { } c
+                ? ChangeCursor.AtScore(Math.Max(double.MinValue, c.Score - settings.LookbackOverlap.TotalMilliseconds))
+                : ChangeCursor.Start;
+            stats.Status = RunStatus.Succeeded;
+            while (true)
+            {
+                var pageStarted = timeProvider.GetTimestamp();
+                var page = await source.ReadPageAsync(entity, cursor, upperBound, settings.PageSize, cancellationToken);
+                if (page.Entries.Count > 0)
+                {
+                    committed = await CommitPageAsync(run, entity, stats, page, committed, latestAllowed, pageStarted, cancellationToken);
+                    cursor = page.Entries[^1].After;
+                }
+
+                if (page.ReachedEnd)
+                {
+                    break;
+                }
+
+                var stopReason = cancellationToken.IsCancellationRequested ? "cancelled"
+                    : timeProvider.GetElapsedTime(started) >= budget ? "time budget" : null;
+                if (stopReason is not null)
+                {
+                    stats.Status = RunStatus.Partial;
+                    Log.RunStoppedEarly(logger, run.RunId, entity.Name, stopReason, stats.CheckpointScore);
+                    break;
+                }
+            }
+
+            if (stats.Status == RunStatus.Succeeded)
+            {
+                await DeadLetterFutureRecordsAsync(run, entity, stats, latestAllowed, committed, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled inside a page: its transaction rolled back, the committed checkpoint is exact.
+            stats.Status = RunStatus.Partial;
+            Log.RunStoppedEarly(logger, run.RunId, entity.Name, "cancelled", stats.CheckpointScore);
+        }
+        catch (EntityBusyException)
+        {
+            // Our lease expired and another pass took the entity over; it continues from our last commit.
+            stats.Status = RunStatus.Conflict;
+            Log.EntityBusy(logger, run.RunId, entity.Name);
+        }
+        catch (Exception ex)
+        {
+            Fail(run, entity, stats, ex);
+        }
+        finally
+        {
+            // Lag after the pass: 0 when every due change is archived, else how far the checkpoint trails Redis-now.
+            stats.LagMs = stats.Status == RunStatus.Succeeded
+                ? 0
+                : Math.Max(0, redisNow.ToUnixTimeMilliseconds() - (stats.CheckpointScore ?? redisNow.ToUnixTimeMilliseconds()));
+            metrics.RecordLag(entity.Name, stats.LagMs.Value);
+            if (stats.Status != RunStatus.Conflict)
+            {
+                await ReleaseQuietlyAsync(entity, run.RunId);
+            }
+        }
+    }
+
+    private async Task<ChangeCursor> CommitPageAsync(
+        ArchiveRunResult run,
+        EntityDescriptor entity,
+        EntityRunStats stats,
+        ChangePage page,
+        ChangeCursor committed,
+        DateTimeOffset latestAllowed,
+        long pageStarted,
+        CancellationToken cancellationToken)
+    {
+        var records = await source.FetchAsync(entity, page.Entries, cancellationToken);
+        var mapped = mapper.MapPage(entity, records, latestAllowed);
+        var checkpoint = ChangeCursor.Max(committed, page.Entries[^1].After);
+        var written = await sink.WritePageAsync(entity, run.RunId, mapped.Rows, mapped.DeadLetters, checkpoint, cancellationToken);
+
+        stats.Pages++;
+        stats.Read += page.Entries.Count;
+        stats.Upserted += written.Upserted;
+        stats.Unchanged += written.Unchanged;
+        stats.Vanished += mapped.Vanished;
+        stats.DeadLettered += written.DeadLettered;
+        stats.CheckpointScore = checkpoint.Score;
+        metrics.RecordPage(entity.Name, written.Upserted, written.DeadLettered, mapped.Vanished);
+        Log.PageCommitted(logger, entity.Name, stats.Pages, page.Entries.Count, written.Upserted, written.Unchanged, mapped.Vanished, written.DeadLettered, timeProvider.GetElapsedTime(pageStarted).TotalMilliseconds);
+        if (mapped.Vanished > 0)
+        {
+            Log.RecordsVanished(logger, entity.Name, mapped.Vanished, records.First(r => r.Vanished).Entry.DisplayId);
+        }
+
+        foreach (var deadLetter in mapped.DeadLetters)
+        {
+            Log.RecordDeadLettered(logger, entity.Name, deadLetter.Entry.DisplayId, deadLetter.Category, deadLetter.Reason);
+        }
+
+        try
+        {
+            await source.MirrorCheckpointAsync(entity, checkpoint.Score, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.CheckpointMirrorFailed(logger, entity.Name, ex);
+        }
+
+        return checkpoint;
+    }
+
+    /// <summary>
+    /// Entries stamped beyond Redis-now plus the future tolerance would never come due: dead-letter them each pass
+    /// (without moving the checkpoint) so an operator sees them instead of them waiting silently.
+    /// </summary>
+    private async Task DeadLetterFutureRecordsAsync(
+        ArchiveRunResult run, EntityDescriptor entity, EntityRunStats stats, DateTimeOffset latestAllowed, ChangeCursor committed, CancellationToken cancellationToken)
+    {
+        var entries = await source.ReadBeyondAsync(entity, latestAllowed.ToUnixTimeMilliseconds(), options.Value.PageSize, cancellationToken);
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        var records = await source.FetchAsync(entity, entries, cancellationToken);
+        var deadLetters = records
+            .Where(r => !r.Vanished)
+            .Select(r => new DeadLetter(
+                r.Entry,
+                DeadLetterReasons.FutureTimestamp,
+                $"The change score (updatedAt) lies beyond {latestAllowed:O} (Redis clock plus the future tolerance).",
+                RawPayload.Encode(r.Fields)))
+            .ToList();
+        if (deadLetters.Count == 0)
+        {
+            return;
+        }
+
+        var written = await sink.WritePageAsync(entity, run.RunId, [], deadLetters, committed, cancellationToken);
+        stats.DeadLettered += written.DeadLettered;
+        metrics.RecordPage(entity.Name, 0, written.DeadLettered, 0);
+        foreach (var deadLetter in deadLetters)
+        {
+            Log.RecordDeadLettered(logger, entity.Name, deadLetter.Entry.DisplayId, deadLetter.Category, deadLetter.Reason);
+        }
+    }
+
+    private void Fail(ArchiveRunResult run, EntityDescriptor entity, EntityRunStats stats, Exception ex)
+    {
+        stats.Status = RunStatus.Failed;
+        run.Error = $"{entity.Name}: {ErrorText.Describe(ex)}";
+        Log.RunFailed(logger, run.RunId, entity.Name, run.Error, ex);
+    }
+
+    private async Task ReleaseQuietlyAsync(EntityDescriptor entity, Guid runId)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await sink.ReleaseAsync(entity, runId, timeout.Token);
+        }
+        catch (Exception)
+        {
+            // The lease expires on its own after Archive:LeaseTimeout.
+        }
+    }
+
+    private async Task RecordFinishAsync(ArchiveRunResult run)
+    {
+        try
+        {
+            // Recorded even when the caller cancelled: history must say how the pass ended.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await sink.FinishRunAsync(run, timeout.Token);
+        }
+        catch (Exception ex)
+        {
+            Log.RunHistoryFailed(logger, run.RunId, ex);
+        }
+    }
+
+    private static RunStatus Summarise(ArchiveRunResult run)
+    {
+        var statuses = run.Entities.Select(e => e.Status).ToList();
+        if (run.Error is not null || statuses.Contains(RunStatus.Failed))
+        {
+            return RunStatus.Failed;
+        }
+
+        if (statuses.Contains(RunStatus.Conflict))
+        {
+            return RunStatus.Conflict;
+        }
+
+        if (statuses.Contains(RunStatus.Partial) || statuses.Contains(RunStatus.Skipped))
+        {
+            return RunStatus.Partial;
+        }
+
+        return RunStatus.Succeeded;
+    }
+}

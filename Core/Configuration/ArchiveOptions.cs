@@ -1,0 +1,54 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace NexusArchive.Core.Configuration;
+
+/// <summary>
+/// Settings of the archive pipeline, bound from the <c>Archive</c> section
+/// (environment: <c>Archive__PageSize</c>, …). Validated at start-up by <see cref="ArchiveOptionsValidator"/>.
+/// </summary>
+public sealed class ArchiveOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string SectionName = "Archive";
+
+    /// <summary>Prefix of every Redis key NexusChat writes and we read (<c>nexus</c> → <c>nexus:message:{id}</c>).</summary>
+    [Required]
+    public string KeyPrefix { get; set; } = "nexus";
+
+    /// <summary>Records read from a change index and written to PostgreSQL per transaction.</summary>
+    [Range(1, 100_000)]
+    public int PageSize { get; set; } = 2000;
+
+    /// <summary>Only records whose change score is older than Redis-now minus this window are read, so late writers settle first.</summary>
+    public TimeSpan SettleWindow { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Every pass re-reads this far behind the checkpoint to catch writers whose timestamps landed behind it.</summary>
+    public TimeSpan LookbackOverlap { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>A pass stops between pages once it has run this long and reports <c>partial</c>.</summary>
+    public TimeSpan TimeBudget { get; set; } = TimeSpan.FromMinutes(8);
+
+    /// <summary>How long an entity lease lives without being renewed by a committed page (a crashed pass releases it by expiry).</summary>
+    public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Records stamped further than this in the future (Redis clock) are dead-lettered instead of waiting forever.</summary>
+    public TimeSpan FutureTolerance { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Schema of the archive tables (Supabase: <c>public</c>).</summary>
+    [Required]
+    public string TargetSchema { get; set; } = "public";
+
+    /// <summary>Private schema for checkpoints, run history, dead letters and migrations.</summary>
+    [Required]
+    public string BookkeepingSchema { get; set; } = "nexus_archive";
+
+    /// <summary>Apply pending migrations when the host starts (the CLI's <c>migrate</c> does it on demand).</summary>
+    public bool MigrateOnStartup { get; set; }
+
+    /// <summary>The entities a pass archives when the caller names none; empty = all four.</summary>
+    public List<string> Entities { get; set; } = [];
+
+    /// <summary>How many past runs <c>status</c> shows.</summary>
+    [Range(1, 1000)]
+    public int StatusRunCount { get; set; } = 10;
+}

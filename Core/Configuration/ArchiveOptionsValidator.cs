@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Entities;
+
+namespace NexusArchive.Core.Configuration;
+
+/// <summary>Cross-field and format rules for <see cref="ArchiveOptions"/>; every failure names the setting.</summary>
+public sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, ArchiveOptions options)
+    {
+        var failures = new List<string>();
+        const string S = ArchiveOptions.SectionName;
+
+        if (!Identifiers.IsKeyPrefix(options.KeyPrefix))
+        {
+            failures.Add($"{S}:KeyPrefix '{options.KeyPrefix}' is invalid: use 1-64 letters, digits, '_', '.' or '-' (no ':' or glob characters).");
+        }
+
+        if (!Identifiers.IsSqlIdentifier(options.TargetSchema))
+        {
+            failures.Add($"{S}:TargetSchema '{options.TargetSchema}' is not a lower-case SQL identifier.");
+        }
+
+        if (!Identifiers.IsSqlIdentifier(options.BookkeepingSchema))
+        {
+            failures.Add($"{S}:BookkeepingSchema '{options.BookkeepingSchema}' is not a lower-case SQL identifier.");
+        }
+        else if (options.BookkeepingSchema == options.TargetSchema)
+        {
+            failures.Add($"{S}:BookkeepingSchema must differ from {S}:TargetSchema: bookkeeping stays private.");
+        }
+
+        if (options.PageSize is < 1 or > 100_000)
+        {
+            failures.Add($"{S}:PageSize must be between 1 and 100000 (was {options.PageSize}).");
+        }
+
+        if (options.SettleWindow < TimeSpan.Zero || options.SettleWindow > TimeSpan.FromHours(1))
+        {
+            failures.Add($"{S}:SettleWindow must be between 00:00:00 and 01:00:00 (was {options.SettleWindow}).");
+        }
+
+        if (options.LookbackOverlap < TimeSpan.Zero || options.LookbackOverlap > TimeSpan.FromDays(7))
+        {
+            failures.Add($"{S}:LookbackOverlap must be between 00:00:00 and 7.00:00:00 (was {options.LookbackOverlap}).");
+        }
+
+        if (options.TimeBudget <= TimeSpan.Zero)
+        {
+            failures.Add($"{S}:TimeBudget must be positive (was {options.TimeBudget}).");
+        }
+
+        if (options.LeaseTimeout < TimeSpan.FromSeconds(1))
+        {
+            failures.Add($"{S}:LeaseTimeout must be at least 00:00:01 (was {options.LeaseTimeout}).");
+        }
+
+        if (options.FutureTolerance < TimeSpan.Zero)
+        {
+            failures.Add($"{S}:FutureTolerance must not be negative (was {options.FutureTolerance}).");
+        }
+
+        foreach (var entity in options.Entities.Where(e => EntityCatalog.Find(e) is null))
+        {
+            failures.Add($"{S}:Entities contains unknown entity '{entity}'; known: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

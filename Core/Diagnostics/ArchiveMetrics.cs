@@ -1,0 +1,44 @@
+using System.Diagnostics.Metrics;
+
+namespace NexusArchive.Core.Diagnostics;
+
+/// <summary>
+/// Metrics on the <c>NexusArchive</c> meter, collected by Application Insights or OpenTelemetry
+/// (<c>AddMeter("NexusArchive")</c>). Every instrument carries an <c>entity</c> tag.
+/// </summary>
+public sealed class ArchiveMetrics : IDisposable
+{
+    public const string MeterName = "NexusArchive";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _rowsArchived;
+    private readonly Counter<long> _deadLetters;
+    private readonly Counter<long> _vanished;
+    private readonly Histogram<double> _lag;
+    private readonly Histogram<double> _runDuration;
+
+    public ArchiveMetrics(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(MeterName);
+        _rowsArchived = _meter.CreateCounter<long>("nexus_archive.rows_archived", "{row}", "Rows inserted or replaced by a newer version.");
+        _deadLetters = _meter.CreateCounter<long>("nexus_archive.dead_letters", "{record}", "Records written to the dead-letter table.");
+        _vanished = _meter.CreateCounter<long>("nexus_archive.records_vanished", "{record}", "Index entries whose hash was gone.");
+        _lag = _meter.CreateHistogram<double>("nexus_archive.lag", "ms", "Redis-now minus the committed checkpoint at the end of a pass.");
+        _runDuration = _meter.CreateHistogram<double>("nexus_archive.run.duration", "ms", "Duration of archive passes.");
+    }
+
+    public void RecordPage(string entity, long upserted, long deadLettered, long vanished)
+    {
+        var tag = new KeyValuePair<string, object?>("entity", entity);
+        _rowsArchived.Add(upserted, tag);
+        _deadLetters.Add(deadLettered, tag);
+        _vanished.Add(vanished, tag);
+    }
+
+    public void RecordLag(string entity, double lagMs) => _lag.Record(lagMs, new KeyValuePair<string, object?>("entity", entity));
+
+    public void RecordRun(string status, double durationMs) => _runDuration.Record(durationMs, new KeyValuePair<string, object?>("status", status));
+
+    /// <inheritdoc />
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,30 @@
+using Npgsql;
+using StackExchange.Redis;
+
+namespace NexusArchive.Core.Diagnostics;
+
+/// <summary>
+/// Turns exceptions into operator-readable text for run history, status and HTTP responses. Only the exception
+/// type, a PostgreSQL SQLSTATE and the server's message text are used — never connection strings, which Redis and
+/// Npgsql messages can otherwise quote in part.
+/// </summary>
+public static class ErrorText
+{
+    public static string Describe(Exception exception) => exception switch
+    {
+        PostgresException pg => $"PostgreSQL error {pg.SqlState}: {pg.MessageText}",
+        NpgsqlException npgsql => $"PostgreSQL connection failed ({npgsql.InnerException?.GetType().Name ?? nameof(NpgsqlException)}{(npgsql.IsTransient ? ", transient" : string.Empty)})",
+        RedisConnectionException redis => $"Redis connection failed ({redis.FailureType})",
+        RedisTimeoutException => "Redis command timed out",
+        RedisServerException redis => $"Redis error: {FirstLine(redis.Message)}",
+        OperationCanceledException => "cancelled",
+        TimeoutException => "timed out",
+        _ => $"{exception.GetType().Name}: {FirstLine(exception.Message)}",
+    };
+
+    private static string FirstLine(string message)
+    {
+        var end = message.IndexOfAny(['\r', '\n']);
+        return end < 0 ? message : message[..end];
+    }
+}

@@ -1,0 +1,185 @@
+using System.Globalization;
+using System.Text.Json;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Source;
+
+namespace NexusArchive.Core.Mapping;
+
+/// <summary>
+/// Maps Redis hashes to archive rows by an entity's descriptor. Nothing is altered silently: a record that
+/// cannot be stored exactly as written becomes a <see cref="DeadLetter"/> with a reason naming the field.
+/// Unmapped fields go to the <c>extra</c> jsonb column.
+/// </summary>
+public sealed class RecordMapper
+{
+    /// <summary>Maps one page of fetched records.</summary>
+    /// <param name="entity">The entity descriptor.</param>
+    /// <param name="records">Records as fetched; vanished ones are counted, not mapped.</param>
+    /// <param name="latestAllowed">Timestamps after this instant (Redis now + tolerance) are rejected as far-future.</param>
+    public MappedPage MapPage(EntityDescriptor entity, IReadOnlyList<SourceRecord> records, DateTimeOffset latestAllowed)
+    {
+        var rows = new List<MappedRow>(records.Count);
+        var deadLetters = new List<DeadLetter>();
+        var vanished = 0;
+        foreach (var record in records)
+        {
+            if (record.Vanished)
+            {
+                vanished++;
+                continue;
+            }
+
+            var outcome = Map(entity, record, latestAllowed);
+            if (outcome.Row is not null)
+            {
+                rows.Add(outcome.Row);
+            }
+            else
+            {
+                deadLetters.Add(outcome.DeadLetter!);
+            }
+        }
+
+        return new MappedPage(rows, deadLetters, vanished);
+    }
+
+    /// <summary>Maps one record to a row, or explains why it cannot be archived.</summary>
+    public (MappedRow? Row, DeadLetter? DeadLetter) Map(EntityDescriptor entity, SourceRecord record, DateTimeOffset latestAllowed)
+    {
+        var columns = entity.Columns;
+        var values = new object?[columns.Count + 1];
+        var seen = new bool[columns.Count];
+        Dictionary<string, string>? extra = null;
+
+        if (!RawPayload.TryGetText(record.Entry.Member, out var memberId))
+        {
+            return Fail(record, DeadLetterReasons.InvalidText, "The index member (record id) is not valid UTF-8 text.");
+        }
+
+        foreach (var field in record.Fields)
+        {
+            if (!RawPayload.TryGetText((byte[])field.Name!, out var name))
+            {
+                return Fail(record, DeadLetterReasons.InvalidText, "A field name is not valid UTF-8 text or contains NUL.");
+            }
+
+            var index = entity.FieldIndex.GetValueOrDefault(name, -1);
+            var bytes = (byte[])field.Value!;
+            if (!RawPayload.TryGetText(bytes, out var text))
+            {
+                return Fail(record, DeadLetterReasons.InvalidText, $"Field '{name}' is not valid UTF-8 text or contains a NUL character, which PostgreSQL text cannot store.");
+            }
+
+            if (index < 0)
+            {
+                (extra ??= new(StringComparer.Ordinal))[name] = text;
+                continue;
+            }
+
+            var column = columns[index];
+            seen[index] = true;
+            var (ok, value, category, reason) = Convert(column, text, latestAllowed);
+            if (!ok)
+            {
+                return Fail(record, category!, reason!);
+            }
+
+            values[index] = value;
+        }
+
+        for (var i = 0; i < columns.Count; i++)
+        {
+            if (columns[i].Required && values[i] is null)
+            {
+                var why = seen[i] ? "is empty" : "is missing";
+                return Fail(record, DeadLetterReasons.MissingField, $"Required field '{columns[i].Field}' {why}.");
+            }
+        }
+
+        if (!string.Equals((string)values[0]!, memberId, StringComparison.Ordinal))
+        {
+            return Fail(record, DeadLetterReasons.IdMismatch, "Field 'id' differs from the change-index member that points to this hash.");
+        }
+
+        values[columns.Count] = extra is null ? null : JsonSerializer.Serialize(extra);
+        return (new MappedRow(record, values), null);
+    }
+
+    private static (bool Ok, object? Value, string? Category, string? Reason) Convert(ColumnDescriptor column, string text, DateTimeOffset latestAllowed)
+    {
+        // An empty string in a typed field means "no value" (JavaScript clients write "" for null).
+        if (text.Length == 0 && column.Kind != ColumnKind.Text)
+        {
+            return (true, null, null, null);
+        }
+
+        switch (column.Kind)
+        {
+            case ColumnKind.Text:
+                if (column.AllowedValues is { } allowed && !allowed.Contains(text, StringComparer.Ordinal))
+                {
+                    return (false, null, DeadLetterReasons.InvalidValue, $"Field '{column.Field}' must be one of {string.Join("|", allowed)}.");
+                }
+
+                if (column.Required && text.Length == 0)
+                {
+                    return (true, null, null, null);
+                }
+
+                return (true, text, null, null);
+
+            case ColumnKind.Timestamp:
+                if (!TimestampParser.TryParse(text, out var timestamp))
+                {
+                    return (false, null, DeadLetterReasons.InvalidTimestamp, $"Field '{column.Field}' is neither epoch milliseconds nor an ISO-8601 timestamp.");
+                }
+
+                if (timestamp > latestAllowed)
+                {
+                    return (false, null, DeadLetterReasons.FutureTimestamp, $"Field '{column.Field}' lies beyond {latestAllowed:O} (Redis clock plus the future tolerance).");
+                }
+
+                return (true, timestamp.UtcDateTime, null, null);
+
+            case ColumnKind.Integer:
+                if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
+                {
+                    return (false, null, DeadLetterReasons.InvalidInteger, $"Field '{column.Field}' is not a 64-bit integer.");
+                }
+
+                return (true, number, null, null);
+
+            case ColumnKind.JsonObject:
+                return ValidateJsonObject(column, text);
+
+            default:
+                throw new InvalidOperationException($"Unknown column kind {column.Kind}.");
+        }
+    }
+
+    private static (bool Ok, object? Value, string? Category, string? Reason) ValidateJsonObject(ColumnDescriptor column, string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (false, null, DeadLetterReasons.InvalidJson, $"Field '{column.Field}' must be a JSON object, not {document.RootElement.ValueKind}.");
+            }
+        }
+        catch (JsonException)
+        {
+            return (false, null, DeadLetterReasons.InvalidJson, $"Field '{column.Field}' is not valid JSON.");
+        }
+
+        if (text.Contains("\\u0000", StringComparison.OrdinalIgnoreCase))
+        {
+            return (false, null, DeadLetterReasons.InvalidJson, $"Field '{column.Field}' contains \\u0000, which PostgreSQL jsonb cannot store.");
+        }
+
+        return (true, text, null, null);
+    }
+
+    private static (MappedRow?, DeadLetter?) Fail(SourceRecord record, string category, string reason) =>
+        (null, new DeadLetter(record.Entry, category, reason, RawPayload.Encode(record.Fields)));
+}

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Demo;
+using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Sink;
+using NexusArchive.Core.Source;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace NexusArchive.Core;
+
+/// <summary>The one registration of NexusArchive's Core, shared by the Functions app and the CLI.</summary>
+public static class NexusArchiveServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the archive pipeline: options (validated at start-up), a singleton <see cref="IConnectionMultiplexer"/>
+    /// (<c>AbortOnConnectFail=false</c>), a singleton <see cref="NpgsqlDataSource"/>, the source, mapper, sink and services.
+    /// Connection strings come from <c>ConnectionStrings:Redis</c> and <c>ConnectionStrings:Postgres</c>; everything else
+    /// from the <c>Archive</c> section.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The configuration root holding <c>ConnectionStrings</c> and <c>Archive</c>.</param>
+    public static IServiceCollection AddNexusArchive(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        services.AddOptions<ArchiveOptions>()
+            .Bind(configuration.GetSection(ArchiveOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ArchiveOptions>, ArchiveOptionsValidator>());
+
+        services.AddOptions<ConnectionOptions>()
+            .Configure(o =>
+            {
+                o.Redis = configuration.GetConnectionString(ConnectionStringNames.Redis);
+                o.Postgres = configuration.GetConnectionString(ConnectionStringNames.Postgres);
+            })
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConnectionOptions>, ConnectionOptionsValidator>());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<ArchiveMetrics>();
+
+        services.TryAddSingleton<IConnectionMultiplexer>(sp =>
+        {
+            var connection = sp.GetRequiredService<IOptions<ConnectionOptions>>().Value;
+            return ConnectionMultiplexer.Connect(RedisConnectionString.Parse(connection.Redis!));
+        });
+        services.TryAddSingleton(sp =>
+        {
+            var connection = sp.GetRequiredService<IOptions<ConnectionOptions>>().Value;
+            var builder = new NpgsqlDataSourceBuilder(connection.Postgres);
+            builder.UseLoggerFactory(sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>());
+            return builder.Build();
+        });
+
+        services.TryAddSingleton(sp => new RedisLayout(sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.KeyPrefix));
+        services.TryAddSingleton<SchemaNames>();
+        services.TryAddSingleton<RecordWriter>();
+        services.TryAddSingleton<RecordMapper>();
+        services.TryAddSingleton<IChangeSource, RedisChangeSource>();
+        services.TryAddSingleton<IArchiveSink, PostgresArchiveSink>();
+        services.TryAddSingleton<Migrator>();
+        services.TryAddSingleton<ArchiveService>();
+        services.TryAddSingleton<StatusService>();
+        services.TryAddSingleton<DemoDataSeeder>();
+        return services;
+    }
+}

@@ -1,0 +1,48 @@
+using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Source;
+
+namespace NexusArchive.Core.Sink;
+
+/// <summary>What one committed page changed.</summary>
+/// <param name="Upserted">Rows inserted or replaced by a strictly newer version.</param>
+/// <param name="Unchanged">Rows already archived at this version or a newer one.</param>
+/// <param name="DeadLettered">Records written to (or refreshed in) the dead-letter table.</param>
+public readonly record struct PageWriteResult(int Upserted, int Unchanged, int DeadLettered);
+
+/// <summary>Thrown when another pass holds an entity's lease (HTTP 409, timer logs and exits).</summary>
+public sealed class EntityBusyException(string entity)
+    : Exception($"Another archive pass is working entity '{entity}'.")
+{
+    public string Entity { get; } = entity;
+}
+
+/// <summary>The PostgreSQL side of a pass: archive tables, checkpoints, leases, dead letters and run history.</summary>
+public interface IArchiveSink
+{
+    /// <summary>Takes the entity's lease for this run and returns the committed checkpoint (null = never archived).</summary>
+    /// <exception cref="EntityBusyException">Another live pass holds the lease.</exception>
+    Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>Gives the lease back (best effort; an unreleased lease expires after <c>Archive:LeaseTimeout</c>).</summary>
+    Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes one page atomically: rows through binary COPY into a staging table and MERGE ("only newer wins"),
+    /// dead letters, and the checkpoint (never moved backwards), in one transaction.
+    /// </summary>
+    Task<PageWriteResult> WritePageAsync(
+        EntityDescriptor entity,
+        Guid runId,
+        IReadOnlyList<MappedRow> rows,
+        IReadOnlyList<DeadLetter> deadLetters,
+        ChangeCursor checkpoint,
+        CancellationToken cancellationToken);
+
+    /// <summary>Records the start of a run.</summary>
+    Task StartRunAsync(ArchiveRunResult run, CancellationToken cancellationToken);
+
+    /// <summary>Records the outcome of a run.</summary>
+    Task FinishRunAsync(ArchiveRunResult run, CancellationToken cancellationToken);
+}

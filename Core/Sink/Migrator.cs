@@ -1,0 +1,121 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
+using NexusArchive.Core.Diagnostics;
+using Npgsql;
+
+namespace NexusArchive.Core.Sink;
+
+/// <summary>One forward-only migration shipped in <c>Core/Sink/Migrations</c>.</summary>
+public sealed record Migration(int Version, string Name, string Sql);
+
+/// <summary>
+/// Applies the embedded, versioned, forward-only migrations. Each runs in its own transaction together with
+/// its row in <c>{bookkeeping}.schema_migrations</c>; an advisory lock keeps two migrators from racing.
+/// </summary>
+public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames schemas, ILogger<Migrator> logger)
+{
+    private const long MigrationLockKey = 0x4E58_4D49_4752; // "NXMIGR"
+
+    [GeneratedRegex(@"^NexusArchive\.Migrations\.(\d{4})_([a-z0-9_]+)\.sql$")]
+    private static partial Regex ResourceName();
+
+    /// <summary>All shipped migrations in version order.</summary>
+    public static IReadOnlyList<Migration> All { get; } = Load();
+
+    /// <summary>Applies every migration not yet recorded; returns the versions applied now.</summary>
+    public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var applied = new List<int>();
+        foreach (var migration in All)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using (var prepare = new NpgsqlCommand(
+                $"""
+                SELECT pg_advisory_xact_lock({MigrationLockKey});
+                CREATE SCHEMA IF NOT EXISTS {schemas.Bookkeeping};
+                CREATE TABLE IF NOT EXISTS {schemas.Bookkeeping}.schema_migrations (
+                    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+                """,
+                connection,
+                transaction))
+            {
+                await prepare.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using (var check = new NpgsqlCommand($"SELECT 1 FROM {schemas.Bookkeeping}.schema_migrations WHERE version = $1", connection, transaction))
+            {
+                check.Parameters.Add(new() { Value = migration.Version });
+                if (await check.ExecuteScalarAsync(cancellationToken) is not null)
+                {
+                    await transaction.RollbackAsync(cancellationToken);
+                    continue;
+                }
+            }
+
+            await using (var apply = new NpgsqlCommand(Render(migration.Sql), connection, transaction))
+            {
+                await apply.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using (var record = new NpgsqlCommand($"INSERT INTO {schemas.Bookkeeping}.schema_migrations (version, name) VALUES ($1, $2)", connection, transaction))
+            {
+                record.Parameters.Add(new() { Value = migration.Version });
+                record.Parameters.Add(new() { Value = migration.Name });
+                await record.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            Log.MigrationApplied(logger, migration.Version, migration.Name);
+            applied.Add(migration.Version);
+        }
+
+        return applied;
+    }
+
+    /// <summary>Versions recorded as applied (empty when the bookkeeping schema does not exist yet).</summary>
+    public async Task<IReadOnlyList<int>> GetAppliedAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+        exists.Parameters.Add(new() { Value = schemas.Bookkeeping + ".schema_migrations" });
+        if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken))!)
+        {
+            return [];
+        }
+
+        await using var query = new NpgsqlCommand($"SELECT version FROM {schemas.Bookkeeping}.schema_migrations ORDER BY version", connection);
+        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+        var versions = new List<int>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            versions.Add(reader.GetInt32(0));
+        }
+
+        return versions;
+    }
+
+    private string Render(string sql) =>
+        sql.Replace("{{target}}", schemas.Target, StringComparison.Ordinal)
+           .Replace("{{bookkeeping}}", schemas.Bookkeeping, StringComparison.Ordinal);
+
+    private static List<Migration> Load()
+    {
+        var assembly = typeof(Migrator).Assembly;
+        var migrations = new List<Migration>();
+        foreach (var name in assembly.GetManifestResourceNames())
+        {
+            var match = ResourceName().Match(name);
+            if (!match.Success)
+            {
+                continue;
+            }
+
+            using var stream = assembly.GetManifestResourceStream(name)!;
+            using var reader = new StreamReader(stream);
+            migrations.Add(new Migration(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), match.Groups[2].Value, reader.ReadToEnd()));
+        }
+
+        return [.. migrations.OrderBy(m => m.Version)];
+    }
+}

@@ -1,0 +1,354 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Source;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace NexusArchive.Core.Sink;
+
+/// <summary>
+/// Writes pages into PostgreSQL: per page one connection and one transaction — advisory lock and lease check,
+/// temp staging table <c>ON COMMIT DROP</c>, binary COPY, MERGE (only newer wins), dead letters, checkpoint, commit.
+/// A data error in COPY or MERGE is isolated by bisecting the page under savepoints, so one bad row costs one
+/// dead letter and the rest of the page still lands.
+/// </summary>
+public sealed class PostgresArchiveSink(
+    NpgsqlDataSource dataSource,
+    SchemaNames schemas,
+    RedisLayout layout,
+    IOptions<ArchiveOptions> options,
+    ILogger<PostgresArchiveSink> logger) : IArchiveSink
+{
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+
+    /// <inheritdoc />
+    public async Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = LockKey(entity) } } },
+                new NpgsqlBatchCommand($"INSERT INTO {schemas.Bookkeeping}.checkpoints (entity) VALUES ($1) ON CONFLICT (entity) DO NOTHING")
+                {
+                    Parameters = { new() { Value = entity.Name } },
+                },
+                new NpgsqlBatchCommand(
+                    $"""
+                    UPDATE {schemas.Bookkeeping}.checkpoints
+                       SET lease_owner = $2, lease_expires_at = now() + $3
+                     WHERE entity = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now())
+                    RETURNING score, member
+                    """)
+                {
+                    Parameters = { new() { Value = entity.Name }, new() { Value = runId }, new() { Value = options.Value.LeaseTimeout } },
+                },
+            },
+        };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken); // past the lock; the INSERT returns no result set
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            throw new EntityBusyException(entity.Name);
+        }
+
+        ChangeCursor? checkpoint = reader.IsDBNull(0)
+            ? null
+            : new ChangeCursor(reader.GetDouble(0), reader.IsDBNull(1) ? null : (byte[])reader[1]);
+        await reader.DisposeAsync();
+        await transaction.CommitAsync(cancellationToken);
+        return checkpoint;
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"UPDATE {schemas.Bookkeeping}.checkpoints SET lease_owner = NULL, lease_expires_at = NULL WHERE entity = $1 AND lease_owner = $2");
+        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = runId });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<PageWriteResult> WritePageAsync(
+        EntityDescriptor entity,
+        Guid runId,
+        IReadOnlyList<MappedRow> rows,
+        IReadOnlyList<DeadLetter> deadLetters,
+        ChangeCursor checkpoint,
+        CancellationToken cancellationToken)
+    {
+        var sql = EntitySql.For(entity, schemas);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        await using (var guard = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = LockKey(entity) } } },
+                new NpgsqlBatchCommand($"SELECT lease_owner FROM {schemas.Bookkeeping}.checkpoints WHERE entity = $1 FOR UPDATE")
+                {
+                    Parameters = { new() { Value = entity.Name } },
+                },
+            },
+        })
+        {
+            await using var reader = await guard.ExecuteReaderAsync(cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0) || reader.GetGuid(0) != runId)
+            {
+                throw new EntityBusyException(entity.Name);
+            }
+        }
+
+        var upserted = 0;
+        var rejected = new List<DeadLetter>();
+        if (rows.Count > 0)
+        {
+            // The planner has no statistics for a fresh temp table; a hash or merge join would scan the whole
+            // archive table for every page. Force the index-driven nested loop: cost follows the page, not the archive.
+            await ExecuteAsync(connection, transaction, $"SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; {sql.CreateStaging}", cancellationToken);
+            var savepoint = 0;
+            upserted = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, cancellationToken);
+        }
+
+        var allDeadLetters = rejected.Count == 0 ? deadLetters : [.. deadLetters, .. rejected];
+        if (allDeadLetters.Count > 0)
+        {
+            await WriteDeadLettersAsync(connection, transaction, entity, runId, allDeadLetters, cancellationToken);
+        }
+
+        await using (var advance = new NpgsqlCommand(
+            $"""
+            UPDATE {schemas.Bookkeeping}.checkpoints
+               SET score = CASE WHEN score IS NULL OR (score, member) < ($2, $3) THEN $2 ELSE score END,
+                   member = CASE WHEN score IS NULL OR (score, member) < ($2, $3) THEN $3 ELSE member END,
+                   updated_at = now(),
+                   lease_expires_at = now() + $4
+             WHERE entity = $1
+            """,
+            connection,
+            transaction))
+        {
+            advance.Parameters.Add(new() { Value = entity.Name });
+            advance.Parameters.Add(new() { Value = checkpoint.Score, NpgsqlDbType = NpgsqlDbType.Double });
+            advance.Parameters.Add(new() { Value = (object?)checkpoint.Member ?? Array.Empty<byte>(), NpgsqlDbType = NpgsqlDbType.Bytea });
+            advance.Parameters.Add(new() { Value = options.Value.LeaseTimeout });
+            await advance.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        if (rows.Count > 0)
+        {
+            await ResolveDeadLettersAsync(connection, transaction, entity, rows, rejected, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        var accepted = rows.Count - rejected.Count;
+        return new PageWriteResult(upserted, accepted - upserted, allDeadLetters.Count);
+    }
+
+    private async Task<int> WriteRowsAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        EntitySql sql,
+        IReadOnlyList<MappedRow> rows,
+        List<DeadLetter> rejected,
+        Func<string> nextSavepoint,
+        CancellationToken cancellationToken)
+    {
+        var savepoint = nextSavepoint();
+        await transaction.SaveAsync(savepoint, cancellationToken);
+        try
+        {
+            await CopyAsync(connection, sql, rows, cancellationToken);
+            int merged;
+            await using (var merge = new NpgsqlCommand(sql.Merge, connection, transaction))
+            {
+                merged = await merge.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using (var truncate = new NpgsqlCommand($"TRUNCATE {sql.StagingTable}", connection, transaction))
+            {
+                await truncate.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await transaction.ReleaseAsync(savepoint, cancellationToken);
+            return merged;
+        }
+        catch (PostgresException ex) when (IsDataError(ex))
+        {
+            await transaction.RollbackAsync(savepoint, cancellationToken);
+            if (rows.Count == 1)
+            {
+                Log.RowRejected(logger, rows[0].Entry.DisplayId, ex.SqlState);
+                rejected.Add(new DeadLetter(
+                    rows[0].Entry,
+                    DeadLetterReasons.Rejected,
+                    $"PostgreSQL rejected the row: {ex.SqlState} {ex.MessageText}",
+                    RawPayload.Encode(rows[0].Record.Fields)));
+                return 0;
+            }
+
+            var half = rows.Count / 2;
+            var left = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, cancellationToken);
+            var right = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, cancellationToken);
+            return left + right;
+        }
+    }
+
+    private static async Task CopyAsync(NpgsqlConnection connection, EntitySql sql, IReadOnlyList<MappedRow> rows, CancellationToken cancellationToken)
+    {
+        var types = sql.DbTypes;
+        await using var importer = await connection.BeginBinaryImportAsync(sql.Copy, cancellationToken);
+        foreach (var row in rows)
+        {
+            await importer.StartRowAsync(cancellationToken);
+            for (var i = 0; i < types.Length; i++)
+            {
+                var value = row.Values[i];
+                if (value is null)
+                {
+                    await importer.WriteNullAsync(cancellationToken);
+                }
+                else
+                {
+                    await importer.WriteAsync(value, types[i], cancellationToken);
+                }
+            }
+        }
+
+        var written = await importer.CompleteAsync(cancellationToken);
+        if (written != (ulong)rows.Count)
+        {
+            throw new InvalidOperationException($"COPY wrote {written} rows into {sql.StagingTable}, expected {rows.Count}.");
+        }
+    }
+
+    private async Task WriteDeadLettersAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        EntityDescriptor entity,
+        Guid runId,
+        IReadOnlyList<DeadLetter> deadLetters,
+        CancellationToken cancellationToken)
+    {
+        // Re-reading the same version (overlap, retries) only refreshes last_seen_at; a new version counts an attempt.
+        await using var command = new NpgsqlCommand(
+            $"""
+            INSERT INTO {schemas.Bookkeeping}.dead_letters
+                   (entity, member, record_id, redis_key, score, reason_category, reason, raw_fields, last_run_id)
+            SELECT $1, d.member, d.record_id, d.redis_key, d.score, d.category, d.reason, d.raw, $2
+              FROM unnest($3::bytea[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::jsonb[])
+                   AS d(member, record_id, redis_key, score, category, reason, raw)
+            ON CONFLICT (entity, member) WHERE status = 'open' DO UPDATE
+               SET last_seen_at = now(),
+                   last_run_id = EXCLUDED.last_run_id,
+                   attempts = {schemas.Bookkeeping}.dead_letters.attempts
+                              + CASE WHEN {schemas.Bookkeeping}.dead_letters.score = EXCLUDED.score THEN 0 ELSE 1 END,
+                   score = EXCLUDED.score,
+                   reason_category = EXCLUDED.reason_category,
+                   reason = EXCLUDED.reason,
+                   raw_fields = EXCLUDED.raw_fields
+            """,
+            connection,
+            transaction);
+        var prefix = layout.RecordKeyPrefix(entity);
+        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Entry.Member).ToArray() });
+        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Entry.DisplayId.Replace('\0', '\uFFFD')).ToArray() });
+        command.Parameters.Add(new() { Value = deadLetters.Select(d => (prefix + d.Entry.DisplayId).Replace('\0', '\uFFFD')).ToArray() });
+        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Entry.Score).ToArray() });
+        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Category).ToArray() });
+        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Reason).ToArray() });
+        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.RawFields).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task ResolveDeadLettersAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction transaction,
+        EntityDescriptor entity,
+        IReadOnlyList<MappedRow> rows,
+        List<DeadLetter> rejected,
+        CancellationToken cancellationToken)
+    {
+        // A record that was dead-lettered before and now archives cleanly (fixed at the source) closes its dead letter.
+        var rejectedMembers = rejected.Select(r => r.Entry.Member).ToHashSet(ByteArrayComparer.Instance);
+        var members = rows.Select(r => r.Entry.Member).Where(m => !rejectedMembers.Contains(m)).ToArray();
+        if (members.Length == 0)
+        {
+            return;
+        }
+
+        await using var command = new NpgsqlCommand(
+            $"""
+            UPDATE {schemas.Bookkeeping}.dead_letters SET status = 'resolved', closed_at = now()
+             WHERE status = 'open' AND entity = $1 AND member = ANY($2)
+            """,
+            connection,
+            transaction);
+        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = members });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task StartRunAsync(ArchiveRunResult run, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"INSERT INTO {schemas.Bookkeeping}.runs (run_id, trigger, started_at, status, entities) VALUES ($1, $2, $3, $4, $5)");
+        command.Parameters.Add(new() { Value = run.RunId });
+        command.Parameters.Add(new() { Value = run.Trigger });
+        command.Parameters.Add(new() { Value = run.StartedAt });
+        command.Parameters.Add(new() { Value = run.Status.ToString() });
+        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(run.Entities, s_json), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task FinishRunAsync(ArchiveRunResult run, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"UPDATE {schemas.Bookkeeping}.runs SET finished_at = $2, status = $3, error = $4, entities = $5 WHERE run_id = $1");
+        command.Parameters.Add(new() { Value = run.RunId });
+        command.Parameters.Add(new() { Value = (object?)run.FinishedAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = run.Status.ToString() });
+        command.Parameters.Add(new() { Value = (object?)run.Error ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(run.Entities, s_json), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The advisory-lock key of an entity: stable across processes and versions (FNV-1a over schema and entity).</summary>
+    internal long LockKey(EntityDescriptor entity)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var b in Encoding.UTF8.GetBytes("nexus_archive:" + schemas.BookkeepingName + ":" + entity.Name))
+        {
+            hash = (hash ^ b) * 1099511628211UL;
+        }
+
+        return unchecked((long)hash);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Class 22 (data exception) and 23 (integrity constraint violation): the row is at fault, not the server.</summary>
+    private static bool IsDataError(PostgresException ex) =>
+        ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState.StartsWith("23", StringComparison.Ordinal);
+}

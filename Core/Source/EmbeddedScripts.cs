@@ -1,0 +1,23 @@
+
+namespace NexusArchive.Core.Source;
+
+/// <summary>The Lua scripts shipped in <c>Core/Source/Scripts</c> (also usable from any other Redis client).</summary>
+public static class EmbeddedScripts
+{
+    private static readonly Lazy<string> s_writeRecord = new(() => Load("write-record.lua"));
+    private static readonly Lazy<string> s_pageIndex = new(() => Load("page-index.lua"));
+
+    /// <summary>The record writer: updates a record hash and its change index atomically.</summary>
+    public static string WriteRecord => s_writeRecord.Value;
+
+    /// <summary>The change-index pager: one page after a (score, member) cursor.</summary>
+    public static string PageIndex => s_pageIndex.Value;
+
+    private static string Load(string name)
+    {
+        using var stream = typeof(EmbeddedScripts).Assembly.GetManifestResourceStream("NexusArchive.Scripts." + name)
+            ?? throw new InvalidOperationException($"Embedded script {name} is missing from {typeof(EmbeddedScripts).Assembly.GetName().Name}.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

@@ -1,0 +1,72 @@
+using System.Globalization;
+using NexusArchive.Core.Entities;
+using StackExchange.Redis;
+
+namespace NexusArchive.Core.Source;
+
+/// <summary>How <see cref="RecordWriter"/> treats fields already in the hash.</summary>
+public enum WriteMode
+{
+    /// <summary>Set the given fields and keep the others (an app's edit).</summary>
+    Merge,
+
+    /// <summary>The hash becomes exactly the given fields (restore).</summary>
+    Replace,
+}
+
+/// <summary>The outcome of one write.</summary>
+/// <param name="Written">False when an <c>onlyIfNewer</c> write found an equal or newer version in Redis.</param>
+/// <param name="Score">The record's change score after the call (epoch ms).</param>
+public readonly record struct WriteResult(bool Written, long Score);
+
+/// <summary>
+/// Writes a record the way the layout contract requires: hash and change index in one atomic Lua script
+/// (<c>write-record.lua</c>), optionally stamping <c>updatedAt</c> from the Redis server clock.
+/// NexusChat's own servers call the same script; see docs/redis-layout.md.
+/// </summary>
+public sealed class RecordWriter(RedisLayout layout)
+{
+    /// <summary>Writes one record.</summary>
+    /// <param name="database">Where to write; pass an <see cref="IBatch"/> to pipeline many writes.</param>
+    /// <param name="entity">The entity.</param>
+    /// <param name="id">The record id (the index member and the hash's <c>id</c> field).</param>
+    /// <param name="fields">Field values as the client writes them (strings); <c>id</c> and <c>updatedAt</c> are set by the script.</param>
+    /// <param name="updatedAtMs">The version's updatedAt in epoch ms; null stamps it from the Redis server clock.</param>
+    /// <param name="mode">Merge into or replace the existing hash.</param>
+    /// <param name="onlyIfNewer">Skip the write when Redis already holds this version or a newer one.</param>
+    public async Task<WriteResult> WriteAsync(
+        IDatabaseAsync database,
+        EntityDescriptor entity,
+        string id,
+        IEnumerable<KeyValuePair<string, RedisValue>> fields,
+        long? updatedAtMs = null,
+        WriteMode mode = WriteMode.Merge,
+        bool onlyIfNewer = false)
+    {
+        var args = new List<RedisValue>
+        {
+            id,
+            updatedAtMs?.ToString(CultureInfo.InvariantCulture) ?? "*",
+            mode == WriteMode.Replace ? "replace" : "merge",
+            onlyIfNewer ? "if-newer" : "always",
+        };
+        foreach (var (name, value) in fields)
+        {
+            if (name is "id" or "updatedAt" || value.IsNull)
+            {
+                continue;
+            }
+
+            args.Add(name);
+            args.Add(value);
+        }
+
+        var result = (RedisResult[])(await database.ScriptEvaluateAsync(
+            EmbeddedScripts.WriteRecord,
+            [layout.RecordKey(entity, id), layout.ChangeIndexKey(entity)],
+            [.. args]))!;
+        return new WriteResult(
+            (long)result[0] == 1,
+            (long)double.Parse((string)result[1]!, CultureInfo.InvariantCulture));
+    }
+}

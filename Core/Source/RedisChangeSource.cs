@@ -1,0 +1,129 @@
+using System.Globalization;
+using NexusArchive.Core.Entities;
+using StackExchange.Redis;
+
+namespace NexusArchive.Core.Source;
+
+/// <summary>Reads change indexes and record hashes from Redis; see docs/redis-layout.md.</summary>
+public sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayout layout) : IChangeSource
+{
+    private IDatabase Database => redis.GetDatabase();
+
+    /// <inheritdoc />
+    public async Task<DateTimeOffset> GetServerTimeAsync(CancellationToken cancellationToken)
+    {
+        var result = await Database.ExecuteAsync("TIME").WaitAsync(cancellationToken);
+        var parts = (RedisResult[])result!;
+        var seconds = long.Parse((string)parts[0]!, CultureInfo.InvariantCulture);
+        var micros = long.Parse((string)parts[1]!, CultureInfo.InvariantCulture);
+        return DateTimeOffset.FromUnixTimeMilliseconds((seconds * 1000) + (micros / 1000));
+    }
+
+    /// <inheritdoc />
+    public async Task<ChangePage> ReadPageAsync(
+        EntityDescriptor entity, ChangeCursor after, double maxScore, int limit, CancellationToken cancellationToken)
+    {
+        var key = layout.ChangeIndexKey(entity);
+        var probe = after;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var raw = await ReadRawAsync(key, probe, limit).WaitAsync(cancellationToken);
+            if (raw.Count == 0)
+            {
+                return new ChangePage([], ReachedEnd: true);
+            }
+
+            var entries = new List<ChangeEntry>(raw.Count);
+            var reachedUpperBound = false;
+            foreach (var entry in raw)
+            {
+                if (after.CompareEntry(entry.Score, entry.Member) <= 0)
+                {
+                    continue; // at or before the cursor: the cursor member moved and the page restarted at its score
+                }
+
+                if (entry.Score > maxScore)
+                {
+                    reachedUpperBound = true;
+                    break;
+                }
+
+                entries.Add(entry);
+            }
+
+            if (entries.Count > 0 || reachedUpperBound)
+            {
+                return new ChangePage(entries, ReachedEnd: reachedUpperBound || raw.Count < limit);
+            }
+
+            if (raw.Count < limit)
+            {
+                return new ChangePage([], ReachedEnd: true);
+            }
+
+            // A whole page at or before the cursor (many records share its score and the cursor member moved):
+            // continue from the last entry we saw, which exists at its score, so its rank is exact next time.
+            probe = raw[^1].After;
+        }
+    }
+
+    private async Task<List<ChangeEntry>> ReadRawAsync(RedisKey key, ChangeCursor cursor, int limit)
+    {
+        var inclusive = cursor.Inclusive;
+        var score = double.IsNegativeInfinity(cursor.Score) ? "-inf" : cursor.Score.ToString("R", CultureInfo.InvariantCulture);
+        var result = await Database.ScriptEvaluateAsync(
+            EmbeddedScripts.PageIndex,
+            [key],
+            [score, inclusive ? RedisValue.EmptyString : (RedisValue)cursor.Member!, inclusive ? "1" : "0", limit]);
+        var items = (RedisResult[])result!;
+        var entries = new List<ChangeEntry>(items.Length / 2);
+        for (var i = 0; i + 1 < items.Length; i += 2)
+        {
+            entries.Add(new ChangeEntry((byte[])items[i]!, double.Parse((string)items[i + 1]!, CultureInfo.InvariantCulture)));
+        }
+
+        return entries;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<SourceRecord>> FetchAsync(
+        EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken)
+    {
+        var database = Database;
+        var pending = new Task<HashEntry[]>[entries.Count];
+        for (var i = 0; i < entries.Count; i++)
+        {
+            pending[i] = database.HashGetAllAsync(layout.RecordKey(entity, entries[i].Member));
+        }
+
+        var hashes = await Task.WhenAll(pending).WaitAsync(cancellationToken);
+        var records = new SourceRecord[entries.Count];
+        for (var i = 0; i < entries.Count; i++)
+        {
+            records[i] = new SourceRecord(entries[i], hashes[i]);
+        }
+
+        return records;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ChangeEntry>> ReadBeyondAsync(
+        EntityDescriptor entity, double minScore, int limit, CancellationToken cancellationToken)
+    {
+        var items = await Database.SortedSetRangeByScoreWithScoresAsync(
+            layout.ChangeIndexKey(entity), minScore, double.PositiveInfinity, Exclude.Start, Order.Ascending, 0, limit)
+            .WaitAsync(cancellationToken);
+        return [.. items.Select(i => new ChangeEntry((byte[])i.Element!, i.Score))];
+    }
+
+    /// <inheritdoc />
+    public Task<long> CountAfterAsync(EntityDescriptor entity, double afterScore, CancellationToken cancellationToken) =>
+        Database.SortedSetLengthAsync(layout.ChangeIndexKey(entity), afterScore, double.PositiveInfinity, Exclude.Start)
+            .WaitAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
+        Database.StringSetAsync(layout.CheckpointKey(entity), score.ToString("R", CultureInfo.InvariantCulture))
+            .WaitAsync(cancellationToken);
+}

@@ -1,0 +1,34 @@
+using NexusArchive.Core.Entities;
+using StackExchange.Redis;
+
+namespace NexusArchive.Core.Source;
+
+/// <summary>
+/// The key names of the Redis layout contract (docs/redis-layout.md), for one key prefix.
+/// </summary>
+public sealed class RedisLayout
+{
+    public RedisLayout(string keyPrefix)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(keyPrefix);
+        KeyPrefix = keyPrefix;
+    }
+
+    public string KeyPrefix { get; }
+
+    /// <summary><c>{prefix}:{entity}:</c>, the start of every record key of the entity.</summary>
+    public string RecordKeyPrefix(EntityDescriptor entity) => $"{KeyPrefix}:{entity.Name}:";
+
+    /// <summary>The record hash <c>{prefix}:{entity}:{id}</c>.</summary>
+    public RedisKey RecordKey(EntityDescriptor entity, string id) => RecordKeyPrefix(entity) + id;
+
+    /// <summary>The record hash for an index member given as raw bytes.</summary>
+    public RedisKey RecordKey(EntityDescriptor entity, byte[] member) =>
+        ((RedisKey)RecordKeyPrefix(entity)).Append(member);
+
+    /// <summary>The change index <c>{prefix}:changes:{entity}</c>: member = id, score = updatedAt (epoch ms).</summary>
+    public RedisKey ChangeIndexKey(EntityDescriptor entity) => $"{KeyPrefix}:changes:{entity.Name}";
+
+    /// <summary>The mirrored checkpoint <c>{prefix}:archive:checkpoint:{entity}</c>: every score at or below it is archived.</summary>
+    public RedisKey CheckpointKey(EntityDescriptor entity) => $"{KeyPrefix}:archive:checkpoint:{entity.Name}";
+}

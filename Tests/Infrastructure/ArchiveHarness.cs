@@ -1,0 +1,140 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using NexusArchive.Core;
+using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Sink;
+using NexusArchive.Core.Source;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace NexusArchive.Tests.Infrastructure;
+
+/// <summary>
+/// One isolated archive for one test: the real Core registration against the shared test servers, with a unique
+/// Redis key prefix and unique PostgreSQL schemas, so tests run in parallel without seeing each other.
+/// </summary>
+public sealed class ArchiveHarness : IAsyncDisposable
+{
+    private static int s_counter;
+    private readonly ServiceProvider _services;
+
+    private ArchiveHarness(ServiceProvider services, string prefix, string target, string bookkeeping, IReadOnlyDictionary<string, string?> settings)
+    {
+        _services = services;
+        Prefix = prefix;
+        TargetSchema = target;
+        BookkeepingSchema = bookkeeping;
+        Settings = settings;
+    }
+
+    public IServiceProvider Services => _services;
+
+    public string Prefix { get; }
+
+    public string TargetSchema { get; }
+
+    public string BookkeepingSchema { get; }
+
+    /// <summary>The configuration the harness was built from (to start a CLI child process with the same settings).</summary>
+    public IReadOnlyDictionary<string, string?> Settings { get; }
+
+    public IDatabase Redis => _services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
+
+    public NpgsqlDataSource DataSource => _services.GetRequiredService<NpgsqlDataSource>();
+
+    public RedisLayout Layout => _services.GetRequiredService<RedisLayout>();
+
+    public ArchiveService Archive => _services.GetRequiredService<ArchiveService>();
+
+    public RecordWriter Writer => _services.GetRequiredService<RecordWriter>();
+
+    /// <summary>Builds a harness; <paramref name="configure"/> may override any setting (e.g. <c>Archive:PageSize</c>).</summary>
+    public static async Task<ArchiveHarness> CreateAsync(
+        Action<Dictionary<string, string?>>? configure = null,
+        bool migrate = true,
+        Action<IServiceCollection>? services = null)
+    {
+        var servers = TestServers.Instance;
+        var n = Interlocked.Increment(ref s_counter);
+        var unique = $"{Environment.ProcessId}_{n}";
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Redis"] = servers.RedisConnectionString,
+            ["ConnectionStrings:Postgres"] = servers.PostgresAdminConnectionString,
+            ["Archive:KeyPrefix"] = $"t{unique}",
+            ["Archive:TargetSchema"] = $"arc_{unique}",
+            ["Archive:BookkeepingSchema"] = $"bk_{unique}",
+            ["Archive:SettleWindow"] = "00:00:01",
+            ["Archive:LookbackOverlap"] = "00:00:30",
+            ["Archive:PageSize"] = "500",
+        };
+        configure?.Invoke(settings);
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var collection = new ServiceCollection();
+        collection.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        collection.AddNexusArchive(configuration);
+        services?.Invoke(collection);
+        var provider = collection.BuildServiceProvider(validateScopes: true);
+        var harness = new ArchiveHarness(provider, settings["Archive:KeyPrefix"]!, settings["Archive:TargetSchema"]!, settings["Archive:BookkeepingSchema"]!, settings);
+        if (migrate)
+        {
+            await provider.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
+        }
+
+        return harness;
+    }
+
+    /// <summary>Redis-now in epoch milliseconds.</summary>
+    public async Task<long> RedisNowMsAsync() =>
+        (await _services.GetRequiredService<IChangeSource>().GetServerTimeAsync(CancellationToken.None)).ToUnixTimeMilliseconds();
+
+    /// <summary>Writes one record through the Lua writer with an explicit updatedAt.</summary>
+    public Task<WriteResult> WriteAsync(EntityDescriptor entity, string id, long updatedAtMs, params (string Field, string Value)[] fields) =>
+        Writer.WriteAsync(Redis, entity, id, fields.Select(f => new KeyValuePair<string, RedisValue>(f.Field, f.Value)), updatedAtMs);
+
+    /// <summary>Writes a valid message with defaults for every required field.</summary>
+    public Task<WriteResult> WriteMessageAsync(string id, long updatedAtMs, string content = "hello", string session = "s-1", string user = "u-1", params (string Field, string Value)[] extra) =>
+        WriteAsync(EntityCatalog.Message, id, updatedAtMs,
+            [("sessionId", session), ("userId", user), ("role", "user"), ("content", content), ("createdAt", updatedAtMs.ToString(CultureInfo.InvariantCulture)), .. extra]);
+
+    public Task<ArchiveRunResult> RunAsync(params string[] entities) =>
+        Archive.RunAsync(new ArchiveRunRequest("test", entities), CancellationToken.None);
+
+    /// <summary>Runs SQL with <c>{t}</c> = target schema and <c>{b}</c> = bookkeeping schema; returns rows as dictionaries.</summary>
+    public async Task<List<Dictionary<string, object?>>> QueryAsync(string sql, params object[] parameters)
+    {
+        await using var command = DataSource.CreateCommand(Schemas(sql));
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
+        }
+
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<Dictionary<string, object?>>();
+        while (await reader.ReadAsync())
+        {
+            var row = new Dictionary<string, object?>();
+            for (var i = 0; i < reader.FieldCount; i++)
+            {
+                row[reader.GetName(i)] = reader.IsDBNull(i) ? null : reader.GetValue(i);
+            }
+
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    public async Task<long> ScalarAsync(string sql, params object[] parameters) =>
+        Convert.ToInt64((await QueryAsync(sql, parameters))[0].Values.First(), CultureInfo.InvariantCulture);
+
+    public Task<long> CountAsync(string table) => ScalarAsync($"SELECT count(*) FROM {{t}}.{table}");
+
+    public string Schemas(string sql) => sql.Replace("{t}", TargetSchema, StringComparison.Ordinal).Replace("{b}", BookkeepingSchema, StringComparison.Ordinal);
+
+    public async ValueTask DisposeAsync() => await _services.DisposeAsync();
+}

@@ -1,0 +1,310 @@
+using System.Globalization;
+using System.Text;
+using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Source;
+using NexusArchive.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace NexusArchive.Tests.Integration;
+
+/// <summary>The archive pipeline against real redis-server and PostgreSQL.</summary>
+public sealed class ArchivePipelineTests
+{
+    [Fact]
+    public async Task Run_TenThousandRecordsSharingOneScore_ArchivesEachExactlyOnceAcrossPages()
+    {
+        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:PageSize"] = "100");
+        var score = await h.RedisNowMsAsync() - 60_000;
+        var batch = h.Redis.CreateBatch();
+        var writes = Enumerable.Range(0, 10_000)
+            .Select(i => h.Writer.WriteAsync(batch, EntityCatalog.Message, $"m-{i:D5}",
+                [new("sessionId", "s-1"), new("userId", "u-1"), new("role", "user"), new("createdAt", score.ToString(CultureInfo.InvariantCulture))], score))
+            .ToList();
+        batch.Execute();
+        await Task.WhenAll(writes);
+
+        var run = await h.RunAsync("message");
+
+        var stats = run.Entities.Single();
+        Assert.Equal(RunStatus.Succeeded, run.Status);
+        Assert.Equal(10_000, stats.Read);
+        Assert.Equal(10_000, stats.Upserted);
+        Assert.Equal(100, stats.Pages);
+        Assert.Equal(10_000, await h.CountAsync("messages"));
+        Assert.Equal(10_000, await h.ScalarAsync("SELECT count(DISTINCT id) FROM {t}.messages"));
+    }
+
+    [Fact]
+    public async Task ReadPage_CursorMemberMovedWhileManyShareItsScore_ContinuesWithoutLossOrRepeat()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var source = (IChangeSource)h.Services.GetService(typeof(IChangeSource))!;
+        var score = await h.RedisNowMsAsync() - 60_000;
+        for (var i = 0; i < 250; i++)
+        {
+            await h.WriteMessageAsync($"m-{i:D3}", score);
+        }
+
+        var seen = new List<string>();
+        var cursor = ChangeCursor.Start;
+        var first = await source.ReadPageAsync(EntityCatalog.Message, cursor, double.MaxValue, 100, CancellationToken.None);
+        seen.AddRange(first.Entries.Select(e => e.DisplayId));
+        cursor = first.Entries[^1].After;
+
+        // The cursor's record is edited (moves to a later score) and an earlier one is deleted from the index.
+        await h.WriteMessageAsync("m-099", score + 5);
+        await h.Redis.SortedSetRemoveAsync(h.Layout.ChangeIndexKey(EntityCatalog.Message), "m-010");
+
+        while (true)
+        {
+            var page = await source.ReadPageAsync(EntityCatalog.Message, cursor, double.MaxValue, 100, CancellationToken.None);
+            seen.AddRange(page.Entries.Select(e => e.DisplayId));
+            if (page.Entries.Count > 0)
+            {
+                cursor = page.Entries[^1].After;
+            }
+
+            if (page.ReachedEnd)
+            {
+                break;
+            }
+        }
+
+        var expected = Enumerable.Range(0, 250).Select(i => $"m-{i:D3}").Append("m-099").ToList();
+        Assert.Equal(expected, seen);
+    }
+
+    [Fact]
+    public async Task Run_LateWriterBehindCheckpointInsideOverlap_IsArchived()
+    {
+        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:LookbackOverlap"] = "00:01:00");
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-early", now - 20_000);
+        await h.WriteMessageAsync("m-checkpoint", now - 10_000);
+        await h.RunAsync("message");
+
+        // A writer with a skewed clock stamps a record 15 s behind the committed checkpoint (inside the 60 s overlap).
+        await h.WriteMessageAsync("m-late", now - 25_000);
+        var run = await h.RunAsync("message");
+
+        Assert.Equal(1, run.Entities.Single().Upserted);
+        Assert.Equal(1, await h.ScalarAsync("SELECT count(*) FROM {t}.messages WHERE id = 'm-late'"));
+    }
+
+    [Fact]
+    public async Task Run_RecordsInsideSettleWindow_WaitForTheNextPass()
+    {
+        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:SettleWindow"] = "00:00:30");
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-settled", now - 60_000);
+        await h.WriteMessageAsync("m-fresh", now - 1_000);
+
+        var run = await h.RunAsync("message");
+
+        Assert.Equal(1, run.Entities.Single().Read);
+        Assert.Equal(["m-settled"], (await h.QueryAsync("SELECT id FROM {t}.messages")).Select(r => (string)r["id"]!));
+    }
+
+    [Fact]
+    public async Task Run_Twice_IsIdempotentAndWritesNothingTheSecondTime()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        for (var i = 0; i < 30; i++)
+        {
+            await h.WriteMessageAsync($"m-{i}", now - 10_000 - i);
+        }
+
+        await h.RunAsync();
+        var before = await h.QueryAsync("SELECT id, archived_at, updated_at FROM {t}.messages ORDER BY id");
+        var second = await h.RunAsync();
+        var after = await h.QueryAsync("SELECT id, archived_at, updated_at FROM {t}.messages ORDER BY id");
+
+        var stats = second.Entities.Single(e => e.Entity == "message");
+        Assert.Equal(0, stats.Upserted);
+        Assert.Equal(30, stats.Unchanged); // re-read in the look-back overlap, written nowhere
+        Assert.Equal(before.Count, after.Count);
+        Assert.Equal(before.Select(r => (r["id"], r["archived_at"])), after.Select(r => (r["id"], r["archived_at"])));
+    }
+
+    [Fact]
+    public async Task Run_NewerVersion_ReplacesRowAndOlderReplayNeverRegresses()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-1", now - 30_000, content: "first");
+        await h.RunAsync("message");
+        await h.WriteMessageAsync("m-1", now - 20_000, content: "second");
+        await h.RunAsync("message");
+
+        Assert.Equal("second", (await h.QueryAsync("SELECT content FROM {t}.messages WHERE id = 'm-1'"))[0]["content"]);
+
+        // An old version written back (e.g. a replayed client queue) reaches the archive again but loses to the newer row.
+        await h.Writer.WriteAsync(h.Redis, EntityCatalog.Message, "m-1",
+            [new("sessionId", "s-1"), new("userId", "u-1"), new("role", "user"), new("content", "stale"), new("createdAt", (now - 30_000).ToString(CultureInfo.InvariantCulture))],
+            now - 25_000);
+        var replay = await h.RunAsync("message");
+        Assert.Equal(0, replay.Entities.Single().Upserted);
+        Assert.Equal("second", (await h.QueryAsync("SELECT content FROM {t}.messages WHERE id = 'm-1'"))[0]["content"]);
+    }
+
+    [Fact]
+    public async Task Run_SoftDeleteAndUnmappedFields_AreArchivedNotDropped()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-1", now - 30_000, extra: [("deletedAt", (now - 30_000).ToString(CultureInfo.InvariantCulture)), ("reactions", "👍 3"), ("clientVersion", "5.2.1")]);
+        await h.WriteAsync(EntityCatalog.User, "u-1", now - 30_000, ("email", "a@example.com"), ("createdAt", "2026-01-02T03:04:05.678Z"), ("plan", "pro"));
+
+        await h.RunAsync();
+
+        var message = (await h.QueryAsync("SELECT deleted_at, extra->>'reactions' AS reactions, extra->>'clientVersion' AS client FROM {t}.messages WHERE id = 'm-1'"))[0];
+        Assert.NotNull(message["deleted_at"]);
+        Assert.Equal("👍 3", message["reactions"]);
+        Assert.Equal("5.2.1", message["client"]);
+        var user = (await h.QueryAsync("SELECT created_at, extra->>'plan' AS plan FROM {t}.users WHERE id = 'u-1'"))[0];
+        Assert.Equal(new DateTime(2026, 1, 2, 3, 4, 5, 678, DateTimeKind.Utc), ((DateTime)user["created_at"]!).ToUniversalTime());
+        Assert.Equal("pro", user["plan"]);
+    }
+
+    [Fact]
+    public async Task Run_IndexMemberWithoutHash_IsCountedVanishedNotArchivedNotDeleted()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-kept", now - 20_000);
+        await h.WriteMessageAsync("m-expired", now - 20_000);
+        await h.RunAsync("message");
+        await h.WriteMessageAsync("m-expired", now - 10_000, content: "edited then evicted");
+        await h.Redis.KeyDeleteAsync(h.Layout.RecordKey(EntityCatalog.Message, "m-expired"));
+
+        var run = await h.RunAsync("message");
+
+        Assert.Equal(1, run.Entities.Single().Vanished);
+        Assert.Equal(2, await h.CountAsync("messages")); // the archived copy stays: vanishing is not a delete
+    }
+
+    [Fact]
+    public async Task Run_BadRecords_GoToDeadLettersWithRawBytesAndTheRestLands()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        var ts = (now - 20_000).ToString(CultureInfo.InvariantCulture);
+        await h.WriteMessageAsync("m-good-1", now - 20_000);
+        await h.WriteMessageAsync("m-bad-time", now - 20_000, extra: [("createdAt", "yesterday")]);
+        await h.WriteMessageAsync("m-bad-json", now - 20_000, extra: [("metadata", "{not json")]);
+        await h.WriteMessageAsync("m-bad-role", now - 20_000, extra: [("role", "wizard")]);
+        await h.WriteMessageAsync("m-nul", now - 20_000, content: "a\0b");
+        await h.WriteAsync(EntityCatalog.Message, "m-no-session", now - 20_000, ("userId", "u-1"), ("role", "user"), ("createdAt", ts));
+        byte[] invalidUtf8 = [0x68, 0xC3, 0x28, 0xFF];
+        await h.Writer.WriteAsync(h.Redis, EntityCatalog.Message, "m-bytes",
+            [new("sessionId", "s-1"), new("userId", "u-1"), new("role", "user"), new("createdAt", ts), new("content", invalidUtf8)], now - 20_000);
+        await h.WriteMessageAsync("m-good-2", now - 20_000);
+
+        var run = await h.RunAsync("message");
+
+        var stats = run.Entities.Single();
+        Assert.Equal(RunStatus.Succeeded, run.Status);
+        Assert.Equal(2, stats.Upserted);
+        Assert.Equal(6, stats.DeadLettered);
+        Assert.Equal(["m-good-1", "m-good-2"], (await h.QueryAsync("SELECT id FROM {t}.messages ORDER BY id")).Select(r => (string)r["id"]!));
+        var letters = (await h.QueryAsync("SELECT record_id, reason_category, reason, raw_fields::text AS raw FROM {b}.dead_letters ORDER BY record_id"))
+            .ToDictionary(r => (string)r["record_id"]!);
+        Assert.Equal("invalid_timestamp", letters["m-bad-time"]["reason_category"]);
+        Assert.Equal("invalid_json", letters["m-bad-json"]["reason_category"]);
+        Assert.Equal("invalid_value", letters["m-bad-role"]["reason_category"]);
+        Assert.Equal("invalid_text", letters["m-nul"]["reason_category"]);
+        Assert.Equal("missing_field", letters["m-no-session"]["reason_category"]);
+        Assert.Contains("sessionId", (string)letters["m-no-session"]["reason"]!);
+        Assert.Equal("invalid_text", letters["m-bytes"]["reason_category"]);
+
+        var raw = NexusArchive.Core.Mapping.RawPayload.Decode((string)letters["m-bytes"]["raw"]!);
+        Assert.Equal(invalidUtf8, raw.Single(p => Encoding.UTF8.GetString(p.Key) == "content").Value);
+        var nul = NexusArchive.Core.Mapping.RawPayload.Decode((string)letters["m-nul"]["raw"]!);
+        Assert.Equal("a\0b"u8.ToArray(), nul.Single(p => Encoding.UTF8.GetString(p.Key) == "content").Value);
+    }
+
+    [Fact]
+    public async Task Run_FixedDeadLetteredRecord_ArchivesAndClosesItsDeadLetter()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-1", now - 30_000, extra: [("metadata", "[1,2]")]);
+        await h.RunAsync("message");
+        Assert.Equal(1, await h.ScalarAsync("SELECT count(*) FROM {b}.dead_letters WHERE status = 'open'"));
+
+        await h.WriteMessageAsync("m-1", now - 20_000, extra: [("metadata", "{\"ok\":true}")]);
+        await h.RunAsync("message");
+
+        Assert.Equal(1, await h.CountAsync("messages"));
+        Assert.Equal(0, await h.ScalarAsync("SELECT count(*) FROM {b}.dead_letters WHERE status = 'open'"));
+        Assert.Equal(1, await h.ScalarAsync("SELECT count(*) FROM {b}.dead_letters WHERE status = 'resolved'"));
+    }
+
+    [Fact]
+    public async Task Run_FarFutureRecord_IsDeadLetteredInsteadOfWaitingForever()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-now", now - 20_000);
+        await h.WriteMessageAsync("m-future", now + (long)TimeSpan.FromDays(400).TotalMilliseconds);
+
+        var run = await h.RunAsync("message");
+
+        Assert.Equal(1, run.Entities.Single().Upserted);
+        Assert.Equal(1, run.Entities.Single().DeadLettered);
+        Assert.Equal("future_timestamp", (await h.QueryAsync("SELECT reason_category FROM {b}.dead_letters WHERE record_id = 'm-future'"))[0]["reason_category"]);
+    }
+
+    [Fact]
+    public async Task Run_OrphanMessageWithoutSession_IsArchivedAndNeverBlocks()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-orphan", now - 20_000, session: "s-not-yet-written");
+
+        var run = await h.RunAsync();
+
+        Assert.Equal(RunStatus.Succeeded, run.Status);
+        Assert.Equal(1, await h.CountAsync("messages"));
+        Assert.Equal(0, await h.CountAsync("chat_sessions"));
+    }
+
+    [Fact]
+    public async Task Run_CommittedPage_MirrorsCheckpointToRedis()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-1", now - 20_000);
+
+        await h.RunAsync("message");
+
+        var mirrored = await h.Redis.StringGetAsync(h.Layout.CheckpointKey(EntityCatalog.Message));
+        Assert.Equal(now - 20_000, (long)double.Parse((string)mirrored!, CultureInfo.InvariantCulture));
+        Assert.Equal(now - 20_000, await h.ScalarAsync("SELECT score::bigint FROM {b}.checkpoints WHERE entity = 'message'"));
+    }
+
+    [Fact]
+    public async Task Run_AllEntities_ArchivesInDependencyOrderWithRunHistory()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        var ts = (now - 20_000).ToString(CultureInfo.InvariantCulture);
+        await h.WriteAsync(EntityCatalog.User, "u-1", now - 20_000, ("email", "a@example.com"), ("createdAt", ts));
+        await h.WriteAsync(EntityCatalog.Session, "s-1", now - 20_000, ("userId", "u-1"), ("title", "t"), ("createdAt", ts));
+        await h.WriteMessageAsync("m-1", now - 20_000);
+        await h.WriteAsync(EntityCatalog.Attachment, "a-1", now - 20_000, ("messageId", "m-1"), ("userId", "u-1"), ("sizeBytes", "1234"), ("createdAt", ts));
+
+        var run = await h.RunAsync();
+
+        Assert.Equal(["user", "session", "message", "attachment"], run.Entities.Select(e => e.Entity));
+        Assert.All(run.Entities, e => Assert.Equal(1, e.Upserted));
+        Assert.Equal(1234L, (await h.QueryAsync("SELECT size_bytes FROM {t}.attachment_refs"))[0]["size_bytes"]);
+        var history = (await h.QueryAsync(
+            "SELECT status, trigger, entities->2->>'entity' AS entity, (entities->2->>'upserted')::int AS upserted FROM {b}.runs WHERE run_id = $1", run.RunId))[0];
+        Assert.Equal("Succeeded", history["status"]);
+        Assert.Equal("message", history["entity"]);
+        Assert.Equal(1, history["upserted"]);
+    }
+}

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NexusArchive.Core.Configuration;
@@ -139,30 +140,7 @@ public sealed class ArchiveService(
                 ? ChangeCursor.AtScore(Math.Max(double.MinValue, c.Score - settings.LookbackOverlap.TotalMilliseconds))
                 : ChangeCursor.Start;
             stats.Status = RunStatus.Succeeded;
-            while (true)
-            {
-                var pageStarted = timeProvider.GetTimestamp();
-                var page = await source.ReadPageAsync(entity, cursor, upperBound, settings.PageSize, cancellationToken);
-                if (page.Entries.Count > 0)
-                {
-                    committed = await CommitPageAsync(run, entity, stats, page, committed, latestAllowed, pageStarted, cancellationToken);
-                    cursor = page.Entries[^1].After;
-                }
-
-                if (page.ReachedEnd)
-                {
-                    break;
-                }
-
-                var stopReason = cancellationToken.IsCancellationRequested ? "cancelled"
-                    : timeProvider.GetElapsedTime(started) >= budget ? "time budget" : null;
-                if (stopReason is not null)
-                {
-                    stats.Status = RunStatus.Partial;
-                    Log.RunStoppedEarly(logger, run.RunId, entity.Name, stopReason, stats.CheckpointScore);
-                    break;
-                }
-            }
+            committed = await PumpPagesAsync(run, entity, stats, cursor, committed, upperBound, latestAllowed, started, budget, cancellationToken);
 
             if (stats.Status == RunStatus.Succeeded)
             {
@@ -199,18 +177,135 @@ public sealed class ArchiveService(
         }
     }
 
+    /// <summary>A page read from Redis and mapped, waiting to be written.</summary>
+    private sealed record PreparedPage(ChangePage Page, IReadOnlyList<SourceRecord> Records, MappedPage Mapped, long ReadStarted);
+
+    /// <summary>
+    /// The page loop, pipelined: a reader task pages the change index, fetches and maps page N+1 while this method
+    /// commits page N. A bounded channel (<c>Archive:PipelineDepth</c> pages) gives back-pressure, so memory stays a
+    /// few pages whatever the backlog. Pages commit strictly in order; stopping (budget, cancellation, failure) happens
+    /// between commits, and read-ahead pages that were not committed are simply read again by the next pass.
+    /// </summary>
+    private async Task<ChangeCursor> PumpPagesAsync(
+        ArchiveRunResult run,
+        EntityDescriptor entity,
+        EntityRunStats stats,
+        ChangeCursor cursor,
+        ChangeCursor committed,
+        double upperBound,
+        DateTimeOffset latestAllowed,
+        long started,
+        TimeSpan budget,
+        CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var pages = Channel.CreateBounded<PreparedPage>(new BoundedChannelOptions(settings.PipelineDepth)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        string? stopReason = null;
+        string? readerStopReason = null;
+
+        bool OutOfTime(out string? reason)
+        {
+            reason = cancellationToken.IsCancellationRequested ? "cancelled"
+                : timeProvider.GetElapsedTime(started) >= budget ? "time budget" : null;
+            return reason is not null;
+        }
+
+        async Task ReadAsync()
+        {
+            try
+            {
+                var position = cursor;
+                while (true)
+                {
+                    var readStarted = timeProvider.GetTimestamp();
+                    var page = await source.ReadPageAsync(entity, position, upperBound, settings.PageSize, stopReading.Token);
+                    if (page.Entries.Count > 0)
+                    {
+                        var records = await source.FetchAsync(entity, page.Entries, stopReading.Token);
+                        var mapped = mapper.MapPage(entity, records, latestAllowed);
+                        await pages.Writer.WriteAsync(new PreparedPage(page, records, mapped, readStarted), stopReading.Token);
+                        position = page.Entries[^1].After;
+                    }
+
+                    if (page.ReachedEnd)
+                    {
+                        break;
+                    }
+
+                    if (OutOfTime(out var reason))
+                    {
+                        readerStopReason = reason;
+                        break;
+                    }
+                }
+
+                pages.Writer.TryComplete();
+            }
+            catch (Exception ex)
+            {
+                pages.Writer.TryComplete(ex);
+            }
+        }
+
+        var reader = ReadAsync();
+        try
+        {
+            while (await pages.Reader.WaitToReadAsync(cancellationToken))
+            {
+                var prepared = await pages.Reader.ReadAsync(cancellationToken);
+                committed = await CommitPageAsync(run, entity, stats, prepared, committed, cancellationToken);
+                var drained = pages.Reader.Completion.IsCompletedSuccessfully && readerStopReason is null;
+                if (!drained && OutOfTime(out stopReason))
+                {
+                    break; // between pages: read-ahead pages are dropped and read again next pass
+                }
+            }
+
+        }
+        finally
+        {
+            await stopReading.CancelAsync();
+            try
+            {
+                await reader;
+            }
+            catch (OperationCanceledException)
+            {
+                // the reader stops when we stop committing
+            }
+        }
+
+        // Surface a reader failure (Redis down, …) now that every committed page is accounted for.
+        if (pages.Reader.Completion.IsFaulted)
+        {
+            await pages.Reader.Completion;
+        }
+
+        stopReason ??= readerStopReason;
+        if (stopReason is not null)
+        {
+            stats.Status = RunStatus.Partial;
+            Log.RunStoppedEarly(logger, run.RunId, entity.Name, stopReason, stats.CheckpointScore);
+        }
+
+        return committed;
+    }
+
     private async Task<ChangeCursor> CommitPageAsync(
         ArchiveRunResult run,
         EntityDescriptor entity,
         EntityRunStats stats,
-        ChangePage page,
+        PreparedPage prepared,
         ChangeCursor committed,
-        DateTimeOffset latestAllowed,
-        long pageStarted,
         CancellationToken cancellationToken)
     {
-        var records = await source.FetchAsync(entity, page.Entries, cancellationToken);
-        var mapped = mapper.MapPage(entity, records, latestAllowed);
+        var (page, records, mapped, readStarted) = prepared;
         var checkpoint = ChangeCursor.Max(committed, page.Entries[^1].After);
         var written = await sink.WritePageAsync(entity, run.RunId, mapped.Rows, mapped.DeadLetters, checkpoint, cancellationToken);
 
@@ -222,7 +317,7 @@ public sealed class ArchiveService(
         stats.DeadLettered += written.DeadLettered;
         stats.CheckpointScore = checkpoint.Score;
         metrics.RecordPage(entity.Name, written.Upserted, written.DeadLettered, mapped.Vanished);
-        Log.PageCommitted(logger, entity.Name, stats.Pages, page.Entries.Count, written.Upserted, written.Unchanged, mapped.Vanished, written.DeadLettered, timeProvider.GetElapsedTime(pageStarted).TotalMilliseconds);
+        Log.PageCommitted(logger, entity.Name, stats.Pages, page.Entries.Count, written.Upserted, written.Unchanged, mapped.Vanished, written.DeadLettered, timeProvider.GetElapsedTime(readStarted).TotalMilliseconds);
         if (mapped.Vanished > 0)
         {
             Log.RecordsVanished(logger, entity.Name, mapped.Vanished, records.First(r => r.Vanished).Entry.DisplayId);

@@ -19,6 +19,10 @@ public sealed class ArchiveOptions
     [Range(1, 100_000)]
     public int PageSize { get; set; } = 2000;
 
+    /// <summary>Pages read and mapped ahead while earlier pages are written (bounds memory to about this many pages + 1).</summary>
+    [Range(1, 16)]
+    public int PipelineDepth { get; set; } = 2;
+
     /// <summary>Only records whose change score is older than Redis-now minus this window are read, so late writers settle first.</summary>
     public TimeSpan SettleWindow { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -36,6 +36,11 @@ public sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
             failures.Add($"{S}:PageSize must be between 1 and 100000 (was {options.PageSize}).");
         }
 
+        if (options.PipelineDepth is < 1 or > 16)
+        {
+            failures.Add($"{S}:PipelineDepth must be between 1 and 16 (was {options.PipelineDepth}).");
+        }
+
         if (options.SettleWindow < TimeSpan.Zero || options.SettleWindow > TimeSpan.FromHours(1))
         {
             failures.Add($"{S}:SettleWindow must be between 00:00:00 and 01:00:00 (was {options.SettleWindow}).");

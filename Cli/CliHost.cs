@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using NexusArchive.Core;
 
@@ -28,6 +30,8 @@ internal static class CliHost
         });
         builder.Configuration.AddEnvironmentVariables();
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        // Reports (tables, --json) go to stdout; logs go to stderr so the two never mix.
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Services.AddNexusArchive(builder.Configuration);
 
         IHost host;

@@ -50,6 +50,13 @@ internal static class CliHost
 
             return ExitConfiguration;
         }
+        catch (InvalidOperationException ex) when (ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+        {
+            // A value of the wrong type (e.g. Archive:SettleWindow=abc); the binder's message names the setting.
+            await Console.Error.WriteLineAsync("Configuration is invalid:");
+            await Console.Error.WriteLineAsync("  - " + ex.Message);
+            return ExitConfiguration;
+        }
 
         try
         {

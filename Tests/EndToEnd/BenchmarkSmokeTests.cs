@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using NexusArchive.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace NexusArchive.Tests.EndToEnd;
+
+/// <summary>Runs the benchmark with a tiny N so it never rots. It asserts that it runs and reports, not speed.</summary>
+public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Benchmark_TinyN_RunsEveryMeasurementAndPrintsTheTable()
+    {
+        var servers = TestServers.Instance;
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nexus-archive-bench.dll"));
+        foreach (var arg in new[] { "--messages", "400", "--memory-scale", "2", "--page-size", "100", "--redis-database", "9", "--database", $"bench_smoke_{Environment.ProcessId}" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["ConnectionStrings__Redis"] = servers.RedisConnectionString;
+        info.Environment["ConnectionStrings__Postgres"] = servers.PostgresAdminConnectionString;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        output.WriteLine(await stdout);
+
+        Assert.True(process.ExitCode == 0, await stderr);
+        var report = await stdout;
+        Assert.Contains("| baseline: direct binary COPY", report);
+        Assert.Contains("| NexusArchive initial load (pass) |", report);
+        Assert.Contains("| NexusArchive incremental pass (10% edited) |", report);
+        Assert.Contains("| NexusArchive no-op pass", report);
+        Assert.Contains("| peak working set at 2×N |", report);
+        Assert.Matches(@"initial load \(pass\) \| [\d,]+ rows/s \| 4\d\d rows", report); // 400 messages + their users and sessions
+    }
+}

@@ -178,12 +178,13 @@ public sealed class PostgresArchiveSink(
                 merged = await merge.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            await using (var truncate = new NpgsqlCommand($"TRUNCATE {sql.StagingTable}", connection, transaction))
+            await transaction.ReleaseAsync(savepoint, cancellationToken);
+            if (rejected.Count > 0 || savepoint != "page_0")
             {
-                await truncate.ExecuteNonQueryAsync(cancellationToken);
+                // Bisecting: the next half must not re-merge this half's staged rows.
+                await ExecuteAsync(connection, transaction, $"TRUNCATE {sql.StagingTable}", cancellationToken);
             }
 
-            await transaction.ReleaseAsync(savepoint, cancellationToken);
             return merged;
         }
         catch (PostgresException ex) when (IsDataError(ex))

@@ -7,6 +7,9 @@ var root = new RootCommand("NexusArchive: archive NexusChat's Redis data into Po
     ArchiveCommand.Create(),
     StatusCommand.Create(),
     SeedDemoCommand.Create(),
+    VerifyCommand.Create(),
+    RestoreCommand.Create(),
+    BackfillCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

@@ -3,12 +3,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Backfill;
 using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Demo;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Restore;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
+using NexusArchive.Core.Verification;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -72,6 +75,9 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<ArchiveService>();
         services.TryAddSingleton<StatusService>();
         services.TryAddSingleton<DemoDataSeeder>();
+        services.TryAddSingleton<VerifyService>();
+        services.TryAddSingleton<RestoreService>();
+        services.TryAddSingleton<BackfillService>();
         return services;
     }
 }

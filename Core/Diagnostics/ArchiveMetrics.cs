@@ -16,6 +16,8 @@ public sealed class ArchiveMetrics : IDisposable
     private readonly Counter<long> _vanished;
     private readonly Histogram<double> _lag;
     private readonly Histogram<double> _runDuration;
+    private readonly Gauge<long> _verifyGaps;
+    private readonly Gauge<long> _verifyDifferences;
 
     public ArchiveMetrics(IMeterFactory meterFactory)
     {
@@ -25,6 +27,8 @@ public sealed class ArchiveMetrics : IDisposable
         _vanished = _meter.CreateCounter<long>("nexus_archive.records_vanished", "{record}", "Index entries whose hash was gone.");
         _lag = _meter.CreateHistogram<double>("nexus_archive.lag", "ms", "Redis-now minus the committed checkpoint at the end of a pass.");
         _runDuration = _meter.CreateHistogram<double>("nexus_archive.run.duration", "ms", "Duration of archive passes.");
+        _verifyGaps = _meter.CreateGauge<long>("nexus_archive.verify.gaps", "{record}", "Records due but missing from the archive at the last verify (alert when > 0).");
+        _verifyDifferences = _meter.CreateGauge<long>("nexus_archive.verify.differences", "{record}", "Records archived with other content than Redis holds at the last verify.");
     }
 
     public void RecordPage(string entity, long upserted, long deadLettered, long vanished)
@@ -38,6 +42,13 @@ public sealed class ArchiveMetrics : IDisposable
     public void RecordLag(string entity, double lagMs) => _lag.Record(lagMs, new KeyValuePair<string, object?>("entity", entity));
 
     public void RecordRun(string status, double durationMs) => _runDuration.Record(durationMs, new KeyValuePair<string, object?>("status", status));
+
+    public void RecordVerify(string entity, long gaps, long differences)
+    {
+        var tag = new KeyValuePair<string, object?>("entity", entity);
+        _verifyGaps.Record(gaps, tag);
+        _verifyDifferences.Record(differences, tag);
+    }
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();

@@ -46,4 +46,29 @@ internal static partial class Log
 
     [LoggerMessage(1030, LogLevel.Information, "Seeded demo data: {Users} users, {Sessions} sessions, {Messages} messages, {Attachments} attachments, {Edits} edits, {SoftDeletes} soft deletes", EventName = "DemoSeeded")]
     public static partial void DemoSeeded(ILogger logger, int users, int sessions, int messages, int attachments, int edits, int softDeletes);
+
+    // 3000-3099: verify, restore, backfill.
+    [LoggerMessage(3000, LogLevel.Information, "Verify of {Entity}: {RedisRecords} in Redis, {PostgresRows} in PostgreSQL; {EqualCount} equal, {Differences} different, {Pending} pending, {Gaps} gaps, {DeadLettered} dead-lettered, {OnlyInPostgres} only in PostgreSQL", EventName = "VerifyEntityFinished")]
+    public static partial void VerifyEntityFinished(ILogger logger, string entity, long redisRecords, long postgresRows, long equalCount, long differences, long pending, long gaps, long deadLettered, long onlyInPostgres);
+
+    [LoggerMessage(3001, LogLevel.Warning, "Verify of {Entity} found {Gaps} gaps and {Differences} differences, for example {ExampleId}", EventName = "VerifyFoundProblems")]
+    public static partial void VerifyFoundProblems(ILogger logger, string entity, long gaps, long differences, string exampleId);
+
+    [LoggerMessage(3010, LogLevel.Information, "Restore of {Entity} ({Scope}{DryRun}): {Written} written, {Skipped} skipped (equal or newer in Redis)", EventName = "RestoreEntityFinished")]
+    public static partial void RestoreEntityFinished(ILogger logger, string entity, string scope, string dryRun, long written, long skipped);
+
+    [LoggerMessage(3020, LogLevel.Information, "Backfill of {Entity} resumes at SCAN cursor {Cursor} after {KeysScanned} keys", EventName = "BackfillResumed")]
+    public static partial void BackfillResumed(ILogger logger, string entity, string cursor, long keysScanned);
+
+    [LoggerMessage(3021, LogLevel.Information, "Backfill of {Entity} finished: {KeysScanned} keys scanned, {Indexed} index entries added, {AlreadyIndexed} already indexed, {Unparsable} without a parsable updatedAt (indexed at score 0), {NotHashes} not hashes, in {ElapsedMs} ms", EventName = "BackfillEntityFinished")]
+    public static partial void BackfillEntityFinished(ILogger logger, string entity, long keysScanned, long indexed, long alreadyIndexed, long unparsable, long notHashes, double elapsedMs);
+
+    [LoggerMessage(3022, LogLevel.Warning, "Backfill of {Entity} interrupted at SCAN cursor {Cursor}; run backfill again to resume", EventName = "BackfillInterrupted")]
+    public static partial void BackfillInterrupted(ILogger logger, string entity, string cursor);
+
+    [LoggerMessage(3023, LogLevel.Warning, "Backfill of {Entity} indexed records behind the archive checkpoint; checkpoint rewound from {FromScore} to {ToScore} so the next pass reads them", EventName = "BackfillCheckpointRewound")]
+    public static partial void BackfillCheckpointRewound(ILogger logger, string entity, double fromScore, double toScore);
+
+    [LoggerMessage(3024, LogLevel.Error, "Backfill of {Entity} indexed records behind the checkpoint but a live archive pass holds the entity; run backfill again when it has finished", EventName = "BackfillRewindBlocked")]
+    public static partial void BackfillRewindBlocked(ILogger logger, string entity);
 }

@@ -40,6 +40,20 @@ public sealed class CliEndToEndTests
         Assert.Equal(4, report.RootElement.GetProperty("entities").GetArrayLength());
         Assert.All(report.RootElement.GetProperty("entities").EnumerateArray(), e => Assert.Equal(0, e.GetProperty("backlog").GetInt64()));
         Assert.Equal(2, report.RootElement.GetProperty("recentRuns").GetArrayLength());
+
+        var verified = await CliRunner.RunAsync(h.Settings, "verify");
+        Assert.True(verified.ExitCode == 0, verified.Stdout + verified.Stderr);
+
+        // Lose one archived row: verify must see a real gap and say so with its exit code.
+        await h.QueryAsync("DELETE FROM {t}.messages WHERE id = (SELECT min(id) FROM {t}.messages) RETURNING id");
+        var gap = await CliRunner.RunAsync(h.Settings, "verify", "--entity", "message", "--json");
+        Assert.Equal(1, gap.ExitCode);
+
+        // A dry-run restore of one user while Redis still holds every record: everything is skipped, nothing written.
+        var user = (string)(await h.QueryAsync("SELECT min(id) AS id FROM {t}.users"))[0]["id"]!;
+        var restore = await CliRunner.RunAsync(h.Settings, "restore", "--user", user, "--dry-run");
+        Assert.True(restore.ExitCode == 0, restore.Stdout + restore.Stderr);
+        Assert.Contains(" 0 would be written", restore.Stdout);
     }
 
     [Theory]

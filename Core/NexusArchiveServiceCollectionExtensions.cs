@@ -5,9 +5,11 @@ using Microsoft.Extensions.Options;
 using NexusArchive.Core.Archiving;
 using NexusArchive.Core.Backfill;
 using NexusArchive.Core.Configuration;
+using NexusArchive.Core.DeadLetters;
 using NexusArchive.Core.Demo;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Restore;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
@@ -69,8 +71,14 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<SchemaNames>();
         services.TryAddSingleton<RecordWriter>();
         services.TryAddSingleton<RecordMapper>();
-        services.TryAddSingleton<IChangeSource, RedisChangeSource>();
-        services.TryAddSingleton<IArchiveSink, PostgresArchiveSink>();
+
+        // The pass sees the Redis source and PostgreSQL sink through the nexus-redis / nexus-postgres Polly pipelines.
+        services.AddNexusResilience(configuration);
+        services.TryAddSingleton<RedisChangeSource>();
+        services.TryAddSingleton<PostgresArchiveSink>();
+        services.TryAddSingleton<IChangeSource>(sp => ActivatorUtilities.CreateInstance<ResilientChangeSource>(sp, sp.GetRequiredService<RedisChangeSource>()));
+        services.TryAddSingleton<IArchiveSink>(sp => ActivatorUtilities.CreateInstance<ResilientArchiveSink>(sp, sp.GetRequiredService<PostgresArchiveSink>()));
+        services.TryAddSingleton<DeadLetterService>();
         services.TryAddSingleton<Migrator>();
         services.TryAddSingleton<ArchiveService>();
         services.TryAddSingleton<StatusService>();

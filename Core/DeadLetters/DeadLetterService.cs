@@ -1,0 +1,219 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Sink;
+using NexusArchive.Core.Source;
+using Npgsql;
+
+namespace NexusArchive.Core.DeadLetters;
+
+/// <summary>One row of the dead-letter table, as <c>dead-letters list</c> shows it.</summary>
+public sealed record DeadLetterEntry(
+    long DeadLetterId,
+    string Entity,
+    string RecordId,
+    string Category,
+    string Reason,
+    int Attempts,
+    DateTimeOffset FirstSeenAt,
+    DateTimeOffset LastSeenAt,
+    string Status);
+
+/// <summary>Which dead letters a command applies to.</summary>
+/// <param name="Entity">Only this entity (<c>user</c>, <c>session</c>, <c>message</c>, <c>attachment</c>); null = all.</param>
+/// <param name="RecordIds">Only these record ids; null or empty = every one matching <paramref name="Entity"/>.</param>
+/// <param name="IncludeClosed">Also resolved and discarded ones (listing only; replay and discard act on open ones).</param>
+public sealed record DeadLetterFilter(string? Entity = null, IReadOnlyList<string>? RecordIds = null, bool IncludeClosed = false);
+
+/// <summary>How a replay of one dead letter ended.</summary>
+public enum ReplayOutcome
+{
+    /// <summary>The current record archived cleanly; the dead letter is resolved.</summary>
+    Resolved,
+
+    /// <summary>The current record is still bad; the dead letter stays open with the new reason.</summary>
+    StillFailing,
+
+    /// <summary>The record's hash no longer exists in Redis; the dead letter stays open (discard it if that is expected).</summary>
+    Gone,
+
+    /// <summary>An archive pass holds the entity; try again after it.</summary>
+    Busy,
+}
+
+/// <summary>The result of replaying one dead letter.</summary>
+public sealed record ReplayResult(long DeadLetterId, string Entity, string RecordId, ReplayOutcome Outcome, string? Detail);
+
+/// <summary>
+/// Operates the dead-letter table: list, replay (re-read the current Redis record and run it through the mapper and
+/// the sink's page path), discard. Counts of open dead letters appear in <c>status</c>.
+/// </summary>
+public sealed class DeadLetterService(
+    NpgsqlDataSource dataSource,
+    SchemaNames schemas,
+    IChangeSource source,
+    IArchiveSink sink,
+    RecordMapper mapper,
+    IOptions<ArchiveOptions> options,
+    TimeProvider timeProvider,
+    ILogger<DeadLetterService> logger)
+{
+    /// <summary>Dead letters matching the filter, oldest first (at most <paramref name="limit"/>).</summary>
+    public async Task<IReadOnlyList<DeadLetterEntry>> ListAsync(DeadLetterFilter filter, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var rows = await QueryAsync(filter, limit, cancellationToken);
+        return [.. rows.Select(r => r.Entry)];
+    }
+
+    /// <summary>
+    /// Replays every open dead letter matching the filter: takes the entity's lease (as a pass would), re-reads the
+    /// record's current hash, maps it, and writes it through <see cref="IArchiveSink.WritePageAsync"/> without moving
+    /// the checkpoint. A clean write resolves the dead letter; a still-bad record refreshes it.
+    /// </summary>
+    public async Task<IReadOnlyList<ReplayResult>> ReplayAsync(DeadLetterFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var open = await QueryAsync(filter with { IncludeClosed = false }, int.MaxValue, cancellationToken);
+        var results = new List<ReplayResult>();
+        foreach (var group in open.GroupBy(r => r.Entry.Entity, StringComparer.Ordinal))
+        {
+            var entity = EntityCatalog.Find(group.Key);
+            if (entity is null)
+            {
+                results.AddRange(group.Select(r => Result(r, ReplayOutcome.StillFailing, $"unknown entity '{group.Key}'")));
+                continue;
+            }
+
+            results.AddRange(await ReplayEntityAsync(entity, [.. group], cancellationToken));
+        }
+
+        return results;
+    }
+
+    /// <summary>Marks every open dead letter matching the filter as discarded; returns how many.</summary>
+    public async Task<int> DiscardAsync(DeadLetterFilter filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        await using var command = dataSource.CreateCommand(
+            $"""
+            UPDATE {schemas.Bookkeeping}.dead_letters SET status = 'discarded', closed_at = now()
+             WHERE status = 'open' AND ($1::text IS NULL OR entity = $1) AND ($2::text[] IS NULL OR record_id = ANY($2))
+            """);
+        AddFilter(command, filter);
+        var count = await command.ExecuteNonQueryAsync(cancellationToken);
+        Log.DeadLettersDiscarded(logger, count);
+        return count;
+    }
+
+    private async Task<List<ReplayResult>> ReplayEntityAsync(EntityDescriptor entity, List<Row> rows, CancellationToken cancellationToken)
+    {
+        var runId = Guid.CreateVersion7(timeProvider.GetUtcNow());
+        ChangeCursor? checkpoint;
+        try
+        {
+            checkpoint = await sink.AcquireAsync(entity, runId, cancellationToken);
+        }
+        catch (EntityBusyException)
+        {
+            return [.. rows.Select(r => Result(r, ReplayOutcome.Busy, "an archive pass holds the entity; replay after it"))];
+        }
+
+        var results = new List<ReplayResult>();
+        try
+        {
+            var latestAllowed = await source.GetServerTimeAsync(cancellationToken) + options.Value.FutureTolerance;
+            foreach (var row in rows)
+            {
+                var entry = new ChangeEntry(row.Member, row.Score);
+                var record = (await source.FetchAsync(entity, [entry], cancellationToken))[0];
+                if (record.Vanished)
+                {
+                    results.Add(Result(row, ReplayOutcome.Gone, $"the hash {row.RedisKey} no longer exists in Redis"));
+                    continue;
+                }
+
+                var (mapped, deadLetter) = mapper.Map(entity, record, latestAllowed);
+
+                // The checkpoint passed is the committed one: the sink never moves it backwards, and a replay must not move it forwards.
+                var written = await sink.WritePageAsync(
+                    entity,
+                    runId,
+                    mapped is null ? [] : [mapped],
+                    deadLetter is null ? [] : [deadLetter],
+                    checkpoint ?? ChangeCursor.Start,
+                    cancellationToken);
+                results.Add(written.DeadLettered == 0
+                    ? Result(row, ReplayOutcome.Resolved, written.Upserted > 0 ? "archived" : "already archived at this version or newer")
+                    : Result(row, ReplayOutcome.StillFailing, deadLetter is null ? "PostgreSQL rejected the row again" : $"{deadLetter.Category}: {deadLetter.Reason}"));
+            }
+        }
+        finally
+        {
+            await sink.ReleaseAsync(entity, runId, CancellationToken.None);
+        }
+
+        foreach (var result in results)
+        {
+            Log.DeadLetterReplayed(logger, result.DeadLetterId, result.Entity, result.RecordId, result.Outcome.ToString());
+        }
+
+        return results;
+    }
+
+    private static ReplayResult Result(Row row, ReplayOutcome outcome, string? detail) =>
+        new(row.Entry.DeadLetterId, row.Entry.Entity, row.Entry.RecordId, outcome, detail);
+
+    private async Task<List<Row>> QueryAsync(DeadLetterFilter filter, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"""
+            SELECT dead_letter_id, entity, record_id, reason_category, reason, attempts, first_seen_at, last_seen_at, status,
+                   member, score, redis_key
+              FROM {schemas.Bookkeeping}.dead_letters
+             WHERE ($1::text IS NULL OR entity = $1) AND ($2::text[] IS NULL OR record_id = ANY($2))
+               AND ($3 OR status = 'open')
+             ORDER BY first_seen_at, dead_letter_id
+             LIMIT $4
+            """);
+        AddFilter(command, filter);
+        command.Parameters.Add(new() { Value = filter.IncludeClosed });
+        command.Parameters.Add(new() { Value = (long)limit });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<Row>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new Row(
+                new DeadLetterEntry(
+                    reader.GetInt64(0),
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    reader.GetString(3),
+                    reader.GetString(4),
+                    reader.GetInt32(5),
+                    reader.GetFieldValue<DateTimeOffset>(6),
+                    reader.GetFieldValue<DateTimeOffset>(7),
+                    reader.GetString(8)),
+                (byte[])reader[9],
+                reader.GetDouble(10),
+                reader.GetString(11)));
+        }
+
+        return rows;
+    }
+
+    private static void AddFilter(NpgsqlCommand command, DeadLetterFilter filter)
+    {
+        command.Parameters.Add(new() { Value = (object?)filter.Entity ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new()
+        {
+            Value = filter.RecordIds is { Count: > 0 } ids ? ids.ToArray() : DBNull.Value,
+            NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
+        });
+    }
+
+    private sealed record Row(DeadLetterEntry Entry, byte[] Member, double Score, string RedisKey);
+}

@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Sink;
+using NexusArchive.Core.Source;
+using Npgsql;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Registry;
+
+namespace NexusArchive.Core.Resilience;
+
+/// <summary>
+/// Runs every call of the real <see cref="IArchiveSink"/> through the <c>nexus-postgres</c> pipeline. A page is retried
+/// as a whole transaction: if an attempt died before COMMIT nothing of it exists; if it died after COMMIT (the reply
+/// was lost) the retry finds every row already archived ("only newer wins" MERGE → unchanged) and the checkpoint
+/// never moves backwards. Data errors and lease conflicts are not transient and pass straight through.
+/// </summary>
+public sealed class ResilientArchiveSink(IArchiveSink inner, ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options)
+    : IArchiveSink
+{
+    private readonly ResiliencePipeline _pipeline = pipelines.GetPipeline(ResiliencePipelineNames.Postgres);
+
+    /// <inheritdoc />
+    public Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
+        RunAsync((ct, _) => inner.AcquireAsync(entity, runId, ct), cancellationToken); // re-acquiring our own lease is allowed
+
+    /// <inheritdoc />
+    public Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
+        RunAsync(async (ct, _) =>
+        {
+            await inner.ReleaseAsync(entity, runId, ct);
+            return true;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<PageWriteResult> WritePageAsync(
+        EntityDescriptor entity,
+        Guid runId,
+        IReadOnlyList<MappedRow> rows,
+        IReadOnlyList<DeadLetter> deadLetters,
+        ChangeCursor checkpoint,
+        CancellationToken cancellationToken) =>
+        RunAsync((ct, _) => inner.WritePageAsync(entity, runId, rows, deadLetters, checkpoint, ct), cancellationToken);
+
+    /// <inheritdoc />
+    public Task StartRunAsync(ArchiveRunResult run, CancellationToken cancellationToken) =>
+        RunAsync(async (ct, attempt) =>
+        {
+            try
+            {
+                await inner.StartRunAsync(run, ct);
+            }
+            catch (PostgresException ex) when (attempt > 0 && ex.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                // An earlier attempt committed the run row but its reply was lost.
+            }
+
+            return true;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task FinishRunAsync(ArchiveRunResult run, CancellationToken cancellationToken) =>
+        RunAsync(async (ct, _) =>
+        {
+            await inner.FinishRunAsync(run, ct);
+            return true;
+        }, cancellationToken);
+
+    private async Task<T> RunAsync<T>(Func<CancellationToken, int, Task<T>> call, CancellationToken cancellationToken)
+    {
+        var attempt = 0;
+        try
+        {
+            return await _pipeline.ExecuteAsync(async ct => await call(ct, attempt++), cancellationToken);
+        }
+        catch (BrokenCircuitException ex)
+        {
+            throw new DependencyUnavailableException("PostgreSQL", options.Value.BreakDuration, ex);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Source;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Registry;
+
+namespace NexusArchive.Core.Resilience;
+
+/// <summary>
+/// Runs every call of the real <see cref="IChangeSource"/> through the <c>nexus-redis</c> pipeline. Every call is a
+/// read (or the idempotent checkpoint mirror), so a retry can never double an effect.
+/// </summary>
+public sealed class ResilientChangeSource(IChangeSource inner, ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options)
+    : IChangeSource
+{
+    private readonly ResiliencePipeline _pipeline = pipelines.GetPipeline(ResiliencePipelineNames.Redis);
+
+    /// <inheritdoc />
+    public Task<DateTimeOffset> GetServerTimeAsync(CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.GetServerTimeAsync(ct), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<ChangePage> ReadPageAsync(EntityDescriptor entity, ChangeCursor after, double maxScore, int limit, CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.ReadPageAsync(entity, after, maxScore, limit, ct), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<SourceRecord>> FetchAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.FetchAsync(entity, entries, ct), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ChangeEntry>> ReadBeyondAsync(EntityDescriptor entity, double minScore, int limit, CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.ReadBeyondAsync(entity, minScore, limit, ct), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<long> CountAfterAsync(EntityDescriptor entity, double afterScore, CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.CountAfterAsync(entity, afterScore, ct), cancellationToken);
+
+    /// <inheritdoc />
+    public Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
+        RunAsync(async ct =>
+        {
+            await inner.MirrorCheckpointAsync(entity, score, ct);
+            return true;
+        }, cancellationToken);
+
+    private async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _pipeline.ExecuteAsync(async ct => await call(ct), cancellationToken);
+        }
+        catch (BrokenCircuitException ex)
+        {
+            throw new DependencyUnavailableException("Redis", options.Value.BreakDuration, ex);
+        }
+    }
+}

@@ -9,6 +9,7 @@ using NexusArchive.Core.Demo;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Restore;
+using NexusArchive.Core.Security;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Verification;
@@ -38,6 +39,7 @@ public static class NexusArchiveServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ArchiveOptions>, ArchiveOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ArchiveOptions>, SecurityOptionsValidator>());
 
         services.AddOptions<ConnectionOptions>()
             .Configure(o =>
@@ -55,7 +57,13 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<IConnectionMultiplexer>(sp =>
         {
             var connection = sp.GetRequiredService<IOptions<ConnectionOptions>>().Value;
-            return ConnectionMultiplexer.Connect(RedisConnectionString.Parse(connection.Redis!));
+            var redis = RedisConnectionString.Parse(connection.Redis!);
+            if (sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.Security.RedisTrustedCertificatePath is { Length: > 0 } trusted)
+            {
+                redis.TrustIssuer(trusted);
+            }
+
+            return ConnectionMultiplexer.Connect(redis);
         });
         services.TryAddSingleton(sp =>
         {
@@ -72,6 +80,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<IChangeSource, RedisChangeSource>();
         services.TryAddSingleton<IArchiveSink, PostgresArchiveSink>();
         services.TryAddSingleton<Migrator>();
+        services.TryAddSingleton<ArchiveSafetyCheck>();
         services.TryAddSingleton<ArchiveService>();
         services.TryAddSingleton<StatusService>();
         services.TryAddSingleton<DemoDataSeeder>();

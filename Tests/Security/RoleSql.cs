@@ -55,7 +55,14 @@ internal static class RoleSql
         var name = $"login_{Environment.ProcessId}_{Guid.NewGuid().ToString("N")[..8]}";
         await using var connection = new NpgsqlConnection(adminConnectionString);
         await connection.OpenAsync();
-        // Role names cannot be parameters; both are generated or fixed identifiers here.
+        // Role names cannot be parameters; both are generated or fixed identifiers here. The group role may not exist
+        // yet when this test is the first to run (migration 0002 creates it the same guarded way).
+        await using (var ensure = new NpgsqlCommand(
+            $"DO $$ BEGIN CREATE ROLE \"{memberOf}\" NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$", connection))
+        {
+            await ensure.ExecuteNonQueryAsync();
+        }
+
         await using (var create = new NpgsqlCommand($"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}' IN ROLE \"{memberOf}\"", connection))
         {
             await create.ExecuteNonQueryAsync();

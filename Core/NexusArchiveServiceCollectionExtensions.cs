@@ -11,6 +11,7 @@ using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Restore;
+using NexusArchive.Core.Security;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Verification;
@@ -40,6 +41,7 @@ public static class NexusArchiveServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ArchiveOptions>, ArchiveOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ArchiveOptions>, SecurityOptionsValidator>());
 
         services.AddOptions<ConnectionOptions>()
             .Configure(o =>
@@ -57,7 +59,13 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<IConnectionMultiplexer>(sp =>
         {
             var connection = sp.GetRequiredService<IOptions<ConnectionOptions>>().Value;
-            return ConnectionMultiplexer.Connect(RedisConnectionString.Parse(connection.Redis!));
+            var redis = RedisConnectionString.Parse(connection.Redis!);
+            if (sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.Security.RedisTrustedCertificatePath is { Length: > 0 } trusted)
+            {
+                redis.TrustIssuer(trusted);
+            }
+
+            return ConnectionMultiplexer.Connect(redis);
         });
         services.TryAddSingleton(sp =>
         {
@@ -80,6 +88,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<IArchiveSink>(sp => ActivatorUtilities.CreateInstance<ResilientArchiveSink>(sp, sp.GetRequiredService<PostgresArchiveSink>()));
         services.TryAddSingleton<DeadLetterService>();
         services.TryAddSingleton<Migrator>();
+        services.TryAddSingleton<ArchiveSafetyCheck>();
         services.TryAddSingleton<ArchiveService>();
         services.TryAddSingleton<StatusService>();
         services.TryAddSingleton<DemoDataSeeder>();

@@ -5,6 +5,7 @@ using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Security;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 
@@ -23,7 +24,8 @@ public sealed class ArchiveService(
     IOptions<ArchiveOptions> options,
     TimeProvider timeProvider,
     ArchiveMetrics metrics,
-    ILogger<ArchiveService> logger)
+    ILogger<ArchiveService> logger,
+    ArchiveSafetyCheck? safetyCheck = null)
 {
     /// <summary>Runs one pass. Never throws for data or infrastructure errors: the result says what happened.</summary>
     /// <exception cref="ArgumentException">The request names an unknown entity.</exception>
@@ -44,6 +46,12 @@ public sealed class ArchiveService(
         try
         {
             await sink.StartRunAsync(run, cancellationToken);
+            if (safetyCheck is not null)
+            {
+                // Refuse to write when RLS is off or the role can read auth secrets (docs/security.md).
+                await safetyCheck.VerifyAsync(cancellationToken);
+            }
+
             var redisNow = await source.GetServerTimeAsync(cancellationToken);
             var upperBound = (redisNow - settings.SettleWindow).ToUnixTimeMilliseconds();
             Log.RunStarted(logger, run.RunId, run.Trigger, string.Join(",", entities.Select(e => e.Name)), upperBound, redisNow);

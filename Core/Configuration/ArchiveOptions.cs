@@ -55,4 +55,7 @@ public sealed class ArchiveOptions
     /// <summary>How many past runs <c>status</c> shows.</summary>
     [Range(1, 1000)]
     public int StatusRunCount { get; set; } = 10;
+
+    /// <summary>Row Level Security owner claim, the pre-pass safety check and Redis TLS trust (<c>Archive:Security</c>).</summary>
+    public Security.SecurityOptions Security { get; set; } = new();
 }

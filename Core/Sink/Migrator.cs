@@ -1,6 +1,9 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Security;
 using Npgsql;
 
 namespace NexusArchive.Core.Sink;
@@ -12,7 +15,7 @@ public sealed record Migration(int Version, string Name, string Sql);
 /// Applies the embedded, versioned, forward-only migrations. Each runs in its own transaction together with
 /// its row in <c>{bookkeeping}.schema_migrations</c>; an advisory lock keeps two migrators from racing.
 /// </summary>
-public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames schemas, ILogger<Migrator> logger)
+public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames schemas, ILogger<Migrator> logger, IOptions<ArchiveOptions>? options = null)
 {
     private const long MigrationLockKey = 0x4E58_4D49_4752; // "NXMIGR"
 
@@ -70,6 +73,7 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
             applied.Add(migration.Version);
         }
 
+        await WriteOwnerClaimAsync(connection, cancellationToken);
         return applied;
     }
 
@@ -93,6 +97,23 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
         }
 
         return versions;
+    }
+
+    /// <summary>Stores <c>Archive:Security:OwnerClaim</c> where the Row Level Security policies read it (migration 0002).</summary>
+    private async Task WriteOwnerClaimAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        var claim = options?.Value.Security.OwnerClaim ?? new SecurityOptions().OwnerClaim;
+        await using var command = new NpgsqlCommand(
+            $"""
+            INSERT INTO {schemas.Bookkeeping}.settings (key, value) VALUES ('owner_claim', $1)
+            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE settings.value IS DISTINCT FROM EXCLUDED.value
+            """,
+            connection);
+        command.Parameters.Add(new() { Value = claim });
+        if (await command.ExecuteNonQueryAsync(cancellationToken) > 0)
+        {
+            Log.OwnerClaimConfigured(logger, claim);
+        }
     }
 
     private string Render(string sql) =>

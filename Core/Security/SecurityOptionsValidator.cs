@@ -1,0 +1,39 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Configuration;
+
+namespace NexusArchive.Core.Security;
+
+/// <summary>Rules for <c>Archive:Security</c>; every failure names the setting.</summary>
+public sealed partial class SecurityOptionsValidator : IValidateOptions<ArchiveOptions>
+{
+    private const string Section = ArchiveOptions.SectionName + ":Security";
+
+    // A JSON claim name: plain names and URI-style namespaced claims (https://nexuschat.example/uid). The value
+    // only ever travels as a SQL parameter; the pattern keeps configuration typos and control characters out.
+    [GeneratedRegex(@"^[A-Za-z0-9_.:/\-]{1,128}$", RegexOptions.CultureInvariant)]
+    private static partial Regex ClaimPattern();
+
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, ArchiveOptions options)
+    {
+        var security = options.Security;
+        if (security is null)
+        {
+            return ValidateOptionsResult.Fail($"{Section} must not be null.");
+        }
+
+        var failures = new List<string>();
+        if (security.OwnerClaim is null || !ClaimPattern().IsMatch(security.OwnerClaim))
+        {
+            failures.Add($"{Section}:OwnerClaim '{security.OwnerClaim}' is invalid: use 1-128 letters, digits or '_ . : / -'.");
+        }
+
+        if (!string.IsNullOrEmpty(security.RedisTrustedCertificatePath) && !File.Exists(security.RedisTrustedCertificatePath))
+        {
+            failures.Add($"{Section}:RedisTrustedCertificatePath names a file that does not exist.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using NexusArchive.Core.Entities;
+
+namespace NexusArchive.Functions;
+
+/// <summary>
+/// What a kick asks for, from the query (<c>?entities=user,message&amp;maxDuration=00:01:00</c>) and/or a JSON
+/// body (<c>{"entities":["message"],"maxDuration":"00:01:00"}</c>); the body wins where both say something.
+/// </summary>
+internal sealed record KickRequest(IReadOnlyList<string> Entities, TimeSpan MaxDuration, string? Error)
+{
+    /// <summary>The longest pass a kick runs: well below the 230 s at which the platform cuts an HTTP response.</summary>
+    public static readonly TimeSpan MaxKickDuration = TimeSpan.FromSeconds(200);
+
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public static async Task<KickRequest> ParseAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var entities = request.Query["entities"]
+            .SelectMany(v => (v ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .ToList();
+        string? duration = request.Query["maxDuration"];
+
+        var body = await new StreamReader(request.Body).ReadToEndAsync(cancellationToken);
+        if (!string.IsNullOrWhiteSpace(body))
+        {
+            Body? parsed;
+            try
+            {
+                parsed = JsonSerializer.Deserialize<Body>(body, s_json);
+            }
+            catch (JsonException ex)
+            {
+                return Invalid($"The body is not a valid JSON request ({ex.Message.Split(" Path:")[0].TrimEnd('.')}). "
+                    + "Expected {\"entities\":[\"message\"],\"maxDuration\":\"00:01:00\"}, both optional.");
+            }
+
+            if (parsed is null)
+            {
+                return Invalid("The body must be a JSON object such as {\"entities\":[\"message\"],\"maxDuration\":\"00:01:00\"}.");
+            }
+
+            if (parsed.Entities is not null)
+            {
+                entities = [.. parsed.Entities];
+            }
+
+            duration = parsed.MaxDuration ?? duration;
+        }
+
+        var unknown = entities.Where(e => EntityCatalog.Find(e) is null).ToList();
+        if (unknown.Count > 0)
+        {
+            return Invalid($"Unknown entity '{string.Join("', '", unknown)}'. Known entities: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.");
+        }
+
+        var maxDuration = MaxKickDuration;
+        if (!string.IsNullOrWhiteSpace(duration))
+        {
+            if (!TimeSpan.TryParse(duration, CultureInfo.InvariantCulture, out var requested) || requested <= TimeSpan.Zero)
+            {
+                return Invalid($"maxDuration '{duration}' is not a positive duration (hh:mm:ss, e.g. 00:01:00).");
+            }
+
+            maxDuration = requested < MaxKickDuration ? requested : MaxKickDuration;
+        }
+
+        return new KickRequest(entities, maxDuration, null);
+    }
+
+    private static KickRequest Invalid(string error) => new([], TimeSpan.Zero, error);
+
+    private sealed record Body(List<string>? Entities, string? MaxDuration);
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace NexusArchive.Functions;
+
+/// <summary>
+/// Log events of the Functions app (ids 2000-2099). Ids and names are a contract with dashboards and alerts;
+/// the run itself is logged by Core (RunStarted 1000, RunFinished 1001, …).
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(2000, LogLevel.Information, "Archive timer fired (past due: {IsPastDue}, next: {NextRun})", EventName = "TimerFired")]
+    public static partial void TimerFired(ILogger logger, bool isPastDue, DateTime? nextRun);
+
+    [LoggerMessage(2001, LogLevel.Warning, "Archive timer run {RunId} found another pass working; it exits, the other pass continues", EventName = "TimerConflict")]
+    public static partial void TimerConflict(ILogger logger, Guid runId);
+
+    [LoggerMessage(2002, LogLevel.Error, "Archive timer run {RunId} failed: {Error}", EventName = "TimerRunFailed")]
+    public static partial void TimerRunFailed(ILogger logger, Guid runId, string? error);
+
+    [LoggerMessage(2010, LogLevel.Information, "Archive kick for {Entities} with budget {MaxDuration}", EventName = "KickReceived")]
+    public static partial void KickReceived(ILogger logger, string entities, TimeSpan maxDuration);
+
+    [LoggerMessage(2011, LogLevel.Warning, "Archive kick rejected: {Reason}", EventName = "KickRejected")]
+    public static partial void KickRejected(ILogger logger, string reason);
+
+    [LoggerMessage(2012, LogLevel.Information, "Archive kick run {RunId} answered {StatusCode} ({Status})", EventName = "KickAnswered")]
+    public static partial void KickAnswered(ILogger logger, Guid runId, int statusCode, string status);
+}

@@ -1,3 +1,5 @@
+using Azure.Core;
+using Azure.Identity;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -72,6 +74,11 @@ public static class NexusArchiveServiceCollectionExtensions
             var connection = sp.GetRequiredService<IOptions<ConnectionOptions>>().Value;
             var builder = new NpgsqlDataSourceBuilder(connection.Postgres);
             builder.UseLoggerFactory(sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>());
+            if (sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.PostgresUseManagedIdentity)
+            {
+                builder.UseEntraTokenPassword(sp.GetService<TokenCredential>() ?? new DefaultAzureCredential());
+            }
+
             return builder.Build();
         });
 

@@ -52,6 +52,12 @@ public sealed class ArchiveOptions
     /// <summary>The entities a pass archives when the caller names none; empty = all four.</summary>
     public List<string> Entities { get; set; } = [];
 
+    /// <summary>
+    /// Sign in to PostgreSQL with an Entra ID token (managed identity in Azure, developer credentials locally) instead
+    /// of a password: <c>ConnectionStrings:Postgres</c> then names the Entra user and no password.
+    /// </summary>
+    public bool PostgresUseManagedIdentity { get; set; }
+
     /// <summary>How many past runs <c>status</c> shows.</summary>
     [Range(1, 1000)]
     public int StatusRunCount { get; set; } = 10;

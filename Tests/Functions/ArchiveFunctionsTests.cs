@@ -1,0 +1,166 @@
+using System.Text.Json;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.DependencyInjection;
+using NexusArchive.Core.Archiving;
+using NexusArchive.Tests.Infrastructure;
+using static NexusArchive.Tests.Functions.FunctionsTestKit;
+
+namespace NexusArchive.Tests.Functions;
+
+/// <summary>The function classes against real redis-server and PostgreSQL.</summary>
+public sealed class ArchiveFunctionsTests
+{
+    [Fact]
+    public async Task Timer_PastDue_RunsAPassRecordedAsTimer()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        await WriteMessagesAsync(h, 120);
+
+        await Timer(h).RunAsync(new TimerInfo { IsPastDue = true }, CancellationToken.None);
+
+        Assert.Equal(120, await h.CountAsync("messages"));
+        var run = Assert.Single(await h.QueryAsync("SELECT trigger, status FROM {b}.runs"));
+        Assert.Equal("timer", run["trigger"]);
+        Assert.Equal(nameof(RunStatus.Succeeded), run["status"]);
+    }
+
+    [Fact]
+    public async Task Timer_BacklogBeyondTimeBudget_StopsBetweenPagesAndNextTickContinues()
+    {
+        // Every clock reading moves one second on: a 2.5 s budget lets exactly one page through per pass.
+        await using var h = await ArchiveHarness.CreateAsync(
+            s =>
+            {
+                s["Archive:PageSize"] = "10";
+                s["Archive:TimeBudget"] = "00:00:02.500";
+                s["Archive:Entities:0"] = "message";
+                s["Archive:LookbackOverlap"] = "00:00:00"; // else each pass would spend its one page re-reading the overlap
+            },
+            services: s => s.AddSingleton<TimeProvider>(new SteppingTimeProvider()));
+        await WriteMessagesAsync(h, 30);
+        var timer = Timer(h);
+
+        await timer.RunAsync(new TimerInfo(), CancellationToken.None);
+
+        var first = Assert.Single(await h.QueryAsync("SELECT status FROM {b}.runs"));
+        Assert.Equal(nameof(RunStatus.Partial), first["status"]);
+        Assert.Equal(10, await h.CountAsync("messages"));
+
+        await timer.RunAsync(new TimerInfo(), CancellationToken.None);
+        await timer.RunAsync(new TimerInfo(), CancellationToken.None);
+        await timer.RunAsync(new TimerInfo(), CancellationToken.None);
+
+        Assert.Equal(30, await h.CountAsync("messages"));
+        Assert.Equal(30, await h.ScalarAsync("SELECT count(DISTINCT id) FROM {t}.messages"));
+        var statuses = (await h.QueryAsync("SELECT status FROM {b}.runs ORDER BY started_at")).Select(r => (string)r["status"]!);
+        Assert.Equal("Partial", statuses.ElementAt(1));
+        Assert.Equal("Succeeded", statuses.Last());
+    }
+
+    /// <summary>A monotonic clock that advances one second per reading (wall-clock time stays real).</summary>
+    private sealed class SteppingTimeProvider : TimeProvider
+    {
+        private long _timestamp;
+
+        public override long GetTimestamp() => Interlocked.Add(ref _timestamp, TimestampFrequency);
+    }
+
+    [Fact]
+    public async Task Kick_ValidBody_Returns200WithRunSummary()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        await WriteMessagesAsync(h, 50);
+
+        var result = await Http(h).RunAsync(Post("""{"entities":["message"],"maxDuration":"00:01:00"}"""), CancellationToken.None);
+
+        var (status, body) = await ExecuteAsync(result);
+        Assert.Equal(200, status);
+        Assert.Equal("http", body.Str("trigger"));
+        Assert.Equal("Succeeded", body.Str("status"));
+        Assert.True(Guid.TryParse(body.Str("runId"), out _));
+        Assert.Equal(50, body.GetProperty("totalUpserted").GetInt64());
+        var entity = Assert.Single(body.GetProperty("entities").EnumerateArray());
+        Assert.Equal("message", entity.Str("entity"));
+        Assert.Equal(50, entity.GetProperty("read").GetInt64());
+        Assert.Equal(50, await h.CountAsync("messages"));
+    }
+
+    [Fact]
+    public async Task Kick_NoBodyEntitiesInQuery_RunsOnlyThoseEntities()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        await WriteMessagesAsync(h, 5);
+
+        var (status, body) = await ExecuteAsync(await Http(h).RunAsync(Post(query: "?entities=user,message"), CancellationToken.None));
+
+        Assert.Equal(200, status);
+        Assert.Equal(["user", "message"], body.GetProperty("entities").EnumerateArray().Select(e => e.Str("entity")));
+        Assert.Equal(5, await h.CountAsync("messages"));
+    }
+
+    [Theory]
+    [InlineData("""{"entities":["message"]""", "not a valid JSON request")]
+    [InlineData("""{"entities":"message"}""", "not a valid JSON request")]
+    [InlineData("""{"entity":["message"]}""", "not a valid JSON request")]
+    [InlineData("""[1,2]""", "not a valid JSON request")]
+    [InlineData("""{"entities":["message","reaction"]}""", "Unknown entity 'reaction'")]
+    [InlineData("""{"maxDuration":"soon"}""", "maxDuration 'soon'")]
+    [InlineData("""{"maxDuration":"-00:00:05"}""", "maxDuration '-00:00:05'")]
+    public async Task Kick_BadBody_Returns400NamingTheProblemAndRunsNothing(string body, string expected)
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        await WriteMessagesAsync(h, 5);
+
+        var (status, json) = await ExecuteAsync(await Http(h).RunAsync(Post(body), CancellationToken.None));
+
+        Assert.Equal(400, status);
+        Assert.Contains(expected, json.Str("detail"), StringComparison.Ordinal);
+        Assert.Equal(0, await h.ScalarAsync("SELECT count(*) FROM {b}.runs"));
+        Assert.Equal(0, await h.CountAsync("messages"));
+    }
+
+    [Fact]
+    public async Task Kick_DatabaseNotMigrated_Returns500WithRedactedError()
+    {
+        await using var h = await ArchiveHarness.CreateAsync(migrate: false);
+
+        var (status, body) = await ExecuteAsync(await Http(h).RunAsync(Post(), CancellationToken.None));
+
+        Assert.Equal(500, status);
+        Assert.Equal("Failed", body.Str("status"));
+        var error = body.Str("error");
+        Assert.False(string.IsNullOrWhiteSpace(error));
+        Assert.DoesNotContain("Host=", error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Status_AfterAKick_ReturnsCheckpointsLagBacklogRunsAndDeadLetters()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        await WriteMessagesAsync(h, 20);
+        var functions = Http(h);
+        await functions.RunAsync(Post("""{"entities":["message"]}"""), CancellationToken.None);
+        await WriteMessagesAsync(h, 3, prefix: "late");
+
+        var (status, body) = await ExecuteAsync(await functions.StatusAsync(Get("/api/archive/status"), CancellationToken.None));
+
+        Assert.Equal(200, status);
+        Assert.True(body.GetProperty("redisNow").TryGetDateTimeOffset(out _));
+        Assert.Equal(JsonValueKind.Number, body.GetProperty("openDeadLetters").ValueKind);
+        var entities = body.GetProperty("entities").EnumerateArray().ToDictionary(e => e.Str("entity"));
+        Assert.Equal(["user", "session", "message", "attachment"], entities.Keys);
+        var message = entities["message"];
+        Assert.Equal(JsonValueKind.Number, message.GetProperty("checkpointScore").ValueKind);
+        Assert.True(message.GetProperty("checkpoint").TryGetDateTimeOffset(out _));
+        Assert.True(message.GetProperty("lagMs").GetDouble() > 0);
+        Assert.Equal(3, message.GetProperty("backlog").GetInt64());
+        Assert.Equal(20, message.GetProperty("archivedRows").GetInt64());
+        Assert.Equal(0, message.GetProperty("openDeadLetters").GetInt64());
+        Assert.False(message.GetProperty("leased").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, entities["user"].GetProperty("checkpoint").ValueKind);
+        var run = Assert.Single(body.GetProperty("recentRuns").EnumerateArray());
+        Assert.Equal("http", run.Str("trigger"));
+        Assert.Equal("Succeeded", run.Str("status"));
+        Assert.Equal(JsonValueKind.Array, run.GetProperty("entities").ValueKind);
+    }
+}

@@ -1,0 +1,140 @@
+using Azure.Core;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Diagnostics;
+using NexusArchive.Functions;
+using NexusArchive.Tests.Infrastructure;
+using Npgsql;
+
+namespace NexusArchive.Tests.Functions;
+
+/// <summary>The real Functions host, built from in-memory configuration with the same composition as Program.cs.</summary>
+public sealed class FunctionsHostTests
+{
+    private static Dictionary<string, string?> ValidSettings() => new()
+    {
+        ["ArchiveSchedule"] = "0 */5 * * * *",
+        ["ConnectionStrings:Redis"] = "127.0.0.1:1,abortConnect=false",
+        ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Port=1;Database=nexus;Username=archiver",
+
+        // What the Functions host passes a worker it launches; the worker's gRPC client is built from it at start-up.
+        ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
+        ["Functions:Worker:WorkerId"] = "test-worker",
+        ["Functions:Worker:RequestId"] = "test-request",
+        ["Functions:Worker:GrpcMaxMessageLength"] = "2147483647",
+    };
+
+    private static IHost Build(Dictionary<string, string?> settings)
+    {
+        var builder = FunctionsApplication.CreateBuilder([]);
+        builder.Configuration.AddInMemoryCollection(settings);
+        FunctionsHost.Configure(builder);
+        return builder.Build();
+    }
+
+    [Fact]
+    public void Build_ValidSettings_ResolvesEverythingAFunctionNeeds()
+    {
+        using var host = Build(ValidSettings());
+        var services = host.Services;
+
+        Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(services));
+        Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveHttpFunctions>(services));
+        Assert.NotNull(services.GetRequiredService<ArchiveService>());
+        Assert.NotNull(services.GetRequiredService<StatusService>());
+        Assert.NotNull(services.GetRequiredService<ArchiveMetrics>());
+        Assert.Equal("0 */5 * * * *", services.GetRequiredService<IOptions<FunctionsOptions>>().Value.ArchiveSchedule);
+        Assert.False(services.GetRequiredService<IOptions<ArchiveOptions>>().Value.PostgresUseManagedIdentity);
+        var filters = services.GetRequiredService<IOptions<LoggerFilterOptions>>().Value;
+        Assert.DoesNotContain(filters.Rules, r => r.ProviderName == FunctionsHost.ApplicationInsightsLoggerProvider && r.LogLevel == LogLevel.Warning);
+    }
+
+    [Theory]
+    [InlineData("ArchiveSchedule", null, "ArchiveSchedule is missing")]
+    [InlineData("ArchiveSchedule", "*/5 * * * *", "ArchiveSchedule '*/5 * * * *' has 5 fields")]
+    [InlineData("ArchiveSchedule", "0 */5 * * * ; rm", "ArchiveSchedule '0 */5 * * * ; rm'")]
+    [InlineData("ConnectionStrings:Redis", null, "ConnectionStrings:Redis is missing")]
+    [InlineData("ConnectionStrings:Postgres", "not a connection string", "ConnectionStrings:Postgres")]
+    [InlineData("Archive:PageSize", "0", "Archive:PageSize")]
+    [InlineData("Archive:TimeBudget", "soon", "Archive:TimeBudget")]
+    public async Task StartAsync_BadSetting_ThrowsNamingTheSetting(string key, string? value, string expected)
+    {
+        var settings = ValidSettings();
+        settings[key] = value;
+        using var host = Build(settings);
+
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync(CancellationToken.None));
+
+        var messages = ex switch
+        {
+            OptionsValidationException o => o.Failures,
+            // The binder cannot even convert the value: its message names the key.
+            InvalidOperationException i => [i.Message],
+            _ => throw new Xunit.Sdk.XunitException($"Unexpected {ex.GetType().Name}: {ex.Message}"),
+        };
+        Assert.Contains(messages, m => m.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("0 */5 * * * *")]
+    [InlineData("0 0 2 * * Sun-Sat")]
+    [InlineData(" 30 15,45 9-17 * 1-12 MON ")]
+    public void Validator_SixFieldSchedule_Succeeds(string schedule) =>
+        Assert.True(new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule }).Succeeded);
+
+    [Fact]
+    public async Task PostgresManagedIdentity_Off_NeverAsksForAToken()
+    {
+        var credential = new RecordingCredential();
+        await using var h = await ArchiveHarness.CreateAsync(migrate: false, services: s => s.AddSingleton<TokenCredential>(credential));
+
+        await using var connection = await h.DataSource.OpenConnectionAsync();
+
+        Assert.Empty(credential.Scopes);
+    }
+
+    [Fact]
+    public async Task PostgresManagedIdentity_On_SignsInWithATokenForTheOssrdbmsScope()
+    {
+        var credential = new RecordingCredential();
+        await using var h = await ArchiveHarness.CreateAsync(
+            s =>
+            {
+                s["Archive:PostgresUseManagedIdentity"] = "true";
+                s["ConnectionStrings:Postgres"] = new NpgsqlConnectionStringBuilder(s["ConnectionStrings:Postgres"]) { Password = null }.ConnectionString;
+            },
+            migrate: false,
+            services: s => s.AddSingleton<TokenCredential>(credential));
+
+        await using var connection = await h.DataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand("SELECT 1", connection);
+
+        Assert.Equal(1, await command.ExecuteScalarAsync());
+        Assert.Contains(PostgresEntraPassword.Scope, credential.Scopes);
+    }
+
+    /// <summary>A credential that hands out a fixed token and records what it was asked for; no Azure call.</summary>
+    private sealed class RecordingCredential : TokenCredential
+    {
+        public List<string> Scopes { get; } = [];
+
+        public override AccessToken GetToken(TokenRequestContext requestContext, CancellationToken cancellationToken)
+        {
+            lock (Scopes)
+            {
+                Scopes.AddRange(requestContext.Scopes);
+            }
+
+            return new AccessToken("postgres", DateTimeOffset.MaxValue);
+        }
+
+        public override ValueTask<AccessToken> GetTokenAsync(TokenRequestContext requestContext, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(GetToken(requestContext, cancellationToken));
+    }
+}

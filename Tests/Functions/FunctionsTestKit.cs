@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Abstractions;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using NexusArchive.Core.Entities;
+using NexusArchive.Functions;
+using NexusArchive.Tests.Infrastructure;
+
+namespace NexusArchive.Tests.Functions;
+
+/// <summary>Calls the function classes the way the worker does: activated from the container, fed a real HttpRequest.</summary>
+internal static class FunctionsTestKit
+{
+    private static readonly Lazy<IServiceProvider> s_mvc = new(() =>
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddMvcCore();
+        return services.BuildServiceProvider();
+    });
+
+    public static ArchiveHttpFunctions Http(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveHttpFunctions>(h.Services);
+
+    public static ArchiveTimerFunction Timer(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(h.Services);
+
+    public static HttpRequest Post(string? body = null, string? query = null)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "POST";
+        context.Request.Path = "/api/archive/run";
+        context.Request.QueryString = query is null ? QueryString.Empty : new QueryString(query);
+        context.Request.ContentType = "application/json";
+        context.Request.Body = new MemoryStream(Encoding.UTF8.GetBytes(body ?? string.Empty));
+        return context.Request;
+    }
+
+    public static HttpRequest Get(string path)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "GET";
+        context.Request.Path = path;
+        return context.Request;
+    }
+
+    /// <summary>Executes the action result as ASP.NET Core would and returns the status code and the JSON written.</summary>
+    public static async Task<(int StatusCode, JsonElement Body)> ExecuteAsync(IActionResult result)
+    {
+        var context = new DefaultHttpContext { RequestServices = s_mvc.Value };
+        context.Response.Body = new MemoryStream();
+        await result.ExecuteResultAsync(new ActionContext(context, new RouteData(), new ActionDescriptor()));
+        context.Response.Body.Position = 0;
+        using var document = await JsonDocument.ParseAsync(context.Response.Body);
+        return (context.Response.StatusCode, document.RootElement.Clone());
+    }
+
+    /// <summary>Writes <paramref name="count"/> valid messages one minute in the past, pipelined.</summary>
+    public static async Task WriteMessagesAsync(ArchiveHarness h, int count, string prefix = "m")
+    {
+        var score = await h.RedisNowMsAsync() - 60_000;
+        var batch = h.Redis.CreateBatch();
+        var writes = Enumerable.Range(0, count)
+            .Select(i => h.Writer.WriteAsync(batch, EntityCatalog.Message, $"{prefix}-{i:D6}",
+                [new("sessionId", "s-1"), new("userId", "u-1"), new("role", "user"), new("content", "hi"),
+                 new("createdAt", (score + i).ToString(CultureInfo.InvariantCulture))],
+                score + i))
+            .ToList();
+        batch.Execute();
+        await Task.WhenAll(writes);
+    }
+
+    public static string Str(this JsonElement e, string name) => e.GetProperty(name).GetString()!;
+}

@@ -36,7 +36,7 @@ internal sealed record KickRequest(IReadOnlyList<string> Entities, TimeSpan MaxD
             }
             catch (JsonException ex)
             {
-                return Invalid($"The body is not a valid JSON request ({ex.Message.Split(" Path:")[0].TrimEnd('.')}). "
+                return Invalid($"The body is not a valid JSON request ({Describe(ex)}). "
                     + "Expected {\"entities\":[\"message\"],\"maxDuration\":\"00:01:00\"}, both optional.");
             }
 
@@ -74,6 +74,17 @@ internal sealed record KickRequest(IReadOnlyList<string> Entities, TimeSpan MaxD
     }
 
     private static KickRequest Invalid(string error) => new([], TimeSpan.Zero, error);
+
+    /// <summary>The parser's complaint without .NET type names.</summary>
+    private static string Describe(JsonException ex)
+    {
+        var message = ex.Message.Split(" Path:")[0].TrimEnd('.');
+        var unmapped = message.IndexOf(" could not be mapped", StringComparison.Ordinal);
+        var converted = message.IndexOf(" could not be converted", StringComparison.Ordinal);
+        return unmapped > 0 ? message[..unmapped] + " is not a known property"
+            : converted > 0 ? $"wrong type at {ex.Path}"
+            : message;
+    }
 
     private sealed record Body(List<string>? Entities, string? MaxDuration);
 }

@@ -100,8 +100,8 @@ public sealed class ArchiveFunctionsTests
 
     [Theory]
     [InlineData("""{"entities":["message"]""", "not a valid JSON request")]
-    [InlineData("""{"entities":"message"}""", "not a valid JSON request")]
-    [InlineData("""{"entity":["message"]}""", "not a valid JSON request")]
+    [InlineData("""{"entities":"message"}""", "wrong type at $.entities")]
+    [InlineData("""{"entity":["message"]}""", "'entity' is not a known property")]
     [InlineData("""[1,2]""", "not a valid JSON request")]
     [InlineData("""{"entities":["message","reaction"]}""", "Unknown entity 'reaction'")]
     [InlineData("""{"maxDuration":"soon"}""", "maxDuration 'soon'")]

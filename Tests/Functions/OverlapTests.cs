@@ -11,12 +11,12 @@ namespace NexusArchive.Tests.Functions;
 /// </summary>
 public sealed class OverlapTests
 {
-    private const int Backlog = 4000;
+    private const int Backlog = 2000;
 
     [Fact]
     public async Task TwoKicks_StartedTogether_OneArchivesEverythingTheOtherGets409()
     {
-        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:PageSize"] = "25");
+        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:PageSize"] = "20");
         await WriteMessagesAsync(h, Backlog);
         var a = Http(h);
         var b = Http(h);
@@ -51,7 +51,7 @@ public sealed class OverlapTests
         // Both passes take the configured entity list (the kick names none), so they meet on the same entity.
         await using var h = await ArchiveHarness.CreateAsync(s =>
         {
-            s["Archive:PageSize"] = "25";
+            s["Archive:PageSize"] = "20";
             s["Archive:Entities:0"] = "message";
         });
         await WriteMessagesAsync(h, Backlog);

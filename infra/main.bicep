@@ -1,0 +1,357 @@
+// NexusArchive on Azure: a Flex Consumption Function App (.NET 10 isolated) with a managed identity,
+// storage without shared keys, Application Insights on Log Analytics, Key Vault references for both
+// connection strings, and alerts for failed runs and archive lag. Deploy with `azd up` or
+// `az deployment group create -g <rg> -f infra/main.bicep -p infra/main.bicepparam`.
+targetScope = 'resourceGroup'
+
+@minLength(1)
+@maxLength(20)
+@description('Environment name (azd AZURE_ENV_NAME); part of every resource name.')
+param environmentName string
+
+@description('Azure region of every resource.')
+param location string = resourceGroup().location
+
+@description('Six-field NCRONTAB schedule of the archive timer (app setting ArchiveSchedule).')
+param archiveSchedule string = '0 */5 * * * *'
+
+@description('Archive:TimeBudget: a pass stops between pages after this long; keep it below functionTimeout (host.json, 00:10:00).')
+param archiveTimeBudget string = '00:08:00'
+
+@description('Archive:KeyPrefix: prefix of the NexusChat keys in Redis.')
+param keyPrefix string = 'nexus'
+
+@description('Sign in to PostgreSQL with the app\'s managed identity (Archive:PostgresUseManagedIdentity); the connection string then names the Entra user and no password.')
+param postgresUseManagedIdentity bool = false
+
+@secure()
+@description('Redis connection string (StackExchange.Redis format or rediss:// URL). Stored in Key Vault; leave empty to set the secret yourself.')
+param redisConnectionString string = ''
+
+@secure()
+@description('Npgsql connection string. Stored in Key Vault; leave empty to set the secret yourself.')
+param postgresConnectionString string = ''
+
+@minValue(40)
+@maxValue(1000)
+@description('Flex Consumption: most instances the app scales out to.')
+param maximumInstanceCount int = 40
+
+@allowed([512, 2048, 4096])
+@description('Flex Consumption: memory per instance (MB).')
+param instanceMemoryMB int = 2048
+
+@description('Alert when the archive lags Redis by more than this many minutes.')
+param lagAlertMinutes int = 30
+
+@description('E-mail address that alerts go to; empty = alerts fire without notifying anyone.')
+param alertEmail string = ''
+
+var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var tags = {
+  'azd-env-name': environmentName
+  app: 'nexus-archive'
+}
+var deploymentContainerName = 'app-package'
+var redisSecretName = 'redis-connection-string'
+var postgresSecretName = 'postgres-connection-string'
+
+// Built-in role definition ids.
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${environmentName}-${token}'
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${environmentName}-${token}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+  }
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: take('st${replace(environmentName, '-', '')}${token}', 24)
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    defaultToOAuthAuthentication: true
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+}
+
+resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: take('kv-${environmentName}-${token}', 24)
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 7
+    enablePurgeProtection: true
+  }
+}
+
+resource redisSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(redisConnectionString)) {
+  parent: keyVault
+  name: redisSecretName
+  properties: {
+    value: redisConnectionString
+  }
+}
+
+resource postgresSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(postgresConnectionString)) {
+  parent: keyVault
+  name: postgresSecretName
+  properties: {
+    value: postgresConnectionString
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-${environmentName}-${token}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: 'func-${environmentName}-${token}'
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'functions'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: 'SystemAssigned'
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'SystemAssignedIdentity'
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'dotnet-isolated'
+        version: '10.0'
+      }
+    }
+  }
+}
+
+// App settings in their own resource so they apply after the role assignments the Key Vault references need.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: {
+    AzureWebJobsStorage__accountName: storage.name
+    AzureWebJobsStorage__credential: 'managedidentity'
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+    ArchiveSchedule: archiveSchedule
+    ConnectionStrings__Redis: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${redisSecretName})'
+    ConnectionStrings__Postgres: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${postgresSecretName})'
+    Archive__KeyPrefix: keyPrefix
+    Archive__TimeBudget: archiveTimeBudget
+    Archive__MigrateOnStartup: 'false'
+    Archive__PostgresUseManagedIdentity: string(postgresUseManagedIdentity)
+  }
+  dependsOn: [
+    storageRoleAssignments
+    keyVaultSecretsUser
+    redisSecret
+    postgresSecret
+  ]
+}
+
+resource storageRoleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in [roles.storageBlobDataOwner, roles.storageQueueDataContributor, roles.storageTableDataContributor]: {
+    name: guid(storage.id, functionApp.id, role)
+    scope: storage
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+      principalId: functionApp.identity.principalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource keyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(keyVault.id, functionApp.id, roles.keyVaultSecretsUser)
+  scope: keyVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, functionApp.id, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
+  name: 'ag-${environmentName}-${token}'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'nexusarch'
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'operator'
+        emailAddress: alertEmail
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+var alertActions = empty(alertEmail) ? [] : [actionGroup.id]
+
+// RunFinished (EventId 1001) is written by Core at the end of every pass; the worker's Application Insights
+// logger puts EventName and every named value (Status, MaxLagMs, …) into customDimensions.
+resource failedRunAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${environmentName}-archive-failed'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'NexusArchive: archive run failed'
+    description: 'An archive pass ended with status Failed (RunFinished event). Committed pages stay committed; see the run\'s error in /api/archive/status.'
+    severity: 1
+    enabled: true
+    scopes: [
+      appInsights.id
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where tostring(customDimensions.EventName) == "RunFinished" and tostring(customDimensions.Status) == "Failed"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: alertActions
+    }
+  }
+}
+
+resource lagAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${environmentName}-archive-lag'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'NexusArchive: archive lag above ${lagAlertMinutes} min'
+    description: 'The newest pass ended with its checkpoint more than ${lagAlertMinutes} minutes behind Redis (MaxLagMs of the RunFinished event), or no pass finished at all.'
+    severity: 2
+    enabled: true
+    scopes: [
+      appInsights.id
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT30M'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where tostring(customDimensions.EventName) == "RunFinished" | extend MaxLagMs = todouble(customDimensions.MaxLagMs) | where MaxLagMs > ${lagAlertMinutes * 60000}'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: alertActions
+    }
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_FUNCTION_APP_NAME string = functionApp.name
+output AZURE_KEY_VAULT_NAME string = keyVault.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.name
+output APPLICATIONINSIGHTS_NAME string = appInsights.name
+output FUNCTION_APP_URL string = 'https://${functionApp.properties.defaultHostName}'

@@ -55,6 +55,34 @@ public sealed class FunctionsHostTests
         Assert.DoesNotContain(filters.Rules, r => r.ProviderName == FunctionsHost.ApplicationInsightsLoggerProvider && r.LogLevel == LogLevel.Warning);
     }
 
+    [Fact]
+    public void SampleSettings_PassEveryValidator()
+    {
+        // local.settings.sample.json is copied beside the Functions assembly; its Values are environment-style keys.
+        using var sample = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "local.settings.sample.json")));
+        var settings = sample.RootElement.GetProperty("Values").EnumerateObject()
+            .ToDictionary(p => p.Name.Replace("__", ":", StringComparison.Ordinal), p => (string?)p.Value.GetString());
+        using var host = Build(settings);
+
+        var archive = host.Services.GetRequiredService<IOptions<ArchiveOptions>>().Value;
+        Assert.Equal("0 */5 * * * *", host.Services.GetRequiredService<IOptions<FunctionsOptions>>().Value.ArchiveSchedule);
+        Assert.NotNull(host.Services.GetRequiredService<IOptions<ConnectionOptions>>().Value.Redis);
+        Assert.Equal(TimeSpan.FromMinutes(8), archive.TimeBudget);
+        Assert.Equal(4, archive.Entities.Count);
+        Assert.Equal("dotnet-isolated", settings["FUNCTIONS_WORKER_RUNTIME"]);
+    }
+
+    [Fact]
+    public void HostJson_FunctionTimeoutLeavesRoomAboveTheDefaultTimeBudgetAndTheKickCap()
+    {
+        using var hostJson = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "host.json")));
+        var functionTimeout = TimeSpan.Parse(hostJson.RootElement.GetProperty("functionTimeout").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.True(new ArchiveOptions().TimeBudget + TimeSpan.FromMinutes(1) <= functionTimeout);
+        Assert.True(KickRequest.MaxKickDuration < TimeSpan.FromSeconds(230));
+        Assert.Equal("Information", hostJson.RootElement.GetProperty("logging").GetProperty("logLevel").GetProperty("NexusArchive").GetString());
+    }
+
     [Theory]
     [InlineData("ArchiveSchedule", null, "ArchiveSchedule is missing")]
     [InlineData("ArchiveSchedule", "*/5 * * * *", "ArchiveSchedule '*/5 * * * *' has 5 fields")]

@@ -1,3 +1,4 @@
+using Azure.Monitor.OpenTelemetry.Exporter;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -5,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NexusArchive.Core;
+using NexusArchive.Core.Diagnostics;
 
 namespace NexusArchive.Functions;
 
@@ -15,8 +17,11 @@ public static class FunctionsHost
     internal const string ApplicationInsightsLoggerProvider =
         "Microsoft.Extensions.Logging.ApplicationInsights.ApplicationInsightsLoggerProvider";
 
+    /// <summary>The app setting that holds the Application Insights connection string.</summary>
+    internal const string ApplicationInsightsConnectionStringSetting = "APPLICATIONINSIGHTS_CONNECTION_STRING";
+
     /// <summary>
-    /// ASP.NET Core integration → Application Insights (Information logs flowing) → the Core registration
+    /// ASP.NET Core integration → Application Insights (Information logs flowing) → OpenTelemetry metrics → the Core registration
     /// → the Functions-only settings (<c>ArchiveSchedule</c>), all validated when the host starts.
     /// </summary>
     public static FunctionsApplicationBuilder Configure(FunctionsApplicationBuilder builder)
@@ -39,6 +44,16 @@ public static class FunctionsHost
                 options.Rules.Remove(rule);
             }
         });
+
+        // The classic SDK above carries logs, requests and dependencies but ignores System.Diagnostics.Metrics:
+        // the NexusArchive meter (rows archived, dead letters, lag, run duration) goes out through OpenTelemetry
+        // to the same resource's customMetrics table.
+        var metrics = builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(ArchiveMetrics.MeterName));
+        var connectionString = builder.Configuration[ApplicationInsightsConnectionStringSetting];
+        if (!string.IsNullOrWhiteSpace(connectionString))
+        {
+            metrics.WithMetrics(m => m.AddAzureMonitorMetricExporter(o => o.ConnectionString = connectionString));
+        }
 
         builder.Services.AddNexusArchive(builder.Configuration);
 

@@ -11,6 +11,7 @@ using NexusArchive.Core.Diagnostics;
 using NexusArchive.Functions;
 using NexusArchive.Tests.Infrastructure;
 using Npgsql;
+using OpenTelemetry.Metrics;
 
 namespace NexusArchive.Tests.Functions;
 
@@ -53,6 +54,21 @@ public sealed class FunctionsHostTests
         Assert.False(services.GetRequiredService<IOptions<ArchiveOptions>>().Value.PostgresUseManagedIdentity);
         var filters = services.GetRequiredService<IOptions<LoggerFilterOptions>>().Value;
         Assert.DoesNotContain(filters.Rules, r => r.ProviderName == FunctionsHost.ApplicationInsightsLoggerProvider && r.LogLevel == LogLevel.Warning);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:1/")]
+    public void Build_WithOrWithoutAppInsights_WiresTheNexusArchiveMeterIntoOpenTelemetry(string? connectionString)
+    {
+        var settings = ValidSettings();
+        settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] = connectionString;
+        using var host = Build(settings);
+
+        Assert.NotNull(host.Services.GetRequiredService<MeterProvider>());
+        var metrics = host.Services.GetRequiredService<ArchiveMetrics>();
+        metrics.RecordPage("message", 3, 0, 0);
+        metrics.RecordLag("message", 1500);
     }
 
     [Fact]

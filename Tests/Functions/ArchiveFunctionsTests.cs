@@ -27,7 +27,7 @@ public sealed class ArchiveFunctionsTests
     [Fact]
     public async Task Timer_BacklogBeyondTimeBudget_StopsBetweenPagesAndNextTickContinues()
     {
-        // Every clock reading moves one second on: a 2.5 s budget lets exactly one page through per pass.
+        // Every reading of the pass's clock moves one second on: a 2.5 s budget lets exactly one page through per pass.
         await using var h = await ArchiveHarness.CreateAsync(
             s =>
             {
@@ -36,7 +36,8 @@ public sealed class ArchiveFunctionsTests
                 s["Archive:Entities:0"] = "message";
                 s["Archive:LookbackOverlap"] = "00:00:00"; // else each pass would spend its one page re-reading the overlap
             },
-            services: s => s.AddSingleton<TimeProvider>(new SteppingTimeProvider()));
+            // Only the pass's own clock steps: the resilience pipelines read the clock too, and must not eat the budget.
+            services: s => s.AddSingleton(sp => ActivatorUtilities.CreateInstance<ArchiveService>(sp, new SteppingTimeProvider())));
         await WriteMessagesAsync(h, 30);
         var timer = Timer(h);
 
@@ -140,7 +141,7 @@ public sealed class ArchiveFunctionsTests
         await WriteMessagesAsync(h, 20);
         var functions = Http(h);
         await functions.RunAsync(Post("""{"entities":["message"]}"""), CancellationToken.None);
-        await WriteMessagesAsync(h, 3, prefix: "late");
+        await WriteMessagesAsync(h, 3, prefix: "late", ageMs: 30_000);
 
         var (status, body) = await ExecuteAsync(await functions.StatusAsync(Get("/api/archive/status"), CancellationToken.None));
 

@@ -57,10 +57,10 @@ internal static class FunctionsTestKit
         return (context.Response.StatusCode, document.RootElement.Clone());
     }
 
-    /// <summary>Writes <paramref name="count"/> valid messages one minute in the past, pipelined.</summary>
-    public static async Task WriteMessagesAsync(ArchiveHarness h, int count, string prefix = "m")
+    /// <summary>Writes <paramref name="count"/> valid messages <paramref name="ageMs"/> in the past (1 ms apart), pipelined.</summary>
+    public static async Task WriteMessagesAsync(ArchiveHarness h, int count, string prefix = "m", long ageMs = 60_000)
     {
-        var score = await h.RedisNowMsAsync() - 60_000;
+        var score = await h.RedisNowMsAsync() - ageMs;
         var batch = h.Redis.CreateBatch();
         var writes = Enumerable.Range(0, count)
             .Select(i => h.Writer.WriteAsync(batch, EntityCatalog.Message, $"{prefix}-{i:D6}",

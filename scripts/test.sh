@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests, and integration/end-to-end tests against real redis-server and PostgreSQL
-# processes that the test fixture starts from their binaries on free loopback ports (installed here if missing).
+# Runs every test: unit, integration, end-to-end and fault-injection tests against real redis-server and PostgreSQL
+# processes that the test fixture starts from their binaries on free loopback ports (installed here if missing), the
+# benchmark's smoke run, and the offline Bicep compile of infra/ (fails on any warning).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 scripts/install-prereqs.sh
+scripts/check-infra.sh
 dotnet test NexusArchive.Functions.sln -c Release --nologo "$@"

@@ -20,7 +20,7 @@ public sealed class ConnectionFaultTests(ITestOutputHelper output)
         var app = $"fault-pg-{Guid.NewGuid():N}"[..24];
         await using var harness = await ArchiveHarness.CreateAsync(s =>
         {
-            FaultKit.FaultSettings(s, pageSize: 50);
+            FaultKit.FaultSettings(s, pageSize: 10); // ~300 page transactions: long enough for many terminations on a fast machine
             s["ConnectionStrings:Postgres"] = TestServers.Instance.PostgresAdminConnectionString + $";Application Name={app}";
         });
         await FaultKit.SeedAsync(harness, messages: 3000);

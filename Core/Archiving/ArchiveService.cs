@@ -186,7 +186,7 @@ public sealed class ArchiveService(
     }
 
     /// <summary>A page read from Redis and mapped, waiting to be written.</summary>
-    private sealed record PreparedPage(ChangePage Page, IReadOnlyList<SourceRecord> Records, MappedPage Mapped, long ReadStarted);
+    private sealed record PreparedPage(ChangePage Page, IReadOnlyList<SourceRecord> Records, MappedPage Mapped, int AlreadyArchived, long ReadStarted);
 
     /// <summary>
     /// The page loop, pipelined: a reader task pages the change index, fetches and maps page N+1 while this method
@@ -216,6 +216,7 @@ public sealed class ArchiveService(
         using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         string? stopReason = null;
         string? readerStopReason = null;
+        var startCheckpoint = committed; // the reader's view; the loop below moves 'committed' as pages commit
 
         bool OutOfTime(out string? reason)
         {
@@ -235,9 +236,19 @@ public sealed class ArchiveService(
                     var page = await source.ReadPageAsync(entity, position, upperBound, settings.PageSize, stopReading.Token);
                     if (page.Entries.Count > 0)
                     {
-                        var records = await source.FetchAsync(entity, page.Entries, stopReading.Token);
+                        // Inside the look-back overlap (at or before the checkpoint this pass started from) most
+                        // entries are archived already: one primary-key probe skips them before any fetch or write.
+                        var due = page.Entries;
+                        if (startCheckpoint.CompareEntry(page.Entries[0].Score, page.Entries[0].Member) <= 0)
+                        {
+                            var overlap = page.Entries.Where(e => startCheckpoint.CompareEntry(e.Score, e.Member) <= 0).ToList();
+                            var missing = await sink.ExcludeArchivedAsync(entity, overlap, stopReading.Token);
+                            due = [.. missing, .. page.Entries.Skip(overlap.Count)];
+                        }
+
+                        var records = due.Count == 0 ? [] : await source.FetchAsync(entity, due, stopReading.Token);
                         var mapped = mapper.MapPage(entity, records, latestAllowed);
-                        await pages.Writer.WriteAsync(new PreparedPage(page, records, mapped, readStarted), stopReading.Token);
+                        await pages.Writer.WriteAsync(new PreparedPage(page, records, mapped, page.Entries.Count - due.Count, readStarted), stopReading.Token);
                         position = page.Entries[^1].After;
                     }
 
@@ -313,12 +324,18 @@ public sealed class ArchiveService(
         ChangeCursor committed,
         CancellationToken cancellationToken)
     {
-        var (page, records, mapped, readStarted) = prepared;
+        var (page, records, mapped, alreadyArchived, readStarted) = prepared;
         var checkpoint = ChangeCursor.Max(committed, page.Entries[^1].After);
+        stats.Read += page.Entries.Count;
+        stats.Unchanged += alreadyArchived;
+        if (records.Count == 0 && checkpoint.Equals(committed))
+        {
+            return committed; // an overlap page that was archived already: nothing to write, nothing to advance
+        }
+
         var written = await sink.WritePageAsync(entity, run.RunId, mapped.Rows, mapped.DeadLetters, checkpoint, cancellationToken);
 
         stats.Pages++;
-        stats.Read += page.Entries.Count;
         stats.Upserted += written.Upserted;
         stats.Unchanged += written.Unchanged;
         stats.Vanished += mapped.Vanished;

@@ -21,6 +21,8 @@ public sealed class EntityDescriptor
         new("deletedAt", "deleted_at", ColumnKind.Timestamp),
     ];
 
+    private readonly byte[][] _fieldNamesUtf8;
+
     public EntityDescriptor(
         string name,
         string table,
@@ -33,6 +35,7 @@ public sealed class EntityDescriptor
         Order = order;
         Columns = [.. CommonLeadingColumns, .. ownColumns, .. CommonTrailingColumns];
         Parents = parents ?? new Dictionary<string, string>();
+        _fieldNamesUtf8 = [.. Columns.Select(c => System.Text.Encoding.UTF8.GetBytes(c.Field))];
         FieldIndex = Columns.Select((column, index) => (column.Field, index)).ToDictionary(x => x.Field, x => x.index, StringComparer.Ordinal);
     }
 
@@ -53,6 +56,20 @@ public sealed class EntityDescriptor
 
     /// <summary>Field name → position in <see cref="Columns"/>.</summary>
     internal IReadOnlyDictionary<string, int> FieldIndex { get; }
+
+    /// <summary>Position in <see cref="Columns"/> of the field with these UTF-8 name bytes, or -1 (no allocation).</summary>
+    internal int IndexOfField(ReadOnlySpan<byte> utf8Name)
+    {
+        for (var i = 0; i < _fieldNamesUtf8.Length; i++)
+        {
+            if (utf8Name.SequenceEqual(_fieldNamesUtf8[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
 
     /// <inheritdoc />
     public override string ToString() => Name;

@@ -58,14 +58,35 @@ public sealed class RecordMapper
 
         foreach (var field in record.Fields)
         {
-            if (!RawPayload.TryGetText((byte[])field.Name!, out var name))
+            // Hot path: match the name against the descriptor's UTF-8 field names and read values as spans,
+            // so a mapped field costs one string (text) or none (timestamps, integers).
+            ReadOnlyMemory<byte> nameBytes = field.Name;
+            ReadOnlyMemory<byte> valueBytes = field.Value;
+            var index = entity.IndexOfField(nameBytes.Span);
+            if (index >= 0 && entity.Columns[index].Kind is ColumnKind.Timestamp or ColumnKind.Integer && IsAsciiInteger(valueBytes.Span))
+            {
+                var number = ConvertNumber(entity.Columns[index], valueBytes.Span, latestAllowed);
+                if (!number.Ok)
+                {
+                    return Fail(record, number.Category!, number.Reason!);
+                }
+
+                seen[index] = true;
+                values[index] = number.Value;
+                continue;
+            }
+
+            string name;
+            if (index >= 0)
+            {
+                name = entity.Columns[index].Field;
+            }
+            else if (!RawPayload.TryGetText(nameBytes.Span, out name))
             {
                 return Fail(record, DeadLetterReasons.InvalidText, "A field name is not valid UTF-8 text or contains NUL.");
             }
 
-            var index = entity.FieldIndex.GetValueOrDefault(name, -1);
-            var bytes = (byte[])field.Value!;
-            if (!RawPayload.TryGetText(bytes, out var text))
+            if (!RawPayload.TryGetText(valueBytes.Span, out var text))
             {
                 return Fail(record, DeadLetterReasons.InvalidText, $"Field '{name}' is not valid UTF-8 text or contains a NUL character, which PostgreSQL text cannot store.");
             }
@@ -78,7 +99,7 @@ public sealed class RecordMapper
 
             var column = columns[index];
             seen[index] = true;
-            var (ok, value, category, reason) = Convert(column, text, latestAllowed);
+            var (ok, value, category, reason) = Convert(column, text, valueBytes.Span, latestAllowed);
             if (!ok)
             {
                 return Fail(record, category!, reason!);
@@ -105,7 +126,7 @@ public sealed class RecordMapper
         return (new MappedRow(record, values), null);
     }
 
-    private static (bool Ok, object? Value, string? Category, string? Reason) Convert(ColumnDescriptor column, string text, DateTimeOffset latestAllowed)
+    private static (bool Ok, object? Value, string? Category, string? Reason) Convert(ColumnDescriptor column, string text, ReadOnlySpan<byte> utf8, DateTimeOffset latestAllowed)
     {
         // An empty string in a typed field means "no value" (JavaScript clients write "" for null).
         if (text.Length == 0 && column.Kind != ColumnKind.Text)
@@ -150,21 +171,62 @@ public sealed class RecordMapper
                 return (true, number, null, null);
 
             case ColumnKind.JsonObject:
-                return ValidateJsonObject(column, text);
+                return ValidateJsonObject(column, text, utf8);
 
             default:
                 throw new InvalidOperationException($"Unknown column kind {column.Kind}.");
         }
     }
 
-    private static (bool Ok, object? Value, string? Category, string? Reason) ValidateJsonObject(ColumnDescriptor column, string text)
+    private static bool IsAsciiInteger(ReadOnlySpan<byte> value)
     {
+        var digits = value.Length > 0 && value[0] == (byte)'-' ? value[1..] : value;
+        return digits.Length is > 0 and <= 19 && !digits.ContainsAnyExceptInRange((byte)'0', (byte)'9');
+    }
+
+    /// <summary>Timestamps as epoch milliseconds and integers, parsed straight from the UTF-8 bytes.</summary>
+    private static (bool Ok, object? Value, string? Category, string? Reason) ConvertNumber(ColumnDescriptor column, ReadOnlySpan<byte> utf8, DateTimeOffset latestAllowed)
+    {
+        if (!System.Buffers.Text.Utf8Parser.TryParse(utf8, out long number, out var consumed) || consumed != utf8.Length)
+        {
+            return column.Kind == ColumnKind.Integer
+                ? (false, null, DeadLetterReasons.InvalidInteger, $"Field '{column.Field}' is not a 64-bit integer.")
+                : (false, null, DeadLetterReasons.InvalidTimestamp, $"Field '{column.Field}' is neither epoch milliseconds nor an ISO-8601 timestamp.");
+        }
+
+        if (column.Kind == ColumnKind.Integer)
+        {
+            return (true, number, null, null);
+        }
+
+        if (!TimestampParser.TryFromEpochMilliseconds(number, out var timestamp))
+        {
+            return (false, null, DeadLetterReasons.InvalidTimestamp, $"Field '{column.Field}' is neither epoch milliseconds nor an ISO-8601 timestamp.");
+        }
+
+        if (timestamp > latestAllowed)
+        {
+            return (false, null, DeadLetterReasons.FutureTimestamp, $"Field '{column.Field}' lies beyond {latestAllowed:O} (Redis clock plus the future tolerance).");
+        }
+
+        return (true, timestamp.UtcDateTime, null, null);
+    }
+
+    private static (bool Ok, object? Value, string? Category, string? Reason) ValidateJsonObject(ColumnDescriptor column, string text, ReadOnlySpan<byte> utf8)
+    {
+        // Validate without building a document: one forward pass of the reader over the UTF-8 bytes.
         try
         {
-            using var document = JsonDocument.Parse(text);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
-                return (false, null, DeadLetterReasons.InvalidJson, $"Field '{column.Field}' must be a JSON object, not {document.RootElement.ValueKind}.");
+                return (false, null, DeadLetterReasons.InvalidJson, $"Field '{column.Field}' must be a JSON object.");
+            }
+
+            reader.Skip();
+            if (reader.Read())
+            {
+                return (false, null, DeadLetterReasons.InvalidJson, $"Field '{column.Field}' has content after its JSON object.");
             }
         }
         catch (JsonException)

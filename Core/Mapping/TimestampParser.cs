@@ -44,6 +44,19 @@ public static class TimestampParser
         return true;
     }
 
+    /// <summary>Epoch milliseconds to UTC, when inside the representable range.</summary>
+    public static bool TryFromEpochMilliseconds(long ms, out DateTimeOffset value)
+    {
+        if (ms < s_minMs || ms > s_maxMs)
+        {
+            value = default;
+            return false;
+        }
+
+        value = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+        return true;
+    }
+
     private static bool IsInteger(ReadOnlySpan<char> span)
     {
         var digits = span[0] == '-' ? span[1..] : span;

@@ -45,6 +45,10 @@ public sealed class ResilientArchiveSink(IArchiveSink inner, ResiliencePipelineP
         RunAsync((ct, _) => inner.WritePageAsync(entity, runId, rows, deadLetters, checkpoint, ct), cancellationToken);
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<ChangeEntry>> ExcludeArchivedAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken) =>
+        RunAsync((ct, _) => inner.ExcludeArchivedAsync(entity, entries, ct), cancellationToken);
+
+    /// <inheritdoc />
     public Task StartRunAsync(ArchiveRunResult run, CancellationToken cancellationToken) =>
         RunAsync(async (ct, attempt) =>
         {

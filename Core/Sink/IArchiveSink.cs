@@ -40,6 +40,13 @@ public interface IArchiveSink
         ChangeCursor checkpoint,
         CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Of the given change-index entries, returns those the archive does not already hold at that version or newer
+    /// (missing, or an older <c>updated_at</c>). Used for the look-back overlap so that re-reading it costs one
+    /// primary-key probe per entry instead of a fetch, a COPY and a MERGE.
+    /// </summary>
+    Task<IReadOnlyList<ChangeEntry>> ExcludeArchivedAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken);
+
     /// <summary>Records the start of a run.</summary>
     Task StartRunAsync(ArchiveRunResult run, CancellationToken cancellationToken);
 

@@ -224,7 +224,15 @@ public sealed class PostgresArchiveSink(
                 }
                 else
                 {
-                    await importer.WriteAsync(value, types[i], cancellationToken);
+                    // Typed writes: Npgsql resolves the converter once per type instead of boxing through object.
+                    var write = value switch
+                    {
+                        string text => importer.WriteAsync(text, types[i], cancellationToken),
+                        DateTime time => importer.WriteAsync(time, types[i], cancellationToken),
+                        long number => importer.WriteAsync(number, types[i], cancellationToken),
+                        _ => importer.WriteAsync(value, types[i], cancellationToken),
+                    };
+                    await write;
                 }
             }
         }
@@ -303,6 +311,30 @@ public sealed class PostgresArchiveSink(
         command.Parameters.Add(new() { Value = entity.Name });
         command.Parameters.Add(new() { Value = members });
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ChangeEntry>> ExcludeArchivedAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken)
+    {
+        if (entries.Count == 0)
+        {
+            return entries;
+        }
+
+        var archived = new Dictionary<string, double>(entries.Count, StringComparer.Ordinal);
+        await using (var command = dataSource.CreateCommand(
+            $"SELECT id, extract(epoch FROM updated_at) * 1000 FROM {schemas.Target}.{entity.Table} WHERE id = ANY($1)"))
+        {
+            command.Parameters.Add(new() { Value = entries.Select(e => e.DisplayId.Replace('\0', '\uFFFD')).ToArray() });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                archived[reader.GetString(0)] = (double)reader.GetDecimal(1);
+            }
+        }
+
+        // Keep what is missing or older; an id that is not valid UTF-8 is never found and so always kept.
+        return [.. entries.Where(e => !archived.TryGetValue(e.DisplayId, out var ms) || ms < Math.Floor(e.Score))];
     }
 
     /// <inheritdoc />

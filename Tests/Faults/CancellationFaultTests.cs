@@ -82,6 +82,8 @@ public sealed class CancellationFaultTests(ITestOutputHelper output)
             return result;
         }
 
+        public Task<IReadOnlyList<ChangeEntry>> ExcludeArchivedAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken) => inner.ExcludeArchivedAsync(entity, entries, cancellationToken);
+
         public Task StartRunAsync(ArchiveRunResult run, CancellationToken cancellationToken) => inner.StartRunAsync(run, cancellationToken);
 
         public Task FinishRunAsync(ArchiveRunResult run, CancellationToken cancellationToken) => inner.FinishRunAsync(run, cancellationToken);

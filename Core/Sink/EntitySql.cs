@@ -24,12 +24,14 @@ internal sealed class EntitySql
         Copy = $"COPY {StagingTable} ({columnList}) FROM STDIN (FORMAT BINARY)";
 
         var updates = string.Join(", ", columns.Skip(1).Select(c => $"{c} = s.{c}"));
-        // The newest version of each id in the page wins inside the batch; "only strictly newer wins" against the
-        // archive, so replaying an old version (overlap re-reads, retries, restores) never regresses a row.
+        // The staged rows are unique by id (the sink dedupes each page before COPY, keeping the newest version):
+        // a DISTINCT ON here would sort every page for nothing (~25% of the MERGE's time, measured).
+        // "Only strictly newer wins" against the archive, so replaying an old version (overlap re-reads, retries,
+        // restores) never regresses a row.
         Merge =
             $"""
             MERGE INTO {schemas.Target}.{entity.Table} AS t
-            USING (SELECT DISTINCT ON (id) {columnList} FROM {StagingTable} ORDER BY id, updated_at DESC) AS s
+            USING {StagingTable} AS s
             ON t.id = s.id
             WHEN MATCHED AND s.updated_at > t.updated_at THEN
                 UPDATE SET {updates}, archived_at = now()

@@ -114,6 +114,7 @@ public sealed class PostgresArchiveSink(
 
         var upserted = 0;
         var rejected = new List<DeadLetter>();
+        rows = DedupeNewest(entity, rows, out var superseded);
         if (rows.Count > 0)
         {
             // The planner has no statistics for a fresh temp table; a hash or merge join would scan the whole
@@ -155,7 +156,7 @@ public sealed class PostgresArchiveSink(
 
         await transaction.CommitAsync(cancellationToken);
         var accepted = rows.Count - rejected.Count;
-        return new PageWriteResult(upserted, accepted - upserted, allDeadLetters.Count);
+        return new PageWriteResult(upserted, accepted - upserted + superseded, allDeadLetters.Count);
     }
 
     private async Task<int> WriteRowsAsync(
@@ -379,6 +380,37 @@ public sealed class PostgresArchiveSink(
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// One row per id, the newest <c>updated_at</c> winning. A page read from one change index cannot repeat an id,
+    /// so this normally returns the list as it is; it guards callers that assemble pages themselves (replay, tests).
+    /// </summary>
+    internal static IReadOnlyList<MappedRow> DedupeNewest(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, out int superseded)
+    {
+        var updatedAt = entity.FieldIndex["updatedAt"];
+        var positions = new Dictionary<string, int>(rows.Count, StringComparer.Ordinal);
+        List<MappedRow>? unique = null;
+        superseded = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var id = (string)rows[i].Values[0]!;
+            if (!positions.TryGetValue(id, out var at))
+            {
+                positions[id] = unique?.Count ?? i;
+                unique?.Add(rows[i]);
+                continue;
+            }
+
+            unique ??= [.. rows.Take(i)];
+            superseded++;
+            if ((DateTime)rows[i].Values[updatedAt]! > (DateTime)unique[at].Values[updatedAt]!)
+            {
+                unique[at] = rows[i];
+            }
+        }
+
+        return unique ?? rows;
     }
 
     /// <summary>Class 22 (data exception) and 23 (integrity constraint violation): the row is at fault, not the server.</summary>

@@ -46,7 +46,13 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
 
     public async Task<int> RunAsync()
     {
-        Console.WriteLine($"NexusArchive benchmark: {arguments.Messages:N0} messages, {Environment.ProcessorCount} cores, {DateTimeOffset.FromUnixTimeSeconds(Stopwatch.GetTimestamp() / Stopwatch.Frequency):yyyy} .NET {Environment.Version}");
+        Console.WriteLine($"NexusArchive benchmark: {arguments.Messages:N0} messages, {Environment.ProcessorCount} cores,, .NET {Environment.Version}");
+        if (Environment.GetEnvironmentVariable("NEXUS_BENCH_READ_ONLY") == "1")
+        {
+            await ReadOnlyAsync();
+            return 0;
+        }
+
         if (arguments.MergeScaling.Length > 0)
         {
             await MergeScalingAsync();
@@ -406,6 +412,46 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             root.GetProperty("totalUpserted").GetInt64(),
             root.GetProperty("durationMs").GetDouble() / 1000,
             peakKb / 1024.0);
+    }
+
+    /// <summary>Diagnostics: the Redis side of a pass alone (page, fetch, map), on the data already seeded.</summary>
+    private async Task ReadOnlyAsync()
+    {
+        await using var services = Services();
+        var source = services.GetRequiredService<RedisChangeSource>();
+        var mapper = services.GetRequiredService<NexusArchive.Core.Mapping.RecordMapper>();
+        var pageSize = arguments.PageSize > 0 ? arguments.PageSize : 2000;
+        for (var round = 0; round < 2; round++)
+        {
+            double page = 0, fetch = 0, map = 0;
+            long count = 0;
+            var cursor = ChangeCursor.Start;
+            while (true)
+            {
+                var t = Stopwatch.GetTimestamp();
+                var entries = await source.ReadPageAsync(EntityCatalog.Message, cursor, double.MaxValue, pageSize, CancellationToken.None);
+                page += Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                if (entries.Entries.Count == 0)
+                {
+                    break;
+                }
+
+                t = Stopwatch.GetTimestamp();
+                var records = await source.FetchAsync(EntityCatalog.Message, entries.Entries, CancellationToken.None);
+                fetch += Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                t = Stopwatch.GetTimestamp();
+                mapper.MapPage(EntityCatalog.Message, records, DateTimeOffset.MaxValue);
+                map += Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+                count += entries.Entries.Count;
+                cursor = entries.Entries[^1].After;
+                if (entries.ReachedEnd)
+                {
+                    break;
+                }
+            }
+
+            Console.WriteLine($"  read-only round {round}: {count:N0} records: page {page:N0} ms, fetch {fetch:N0} ms ({count / (fetch / 1000):N0}/s), map {map:N0} ms ({count / (map / 1000):N0}/s)");
+        }
     }
 
     private async Task MergeScalingAsync()

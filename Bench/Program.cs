@@ -46,7 +46,7 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
 
     public async Task<int> RunAsync()
     {
-        Console.WriteLine($"NexusArchive benchmark: {arguments.Messages:N0} messages, {Environment.ProcessorCount} cores,, .NET {Environment.Version}");
+        Console.WriteLine($"NexusArchive benchmark: {arguments.Messages:N0} messages, {Environment.ProcessorCount} cores, .NET {Environment.Version}");
         if (Environment.GetEnvironmentVariable("NEXUS_BENCH_READ_ONLY") == "1")
         {
             await ReadOnlyAsync();

@@ -174,10 +174,14 @@ public sealed class ArchiveService(
         finally
         {
             // Lag after the pass: 0 when every due change is archived, else how far the checkpoint trails Redis-now.
-            stats.LagMs = stats.Status == RunStatus.Succeeded
-                ? 0
-                : Math.Max(0, redisNow.ToUnixTimeMilliseconds() - (stats.CheckpointScore ?? redisNow.ToUnixTimeMilliseconds()));
-            metrics.RecordLag(entity.Name, stats.LagMs.Value);
+            // Never archived and not caught up: the lag is unknown (null), not zero.
+            stats.LagMs = stats.Status == RunStatus.Succeeded ? 0
+                : stats.CheckpointScore is { } score && double.IsFinite(score) ? Math.Max(0, redisNow.ToUnixTimeMilliseconds() - score)
+                : null;
+            if (stats.LagMs is { } lag)
+            {
+                metrics.RecordLag(entity.Name, lag);
+            }
             if (stats.Status != RunStatus.Conflict)
             {
                 await ReleaseQuietlyAsync(entity, run.RunId);
@@ -216,6 +220,7 @@ public sealed class ArchiveService(
         using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         string? stopReason = null;
         string? readerStopReason = null;
+        Exception? readerError = null;
         var startCheckpoint = committed; // the reader's view; the loop below moves 'committed' as pages commit
 
         bool OutOfTime(out string? reason)
@@ -268,6 +273,11 @@ public sealed class ArchiveService(
             }
             catch (Exception ex)
             {
+                if (ex is not OperationCanceledException || !stopReading.IsCancellationRequested)
+                {
+                    readerError = ex;
+                }
+
                 pages.Writer.TryComplete(ex);
             }
         }
@@ -300,10 +310,11 @@ public sealed class ArchiveService(
             }
         }
 
-        // Surface a reader failure (Redis down, …) now that every committed page is accounted for.
-        if (pages.Reader.Completion.IsFaulted)
+        // Surface a reader failure (Redis down, …) now that every committed page is accounted for — also when the
+        // consumer stopped first (budget) with pages still buffered, where the channel itself never completes.
+        if (readerError is not null)
         {
-            await pages.Reader.Completion;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(readerError);
         }
 
         stopReason ??= readerStopReason;
@@ -326,15 +337,17 @@ public sealed class ArchiveService(
     {
         var (page, records, mapped, alreadyArchived, readStarted) = prepared;
         var checkpoint = ChangeCursor.Max(committed, page.Entries[^1].After);
-        stats.Read += page.Entries.Count;
-        stats.Unchanged += alreadyArchived;
         if (records.Count == 0 && checkpoint.Equals(committed))
         {
+            stats.Read += page.Entries.Count;
+            stats.Unchanged += alreadyArchived;
             return committed; // an overlap page that was archived already: nothing to write, nothing to advance
         }
 
         var written = await sink.WritePageAsync(entity, run.RunId, mapped.Rows, mapped.DeadLetters, checkpoint, cancellationToken);
 
+        stats.Read += page.Entries.Count;
+        stats.Unchanged += alreadyArchived;
         stats.Pages++;
         stats.Upserted += written.Upserted;
         stats.Unchanged += written.Unchanged;
@@ -355,7 +368,9 @@ public sealed class ArchiveService(
 
         try
         {
-            await source.MirrorCheckpointAsync(entity, checkpoint.Score, cancellationToken);
+            // The checkpoint is "after (score, member)": records sharing its score may still be pending, so the
+            // mirror promises only what is certain — every score below it (scores are whole milliseconds).
+            await source.MirrorCheckpointAsync(entity, checkpoint.Score - 1, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -415,9 +430,9 @@ public sealed class ArchiveService(
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             await sink.ReleaseAsync(entity, runId, timeout.Token);
         }
-        catch (Exception)
+        catch (Exception ex)
         {
-            // The lease expires on its own after Archive:LeaseTimeout.
+            Log.LeaseReleaseFailed(logger, entity.Name, ex); // it expires on its own after Archive:LeaseTimeout
         }
     }
 

@@ -317,7 +317,8 @@ public sealed class BackfillService(
         }
 
         await using (var update = new NpgsqlCommand(
-            $"UPDATE {schemas.Bookkeeping}.checkpoints SET score = $2, member = ''::bytea, updated_at = now() WHERE entity = $1",
+            // Clearing an expired lease too: a stalled pass that still "owns" it must not commit a page past the rewind.
+            $"UPDATE {schemas.Bookkeeping}.checkpoints SET score = $2, member = ''::bytea, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE entity = $1",
             connection,
             transaction))
         {

@@ -41,6 +41,9 @@ internal static partial class Log
     [LoggerMessage(1010, LogLevel.Warning, "Could not record the outcome of run {RunId} in run history", EventName = "RunHistoryFailed")]
     public static partial void RunHistoryFailed(ILogger logger, Guid runId, Exception exception);
 
+    [LoggerMessage(1011, LogLevel.Warning, "Could not release the lease of {Entity}; it expires after Archive:LeaseTimeout", EventName = "LeaseReleaseFailed")]
+    public static partial void LeaseReleaseFailed(ILogger logger, string entity, Exception exception);
+
     [LoggerMessage(1020, LogLevel.Information, "Applied migration {Version} {MigrationName}", EventName = "MigrationApplied")]
     public static partial void MigrationApplied(ILogger logger, int version, string migrationName);
 

@@ -97,7 +97,8 @@ public sealed class PostgresArchiveSink(
             BatchCommands =
             {
                 new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = LockKey(entity) } } },
-                new NpgsqlBatchCommand($"SELECT lease_owner FROM {schemas.Bookkeeping}.checkpoints WHERE entity = $1 FOR UPDATE")
+                new NpgsqlBatchCommand(
+                    $"SELECT CASE WHEN lease_expires_at > now() THEN lease_owner END FROM {schemas.Bookkeeping}.checkpoints WHERE entity = $1 FOR UPDATE")
                 {
                     Parameters = { new() { Value = entity.Name } },
                 },
@@ -133,8 +134,8 @@ public sealed class PostgresArchiveSink(
         await using (var advance = new NpgsqlCommand(
             $"""
             UPDATE {schemas.Bookkeeping}.checkpoints
-               SET score = CASE WHEN score IS NULL OR (score, member) < ($2, $3) THEN $2 ELSE score END,
-                   member = CASE WHEN score IS NULL OR (score, member) < ($2, $3) THEN $3 ELSE member END,
+               SET score = CASE WHEN $2 IS NOT NULL AND (score IS NULL OR (score, member) < ($2, $3)) THEN $2 ELSE score END,
+                   member = CASE WHEN $2 IS NOT NULL AND (score IS NULL OR (score, member) < ($2, $3)) THEN $3 ELSE member END,
                    updated_at = now(),
                    lease_expires_at = now() + $4
              WHERE entity = $1
@@ -143,7 +144,8 @@ public sealed class PostgresArchiveSink(
             transaction))
         {
             advance.Parameters.Add(new() { Value = entity.Name });
-            advance.Parameters.Add(new() { Value = checkpoint.Score, NpgsqlDbType = NpgsqlDbType.Double });
+            // A cursor that is not a position (the start, before anything was archived) never becomes a checkpoint.
+            advance.Parameters.Add(new() { Value = double.IsFinite(checkpoint.Score) ? checkpoint.Score : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
             advance.Parameters.Add(new() { Value = (object?)checkpoint.Member ?? Array.Empty<byte>(), NpgsqlDbType = NpgsqlDbType.Bytea });
             advance.Parameters.Add(new() { Value = options.Value.LeaseTimeout });
             await advance.ExecuteNonQueryAsync(cancellationToken);

@@ -80,11 +80,19 @@ public sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayout 
         var entries = new List<ChangeEntry>(items.Length / 2);
         for (var i = 0; i + 1 < items.Length; i += 2)
         {
-            entries.Add(new ChangeEntry((byte[])items[i]!, double.Parse((string)items[i + 1]!, CultureInfo.InvariantCulture)));
+            entries.Add(new ChangeEntry((byte[])items[i]!, ParseScore((string)items[i + 1]!)));
         }
 
         return entries;
     }
+
+    /// <summary>Parses a score as Redis prints it, including <c>inf</c> / <c>-inf</c> written by other clients.</summary>
+    internal static double ParseScore(string text) => text switch
+    {
+        "inf" or "+inf" => double.PositiveInfinity,
+        "-inf" => double.NegativeInfinity,
+        _ => double.Parse(text, CultureInfo.InvariantCulture),
+    };
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<SourceRecord>> FetchAsync(

@@ -19,8 +19,8 @@ local score = ARGV[2]
 if score == '*' then
   local now = redis.call('TIME')
   score = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
-elseif tonumber(score) == nil then
-  return redis.error_reply('ERR updatedAt score must be epoch milliseconds or *')
+elseif not string.match(score, '^%-?%d+$') or string.len(score) > 16 then
+  return redis.error_reply('ERR updatedAt score must be whole epoch milliseconds or *')
 end
 
 if ARGV[4] == 'if-newer' then

@@ -135,6 +135,34 @@ public sealed class ArchiveFunctionsTests
     }
 
     [Fact]
+    public async Task Verify_AfterAPass_ReportsOkAndThenTheGapOfALostRow()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        await WriteMessagesAsync(h, 20);
+        await Http(h).RunAsync(Post("""{"entities":["message"]}"""), CancellationToken.None);
+
+        var (status, body) = await ExecuteAsync(await Verify(h).VerifyAsync(Get("/api/archive/verify?entity=message"), CancellationToken.None));
+        Assert.Equal(200, status);
+        Assert.True(body.GetProperty("ok").GetBoolean());
+
+        await h.QueryAsync("DELETE FROM {t}.messages WHERE id = (SELECT min(id) FROM {t}.messages) RETURNING id");
+        (status, body) = await ExecuteAsync(await Verify(h).VerifyAsync(Get("/api/archive/verify?entity=message"), CancellationToken.None));
+        Assert.Equal(200, status);
+        Assert.False(body.GetProperty("ok").GetBoolean());
+        Assert.Equal(1, body.GetProperty("gaps").GetInt64());
+    }
+
+    [Fact]
+    public async Task Verify_UnknownEntity_Returns400()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+
+        var (status, _) = await ExecuteAsync(await Verify(h).VerifyAsync(Get("/api/archive/verify?entity=reaction"), CancellationToken.None));
+
+        Assert.Equal(400, status);
+    }
+
+    [Fact]
     public async Task Status_AfterAKick_ReturnsCheckpointsLagBacklogRunsAndDeadLetters()
     {
         await using var h = await ArchiveHarness.CreateAsync();

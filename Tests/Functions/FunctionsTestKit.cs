@@ -25,6 +25,8 @@ internal static class FunctionsTestKit
 
     public static ArchiveHttpFunctions Http(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveHttpFunctions>(h.Services);
 
+    public static ArchiveVerifyFunction Verify(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveVerifyFunction>(h.Services);
+
     public static ArchiveTimerFunction Timer(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(h.Services);
 
     public static HttpRequest Post(string? body = null, string? query = null)
@@ -42,7 +44,9 @@ internal static class FunctionsTestKit
     {
         var context = new DefaultHttpContext();
         context.Request.Method = "GET";
-        context.Request.Path = path;
+        var query = path.IndexOf('?', StringComparison.Ordinal);
+        context.Request.Path = query < 0 ? path : path[..query];
+        context.Request.QueryString = query < 0 ? QueryString.Empty : new QueryString(path[query..]);
         return context.Request;
     }
 

@@ -97,29 +97,9 @@ public sealed class RestoreService(
 
     private async Task RestoreEntityAsync(EntityDescriptor entity, ArchiveScope scope, RestoreRequest request, EntityRestoreResult result, CancellationToken cancellationToken)
     {
-        var sql = $"SELECT {ArchivedRows.ColumnList(entity)} FROM {ArchivedRows.Table(entity, schemas)} WHERE id > $1 AND {scope.SqlFilter(entity, schemas, "$3")} ORDER BY id LIMIT $2";
         var database = redis.GetDatabase();
-        var last = string.Empty;
-        while (true)
+        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, entity, schemas, scope, request.BatchSize, idsOnly: false, cancellationToken))
         {
-            var rows = new List<object?[]>(request.BatchSize);
-            await using (var command = dataSource.CreateCommand(sql))
-            {
-                command.Parameters.Add(new() { Value = last });
-                command.Parameters.Add(new() { Value = request.BatchSize });
-                command.Parameters.Add(new() { Value = (object?)scope.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    rows.Add(ArchivedRows.Read(reader, entity));
-                }
-            }
-
-            if (rows.Count == 0)
-            {
-                return;
-            }
-
             result.Rows += rows.Count;
             var records = rows.Select(r => (Id: (string)r[0]!, Record: ArchivedRecordFields.From(entity, r))).ToList();
             if (request.DryRun)
@@ -143,13 +123,6 @@ public sealed class RestoreService(
                 result.Written += written;
                 result.Skipped += outcomes.Length - written;
             }
-
-            if (rows.Count < request.BatchSize)
-            {
-                return;
-            }
-
-            last = records[^1].Id;
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Sink;
 using Npgsql;
@@ -36,6 +37,52 @@ internal static class ArchivedRows
         var extra = offset + columns.Count;
         values[columns.Count] = reader.IsDBNull(extra) ? null : reader.GetString(extra);
         return values;
+    }
+
+    /// <summary>
+    /// Streams the archived rows of one entity within a scope in id order, one keyset page at a time
+    /// (<c>WHERE id &gt; last ORDER BY id LIMIT n</c>): memory stays one page however large the archive.
+    /// With <paramref name="idsOnly"/> each row is just <c>[id]</c>; otherwise the shape of <see cref="Read"/>.
+    /// </summary>
+    public static async IAsyncEnumerable<List<object?[]>> PagesAsync(
+        NpgsqlDataSource dataSource,
+        EntityDescriptor entity,
+        SchemaNames schemas,
+        ArchiveScope scope,
+        int batchSize,
+        bool idsOnly,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var sql = $"SELECT {(idsOnly ? "id" : ColumnList(entity))} FROM {Table(entity, schemas)} WHERE id > $1 AND {scope.SqlFilter(entity, schemas, "$3")} ORDER BY id LIMIT $2";
+        var last = string.Empty;
+        while (true)
+        {
+            var rows = new List<object?[]>(batchSize);
+            await using (var command = dataSource.CreateCommand(sql))
+            {
+                command.Parameters.Add(new() { Value = last });
+                command.Parameters.Add(new() { Value = batchSize });
+                command.Parameters.Add(new() { Value = (object?)scope.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    rows.Add(idsOnly ? [reader.GetString(0)] : Read(reader, entity));
+                }
+            }
+
+            if (rows.Count == 0)
+            {
+                yield break;
+            }
+
+            yield return rows;
+            if (rows.Count < batchSize)
+            {
+                yield break;
+            }
+
+            last = (string)rows[^1][0]!;
+        }
     }
 
     /// <summary>Position of a column in the value array (e.g. <c>updated_at</c>).</summary>

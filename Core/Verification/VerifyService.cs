@@ -186,28 +186,9 @@ public sealed class VerifyService(
         EntityDescriptor entity, ArchiveScope scope, VerifyRequest request, EntityVerifyResult result, CancellationToken cancellationToken)
     {
         var database = redis.GetDatabase();
-        var sql = $"SELECT id FROM {ArchivedRows.Table(entity, schemas)} WHERE id > $1 AND {scope.SqlFilter(entity, schemas, "$3")} ORDER BY id LIMIT $2";
-        var last = string.Empty;
-        while (true)
+        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, entity, schemas, scope, request.BatchSize, idsOnly: true, cancellationToken))
         {
-            var ids = new List<string>(request.BatchSize);
-            await using (var command = dataSource.CreateCommand(sql))
-            {
-                command.Parameters.Add(new() { Value = last });
-                command.Parameters.Add(new() { Value = request.BatchSize });
-                command.Parameters.Add(new() { Value = (object?)scope.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    ids.Add(reader.GetString(0));
-                }
-            }
-
-            if (ids.Count == 0)
-            {
-                return;
-            }
-
+            var ids = rows.Select(r => (string)r[0]!).ToList();
             result.PostgresRows += ids.Count;
             var exists = ids.Select(id => database.KeyExistsAsync(layout.RecordKey(entity, id))).ToArray();
             await Task.WhenAll(exists).WaitAsync(cancellationToken);
@@ -218,13 +199,6 @@ public sealed class VerifyService(
                     result.Add(VerifyCategory.OnlyInPostgres, ids[i], request.SamplesPerCategory);
                 }
             }
-
-            if (ids.Count < request.BatchSize)
-            {
-                return;
-            }
-
-            last = ids[^1];
         }
     }
 

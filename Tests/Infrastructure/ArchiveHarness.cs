@@ -88,6 +88,23 @@ public sealed class ArchiveHarness : IAsyncDisposable
         return harness;
     }
 
+    /// <summary>
+    /// A second harness on the same archive (same key prefix and schemas, no migration) that reaches PostgreSQL through
+    /// another connection string: another role, TLS, a pooler.
+    /// </summary>
+    public Task<ArchiveHarness> SameArchiveAsync(string postgresConnectionString) =>
+        CreateAsync(
+            s =>
+            {
+                foreach (var (key, value) in Settings)
+                {
+                    s[key] = value;
+                }
+
+                s["ConnectionStrings:Postgres"] = postgresConnectionString;
+            },
+            migrate: false);
+
     /// <summary>Redis-now in epoch milliseconds.</summary>
     public async Task<long> RedisNowMsAsync() =>
         (await _services.GetRequiredService<IChangeSource>().GetServerTimeAsync(CancellationToken.None)).ToUnixTimeMilliseconds();

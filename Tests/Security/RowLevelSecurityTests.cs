@@ -143,17 +143,7 @@ public sealed class RowLevelSecurityTests
         await using var admin = await ArchiveHarness.CreateAsync();
         await SeedTwoUsersAsync(admin);
         var archiverConnection = await RoleSql.CreateLoginAsync(TestServers.Instance.PostgresAdminConnectionString, "nexus_archiver", "archiver-pw");
-        await using var archiver = await ArchiveHarness.CreateAsync(
-            s =>
-            {
-                foreach (var (key, value) in admin.Settings)
-                {
-                    s[key] = value;
-                }
-
-                s["ConnectionStrings:Postgres"] = archiverConnection;
-            },
-            migrate: false);
+        await using var archiver = await admin.SameArchiveAsync(archiverConnection);
 
         var run = await archiver.RunAsync();
 

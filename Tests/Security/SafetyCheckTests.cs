@@ -63,17 +63,7 @@ public sealed class SafetyCheckTests
 
         // The least-privilege archiver cannot: it runs.
         var archiverConnection = new NpgsqlConnectionStringBuilder(await RoleSql.CreateLoginAsync(adminConnection, "nexus_archiver", "pw-1")) { Database = new NpgsqlConnectionStringBuilder(adminConnection).Database }.ConnectionString;
-        await using var archiver = await ArchiveHarness.CreateAsync(
-            s =>
-            {
-                foreach (var (key, value) in admin.Settings)
-                {
-                    s[key] = value;
-                }
-
-                s["ConnectionStrings:Postgres"] = archiverConnection;
-            },
-            migrate: false);
+        await using var archiver = await admin.SameArchiveAsync(archiverConnection);
         var asArchiver = await archiver.RunAsync();
         Assert.True(asArchiver.Status == RunStatus.Succeeded, asArchiver.Error);
         Assert.Equal(9, await admin.CountAsync("messages"));

@@ -27,17 +27,7 @@ public sealed class TransportTests
         Assert.Equal(9, await h.CountAsync("messages"));
         Assert.True((bool)(await h.QueryAsync("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"))[0]["ssl"]!);
 
-        await using var verified = await ArchiveHarness.CreateAsync(
-            s =>
-            {
-                foreach (var (key, value) in h.Settings)
-                {
-                    s[key] = value;
-                }
-
-                s["ConnectionStrings:Postgres"] = verifyFull;
-            },
-            migrate: false);
+        await using var verified = await h.SameArchiveAsync(verifyFull);
         await h.WriteMessageAsync("late-1", await h.RedisNowMsAsync() - 30_000, user: "u-A");
         var second = await verified.RunAsync("message");
         Assert.True(second.Status == RunStatus.Succeeded, second.Error);

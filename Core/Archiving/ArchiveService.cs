@@ -182,6 +182,7 @@ public sealed class ArchiveService(
             {
                 metrics.RecordLag(entity.Name, lag);
             }
+
             if (stats.Status != RunStatus.Conflict)
             {
                 await ReleaseQuietlyAsync(entity, run.RunId);

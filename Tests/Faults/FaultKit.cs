@@ -63,27 +63,10 @@ internal static class FaultKit
     /// <summary>Starts <c>dotnet nexus-archive.dll archive</c> (the CLI built into the test output) with the harness' settings.</summary>
     public static Process StartCli(ArchiveHarness harness, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nexus-archive.dll"));
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
+        var settings = new Dictionary<string, string?>(harness.Settings) { ["Logging:LogLevel:Default"] = "Warning" };
+        var process = CliRunner.Start(settings, args);
 
-        foreach (var (key, value) in harness.Settings)
-        {
-            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        }
-
-        info.Environment["Logging__LogLevel__Default"] = "Warning";
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        var process = Process.Start(info)!;
+        // Nobody reads a killed child's output: drain it so a full pipe can never stall the process.
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();

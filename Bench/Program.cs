@@ -53,6 +53,13 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             return 0;
         }
 
+        if (Environment.GetEnvironmentVariable("NEXUS_BENCH_NO_OP_ONLY") == "1")
+        {
+            // Diagnostics: the no-op pass alone, on whatever the benchmark database and Redis hold now.
+            await NoOpLatencyAsync("on the data already archived");
+            return 0;
+        }
+
         if (arguments.MergeScaling.Length > 0)
         {
             await MergeScalingAsync();
@@ -75,6 +82,7 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
         var initial = await RunCliPassAsync();
         var initialRate = initial.Rows / initial.Seconds;
         Note("NexusArchive initial load (pass)", $"{initialRate:N0} rows/s", $"{initial.Rows:N0} rows in {initial.Seconds:N1} s; {initialRate / copyRate:0.00}× direct COPY, {initialRate / naiveRate:0.0}× naive upsert");
+        Note("  where the initial load's CPU went (process start included)", initial.Cpu, "from /proc");
 
         // A pass with nothing to do right after the initial load: it still probes the look-back overlap.
         await NoOpLatencyAsync("nothing changed since the initial load (the look-back overlap still covers the newest seeded entries)");
@@ -85,6 +93,7 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
         var incremental = await RunCliPassAsync();
         var incrementalRate = incremental.Upserted / incremental.Seconds;
         Note("NexusArchive incremental pass (10% edited)", $"{incrementalRate:N0} rows/s", $"{incremental.Upserted:N0} of {edits:N0} edits in {incremental.Seconds:N1} s; {incrementalRate / onConflictRate:0.00}× the ON CONFLICT path");
+        Note("  where the incremental pass's CPU went (process start included)", incremental.Cpu, "from /proc, per record read");
 
         // The same right after the edit burst: every edit is still inside the look-back overlap and is probed again.
         await NoOpLatencyAsync($"right after {edits:N0} edits, all inside the look-back overlap");
@@ -362,7 +371,7 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
         Note($"NexusArchive no-op pass, {situation}", $"{samples[samples.Count / 2]:N1} ms median", $"p90 {samples[(int)(samples.Count * 0.9)]:N1} ms over {samples.Count} passes of all 4 entities in a warm process");
     }
 
-    private sealed record PassResult(long Rows, long Upserted, double Seconds, double PeakMb);
+    private sealed record PassResult(long Rows, long Upserted, double Seconds, double PeakMb, string Cpu);
 
     private async Task<PassResult> RunCliPassAsync()
     {
@@ -380,6 +389,8 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
         }
 
         info.Environment["Logging__LogLevel__NexusArchive"] = "Warning";
+        var cpuBefore = CpuSample.Take();
+        var wall = Stopwatch.StartNew();
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -403,6 +414,9 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
         }
 
         await process.WaitForExitAsync();
+        await Task.Delay(300); // let the pass's PostgreSQL backends exit, so their time is counted
+        var cpu = CpuSample.Take() - cpuBefore;
+        var wallSeconds = wall.Elapsed.TotalSeconds;
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException($"archive exited {process.ExitCode}: {await stderr}\n{await stdout}");
@@ -414,7 +428,8 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             root.GetProperty("totalRead").GetInt64(),
             root.GetProperty("totalUpserted").GetInt64(),
             root.GetProperty("durationMs").GetDouble() / 1000,
-            peakKb / 1024.0);
+            peakKb / 1024.0,
+            cpu.Describe(wallSeconds, Math.Max(1, root.GetProperty("totalRead").GetInt64())));
     }
 
     /// <summary>Diagnostics: the Redis side of a pass alone (page, fetch, map), on the data already seeded.</summary>

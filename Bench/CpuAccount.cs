@@ -1,0 +1,81 @@
+using System.Globalization;
+
+namespace NexusArchive.Bench;
+
+/// <summary>
+/// CPU seconds spent by the archiver (a child process of this one), Redis and PostgreSQL during a measurement, read
+/// from /proc: it shows which of the three the two cores were busy with. PostgreSQL backends that exit during the
+/// measurement are counted through the postmaster's children times.
+/// </summary>
+internal readonly record struct CpuSample(double Children, double Redis, double Postgres)
+{
+    private static readonly double s_ticksPerSecond = 100; // USER_HZ on Linux
+
+    public static CpuSample Take()
+    {
+        double children = 0, redis = 0, postgres = 0;
+        var self = Fields("/proc/self/stat");
+        if (self is not null)
+        {
+            children = (Ticks(self, 13) + Ticks(self, 14)) / s_ticksPerSecond; // cutime + cstime
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out _))
+            {
+                continue;
+            }
+
+            var fields = Fields(Path.Combine(dir, "stat"));
+            if (fields is null)
+            {
+                continue;
+            }
+
+            var name = fields[0];
+            var own = (Ticks(fields, 11) + Ticks(fields, 12)) / s_ticksPerSecond;
+            if (name.StartsWith("redis-server", StringComparison.Ordinal))
+            {
+                redis += own;
+            }
+            else if (name.StartsWith("postgres", StringComparison.Ordinal))
+            {
+                // Backends are children of the postmaster: their times join its cutime/cstime when they exit.
+                var parent = Fields($"/proc/{fields[2]}/stat");
+                postgres += own + (parent is not null && parent[0].StartsWith("postgres", StringComparison.Ordinal) ? 0 : (Ticks(fields, 13) + Ticks(fields, 14)) / s_ticksPerSecond);
+            }
+        }
+
+        return new CpuSample(children, redis, postgres);
+    }
+
+    public static CpuSample operator -(CpuSample a, CpuSample b) => new(a.Children - b.Children, a.Redis - b.Redis, a.Postgres - b.Postgres);
+
+    public string Describe(double wallSeconds, long rows) =>
+        $"CPU per row: archiver {Children / rows * 1e6:N1} µs, Redis {Redis / rows * 1e6:N1} µs, PostgreSQL {Postgres / rows * 1e6:N1} µs; " +
+        $"cores busy {(Children + Redis + Postgres) / wallSeconds:0.00} of {Environment.ProcessorCount}";
+
+    // Fields after the "(comm)" entry, with comm itself first: index 0 = comm, 1 = state, 2 = ppid, 11 = utime, ...
+    private static string[]? Fields(string path)
+    {
+        try
+        {
+            var text = File.ReadAllText(path);
+            var open = text.IndexOf('(');
+            var close = text.LastIndexOf(')');
+            var rest = text[(close + 2)..].Split(' ');
+            return [text[(open + 1)..close], .. rest];
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static double Ticks(string[] fields, int index) => double.Parse(fields[index], CultureInfo.InvariantCulture);
+}

@@ -27,6 +27,13 @@ public sealed class ArchiveService(
     ILogger<ArchiveService> logger,
     ArchiveSafetyCheck? safetyCheck = null)
 {
+    /// <summary>
+    /// Per entity, where this process's last successful pass left it: the write counter read before its first page,
+    /// and the checkpoint it committed. While both are unchanged nothing was written since, so the look-back overlap
+    /// holds what that pass already read and is not read again (docs/performance.md, "No-op pass").
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Writes, ChangeCursor Checkpoint)> _quietSince = new(StringComparer.Ordinal);
+
     /// <summary>Runs one pass. Never throws for data or infrastructure errors: the result says what happened.</summary>
     /// <exception cref="ArgumentException">The request names an unknown entity.</exception>
     public async Task<ArchiveRunResult> RunAsync(ArchiveRunRequest request, CancellationToken cancellationToken)
@@ -140,12 +147,18 @@ public sealed class ArchiveService(
         var committed = checkpoint ?? ChangeCursor.Start;
         stats.CheckpointScore = checkpoint?.Score;
         var latestAllowed = redisNow + settings.FutureTolerance;
+        var wasQuiet = _quietSince.TryRemove(entity.Name, out var quiet);
         try
         {
+            // Read before the first page: any write after this moment changes it, so the next pass re-reads the overlap.
+            var writes = await source.GetWriteCountAsync(entity, cancellationToken);
+
             // Re-read the look-back overlap behind the checkpoint: a writer whose timestamp landed behind it is
-            // still archived, and the MERGE's "only newer wins" makes the re-read harmless.
+            // still archived, and the MERGE's "only newer wins" makes the re-read harmless. Skipped only when nothing
+            // was written since this process's last successful pass ended at this same checkpoint.
+            var overlapUnchanged = wasQuiet && writes is { } w && checkpoint is { } && quiet.Writes == w && quiet.Checkpoint.Equals(checkpoint);
             var cursor = checkpoint is { } c
-                ? ChangeCursor.AtScore(Math.Max(double.MinValue, c.Score - settings.LookbackOverlap.TotalMilliseconds))
+                ? overlapUnchanged ? c : ChangeCursor.AtScore(Math.Max(double.MinValue, c.Score - settings.LookbackOverlap.TotalMilliseconds))
                 : ChangeCursor.Start;
             stats.Status = RunStatus.Succeeded;
             committed = await PumpPagesAsync(run, entity, stats, cursor, committed, upperBound, latestAllowed, started, budget, cancellationToken);
@@ -153,6 +166,11 @@ public sealed class ArchiveService(
             if (stats.Status == RunStatus.Succeeded)
             {
                 await DeadLetterFutureRecordsAsync(run, entity, stats, latestAllowed, committed, cancellationToken);
+            }
+
+            if (stats.Status == RunStatus.Succeeded && writes is { } counted)
+            {
+                _quietSince[entity.Name] = (counted, committed);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

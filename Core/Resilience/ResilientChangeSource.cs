@@ -37,6 +37,10 @@ public sealed class ResilientChangeSource(IChangeSource inner, ResiliencePipelin
         RunAsync(ct => inner.CountAfterAsync(entity, afterScore, ct), cancellationToken);
 
     /// <inheritdoc />
+    public Task<long?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.GetWriteCountAsync(entity, ct), cancellationToken);
+
+    /// <inheritdoc />
     public Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
         RunAsync(async ct =>
         {

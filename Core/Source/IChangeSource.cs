@@ -20,6 +20,12 @@ public interface IChangeSource
     /// <summary>Number of entries with a score above <paramref name="afterScore"/> (the backlog behind a checkpoint).</summary>
     Task<long> CountAfterAsync(EntityDescriptor entity, double afterScore, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The entity's write counter (<c>{prefix}:writes:{entity}</c>), or null when no writer maintains it (writers that
+    /// call the Lua writer without its third key): then every pass re-reads the look-back overlap.
+    /// </summary>
+    Task<long?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken);
+
     /// <summary>Publishes a committed checkpoint to <c>{prefix}:archive:checkpoint:{entity}</c>.</summary>
     Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken);
 }

@@ -63,7 +63,7 @@ public sealed class RecordWriter(RedisLayout layout)
 
         var result = (RedisResult[])(await database.ScriptEvaluateAsync(
             EmbeddedScripts.WriteRecord,
-            [layout.RecordKey(entity, id), layout.ChangeIndexKey(entity)],
+            [layout.RecordKey(entity, id), layout.ChangeIndexKey(entity), layout.WriteCounterKey(entity)],
             [.. args]))!;
         return new WriteResult(
             (long)result[0] == 1,

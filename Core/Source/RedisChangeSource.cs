@@ -131,6 +131,13 @@ public sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayout 
             .WaitAsync(cancellationToken);
 
     /// <inheritdoc />
+    public async Task<long?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken)
+    {
+        var value = await Database.StringGetAsync(layout.WriteCounterKey(entity)).WaitAsync(cancellationToken);
+        return value.IsNull ? null : (long)value;
+    }
+
+    /// <inheritdoc />
     public Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
         Database.StringSetAsync(layout.CheckpointKey(entity), score.ToString("R", CultureInfo.InvariantCulture))
             .WaitAsync(cancellationToken);

@@ -29,6 +29,12 @@ public sealed class RedisLayout
     /// <summary>The change index <c>{prefix}:changes:{entity}</c>: member = id, score = updatedAt (epoch ms).</summary>
     public RedisKey ChangeIndexKey(EntityDescriptor entity) => $"{KeyPrefix}:changes:{entity.Name}";
 
+    /// <summary>
+    /// The write counter <c>{prefix}:writes:{entity}</c>: every write through the Lua writer increments it. A pass
+    /// that finds it unchanged since this process's last successful pass knows the look-back overlap is unchanged too.
+    /// </summary>
+    public RedisKey WriteCounterKey(EntityDescriptor entity) => $"{KeyPrefix}:writes:{entity.Name}";
+
     /// <summary>The mirrored checkpoint <c>{prefix}:archive:checkpoint:{entity}</c>: every score at or below it is archived.</summary>
     public RedisKey CheckpointKey(EntityDescriptor entity) => $"{KeyPrefix}:archive:checkpoint:{entity.Name}";
 }

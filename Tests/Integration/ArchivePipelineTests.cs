@@ -93,6 +93,34 @@ public sealed class ArchivePipelineTests
     }
 
     [Fact]
+    public async Task Run_QuietPasses_SkipTheOverlapUntilTheWriterCountsAWrite()
+    {
+        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:LookbackOverlap"] = "00:01:00");
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-early", now - 20_000);
+        await h.WriteMessageAsync("m-checkpoint", now - 10_000);
+        await h.RunAsync("message");
+        await h.RunAsync("message"); // nothing written since the first pass
+
+        // An entry slipped into the overlap without the writer's counter (not how NexusChat writes: the layout contract
+        // requires the Lua writer): a quiet pass does not re-read the overlap, so it stays unarchived for now...
+        await h.Redis.HashSetAsync(h.Layout.RecordKey(EntityCatalog.Message, "m-uncounted"),
+            [new("id", "m-uncounted"), new("sessionId", "s-1"), new("userId", "u-1"), new("role", "user"), new("createdAt", now - 30_000), new("updatedAt", now - 30_000)]);
+        await h.Redis.SortedSetAddAsync(h.Layout.ChangeIndexKey(EntityCatalog.Message), "m-uncounted", now - 30_000);
+        var quiet = await h.RunAsync("message");
+        Assert.Equal(0, quiet.Entities.Single().Read);
+
+        // ...and the next write through the Lua writer — here a late one, 25 s behind the checkpoint — makes the next
+        // pass re-read the whole overlap: both are archived.
+        await h.WriteMessageAsync("m-late", now - 25_000);
+        var run = await h.RunAsync("message");
+
+        Assert.Equal(2, run.Entities.Single().Upserted);
+        Assert.Equal(2, await h.ScalarAsync("SELECT count(*) FROM {t}.messages WHERE id IN ('m-late', 'm-uncounted')"));
+        Assert.Equal(run.Entities.Single().Read, await h.Redis.SortedSetLengthAsync(h.Layout.ChangeIndexKey(EntityCatalog.Message), now - 70_000, double.PositiveInfinity));
+    }
+
+    [Fact]
     public async Task Run_RecordsInsideSettleWindow_WaitForTheNextPass()
     {
         await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:SettleWindow"] = "00:00:30");

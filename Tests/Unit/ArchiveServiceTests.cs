@@ -26,6 +26,7 @@ public sealed class ArchiveServiceTests
     {
         _source.Setup(s => s.GetServerTimeAsync(It.IsAny<CancellationToken>())).ReturnsAsync(s_redisNow);
         _source.Setup(s => s.MirrorCheckpointAsync(It.IsAny<EntityDescriptor>(), It.IsAny<double>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
+        _source.Setup(s => s.GetWriteCountAsync(It.IsAny<EntityDescriptor>(), It.IsAny<CancellationToken>())).ReturnsAsync((long?)null);
         _source.Setup(s => s.ReadBeyondAsync(It.IsAny<EntityDescriptor>(), It.IsAny<double>(), It.IsAny<int>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
         _source.Setup(s => s.FetchAsync(It.IsAny<EntityDescriptor>(), It.IsAny<IReadOnlyList<ChangeEntry>>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((EntityDescriptor _, IReadOnlyList<ChangeEntry> entries, CancellationToken _) =>
@@ -63,6 +64,35 @@ public sealed class ArchiveServiceTests
             s_redisNow.ToUnixTimeMilliseconds() - 5_000,
             2,
             It.IsAny<CancellationToken>()));
+    }
+
+    [Theory]
+    [InlineData(7L, 7L, false, true)]   // nothing written since the last pass at this checkpoint: start at the checkpoint
+    [InlineData(7L, 8L, false, false)]  // a write since: re-read the overlap
+    [InlineData(7L, 7L, true, false)]   // the checkpoint moved under us (another process, a backfill rewind): re-read
+    [InlineData(null, null, false, false)] // writers keep no counter: always re-read
+    public async Task RunAsync_SecondPass_SkipsTheOverlapOnlyWhenNothingWasWrittenSince(long? firstCount, long? secondCount, bool checkpointMoved, bool skips)
+    {
+        var checkpoint = new ChangeCursor(1_000_000, Encoding.UTF8.GetBytes("u-9"));
+        var moved = new ChangeCursor(1_000_500, Encoding.UTF8.GetBytes("u-10"));
+        _sink.SetupSequence(s => s.AcquireAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(checkpoint)
+            .ReturnsAsync(checkpointMoved ? moved : checkpoint);
+        _source.SetupSequence(s => s.GetWriteCountAsync(EntityCatalog.User, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(firstCount)
+            .ReturnsAsync(secondCount);
+        var cursors = new List<ChangeCursor>();
+        _source.Setup(s => s.ReadPageAsync(EntityCatalog.User, It.IsAny<ChangeCursor>(), It.IsAny<double>(), It.IsAny<int>(), It.IsAny<CancellationToken>()))
+            .Callback((EntityDescriptor _, ChangeCursor after, double _, int _, CancellationToken _) => cursors.Add(after))
+            .ReturnsAsync(new ChangePage([], ReachedEnd: true));
+        var sut = CreateSut();
+
+        await sut.RunAsync(new ArchiveRunRequest("test", ["user"]), CancellationToken.None);
+        await sut.RunAsync(new ArchiveRunRequest("test", ["user"]), CancellationToken.None);
+
+        Assert.Equal(ChangeCursor.AtScore(1_000_000 - 60_000), cursors[0]);
+        var second = checkpointMoved ? moved : checkpoint;
+        Assert.Equal(skips ? second : ChangeCursor.AtScore(second.Score - 60_000), cursors[1]);
     }
 
     [Fact]

@@ -3,6 +3,8 @@
 --
 -- KEYS[1]  record hash            e.g. nexus:message:m-42
 -- KEYS[2]  change index (zset)    e.g. nexus:changes:message
+-- KEYS[3]  write counter (optional, string) e.g. nexus:writes:message — incremented by every write, so NexusArchive
+--          can tell that nothing was written since its last pass and skip re-reading its look-back overlap
 -- ARGV[1]  record id (the index member)
 -- ARGV[2]  updatedAt in Unix epoch milliseconds, or '*' to stamp it from the Redis server clock (TIME)
 -- ARGV[3]  'merge'   : set the given fields, keep the others
@@ -39,4 +41,7 @@ if #ARGV >= 6 then
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'updatedAt', score)
 redis.call('ZADD', KEYS[2], score, ARGV[1])
+if KEYS[3] then
+  redis.call('INCR', KEYS[3])
+end
 return { 1, score }

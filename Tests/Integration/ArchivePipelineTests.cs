@@ -146,7 +146,10 @@ public sealed class ArchivePipelineTests
 
         await h.RunAsync();
         var before = await h.QueryAsync("SELECT id, archived_at, updated_at FROM {t}.messages ORDER BY id");
-        var second = await h.RunAsync();
+
+        // Another process (no memory of the first pass) re-reads the look-back overlap and writes nothing.
+        await using var restarted = await h.SameArchiveAsync(TestServers.Instance.PostgresAdminConnectionString);
+        var second = await restarted.RunAsync();
         var after = await h.QueryAsync("SELECT id, archived_at, updated_at FROM {t}.messages ORDER BY id");
 
         var stats = second.Entities.Single(e => e.Entity == "message");
@@ -154,6 +157,10 @@ public sealed class ArchivePipelineTests
         Assert.Equal(30, stats.Unchanged); // re-read in the look-back overlap, written nowhere
         Assert.Equal(before.Count, after.Count);
         Assert.Equal(before.Select(r => (r["id"], r["archived_at"])), after.Select(r => (r["id"], r["archived_at"])));
+
+        // The first process knows nothing was written since its pass: it does not even re-read the overlap.
+        var quiet = await h.RunAsync();
+        Assert.Equal(0, quiet.Entities.Single(e => e.Entity == "message").Read);
     }
 
     [Fact]

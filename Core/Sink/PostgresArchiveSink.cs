@@ -89,9 +89,11 @@ public sealed class PostgresArchiveSink(
         CancellationToken cancellationToken)
     {
         var sql = EntitySql.For(entity, schemas);
+        rows = DedupeNewest(entity, rows, out var superseded);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
+        // Round trip 1: lock and lease check, and (with rows) the page's staging table and first savepoint.
         await using (var guard = new NpgsqlBatch(connection, transaction)
         {
             BatchCommands =
@@ -105,6 +107,16 @@ public sealed class PostgresArchiveSink(
             },
         })
         {
+            if (rows.Count > 0)
+            {
+                // The planner has no statistics for a fresh temp table; a hash or merge join would scan the whole
+                // archive table for every page. Force the index-driven nested loop: cost follows the page, not the archive.
+                guard.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_hashjoin = off"));
+                guard.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_mergejoin = off"));
+                guard.BatchCommands.Add(new NpgsqlBatchCommand(sql.CreateStaging));
+                guard.BatchCommands.Add(new NpgsqlBatchCommand("SAVEPOINT page_0"));
+            }
+
             await using var reader = await guard.ExecuteReaderAsync(cancellationToken);
             await reader.NextResultAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0) || reader.GetGuid(0) != runId)
@@ -113,25 +125,24 @@ public sealed class PostgresArchiveSink(
             }
         }
 
+        // Round trips 2 and 3: COPY, then MERGE with the savepoint's release (more only when a row is rejected).
         var upserted = 0;
         var rejected = new List<DeadLetter>();
-        rows = DedupeNewest(entity, rows, out var superseded);
         if (rows.Count > 0)
         {
-            // The planner has no statistics for a fresh temp table; a hash or merge join would scan the whole
-            // archive table for every page. Force the index-driven nested loop: cost follows the page, not the archive.
-            await ExecuteAsync(connection, transaction, $"SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; {sql.CreateStaging}", cancellationToken);
             var savepoint = 0;
-            upserted = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, cancellationToken);
+            upserted = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, savepointOpen: true, cancellationToken);
         }
 
+        // Round trip 4: dead letters, the checkpoint and the dead letters this page resolves; then the commit.
         var allDeadLetters = rejected.Count == 0 ? deadLetters : [.. deadLetters, .. rejected];
+        await using var finish = new NpgsqlBatch(connection, transaction);
         if (allDeadLetters.Count > 0)
         {
-            await WriteDeadLettersAsync(connection, transaction, entity, runId, allDeadLetters, cancellationToken);
+            finish.BatchCommands.Add(DeadLettersCommand(entity, runId, allDeadLetters));
         }
 
-        await using (var advance = new NpgsqlCommand(
+        var advance = new NpgsqlBatchCommand(
             $"""
             UPDATE {schemas.Bookkeeping}.checkpoints
                SET score = CASE WHEN $2 IS NOT NULL AND (score IS NULL OR (score, member) < ($2, $3)) THEN $2 ELSE score END,
@@ -139,23 +150,19 @@ public sealed class PostgresArchiveSink(
                    updated_at = now(),
                    lease_expires_at = now() + $4
              WHERE entity = $1
-            """,
-            connection,
-            transaction))
+            """);
+        advance.Parameters.Add(new() { Value = entity.Name });
+        // A cursor that is not a position (the start, before anything was archived) never becomes a checkpoint.
+        advance.Parameters.Add(new() { Value = double.IsFinite(checkpoint.Score) ? checkpoint.Score : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
+        advance.Parameters.Add(new() { Value = (object?)checkpoint.Member ?? Array.Empty<byte>(), NpgsqlDbType = NpgsqlDbType.Bytea });
+        advance.Parameters.Add(new() { Value = options.Value.LeaseTimeout });
+        finish.BatchCommands.Add(advance);
+        if (ResolveDeadLettersCommand(entity, rows, rejected) is { } resolve)
         {
-            advance.Parameters.Add(new() { Value = entity.Name });
-            // A cursor that is not a position (the start, before anything was archived) never becomes a checkpoint.
-            advance.Parameters.Add(new() { Value = double.IsFinite(checkpoint.Score) ? checkpoint.Score : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
-            advance.Parameters.Add(new() { Value = (object?)checkpoint.Member ?? Array.Empty<byte>(), NpgsqlDbType = NpgsqlDbType.Bytea });
-            advance.Parameters.Add(new() { Value = options.Value.LeaseTimeout });
-            await advance.ExecuteNonQueryAsync(cancellationToken);
+            finish.BatchCommands.Add(resolve);
         }
 
-        if (rows.Count > 0)
-        {
-            await ResolveDeadLettersAsync(connection, transaction, entity, rows, rejected, cancellationToken);
-        }
-
+        await finish.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         var accepted = rows.Count - rejected.Count;
         return new PageWriteResult(upserted, accepted - upserted + superseded, allDeadLetters.Count);
@@ -168,27 +175,28 @@ public sealed class PostgresArchiveSink(
         IReadOnlyList<MappedRow> rows,
         List<DeadLetter> rejected,
         Func<string> nextSavepoint,
+        bool savepointOpen,
         CancellationToken cancellationToken)
     {
         var savepoint = nextSavepoint();
-        await transaction.SaveAsync(savepoint, cancellationToken);
+        if (!savepointOpen)
+        {
+            await transaction.SaveAsync(savepoint, cancellationToken);
+        }
+
         try
         {
             await CopyAsync(connection, sql, rows, cancellationToken);
-            int merged;
-            await using (var merge = new NpgsqlCommand(sql.Merge, connection, transaction))
-            {
-                merged = await merge.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            await transaction.ReleaseAsync(savepoint, cancellationToken);
+            var merge = new NpgsqlBatchCommand(sql.Merge);
+            await using var batch = new NpgsqlBatch(connection, transaction) { BatchCommands = { merge, new($"RELEASE SAVEPOINT {savepoint}") } };
             if (rejected.Count > 0 || savepoint != "page_0")
             {
                 // Bisecting: the next half must not re-merge this half's staged rows.
-                await ExecuteAsync(connection, transaction, $"TRUNCATE {sql.StagingTable}", cancellationToken);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand($"TRUNCATE {sql.StagingTable}"));
             }
 
-            return merged;
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            return merge.RecordsAffected;
         }
         catch (PostgresException ex) when (IsDataError(ex))
         {
@@ -205,8 +213,8 @@ public sealed class PostgresArchiveSink(
             }
 
             var half = rows.Count / 2;
-            var left = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, cancellationToken);
-            var right = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, cancellationToken);
+            var left = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
+            var right = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
             return left + right;
         }
     }
@@ -247,16 +255,10 @@ public sealed class PostgresArchiveSink(
         }
     }
 
-    private async Task WriteDeadLettersAsync(
-        NpgsqlConnection connection,
-        NpgsqlTransaction transaction,
-        EntityDescriptor entity,
-        Guid runId,
-        IReadOnlyList<DeadLetter> deadLetters,
-        CancellationToken cancellationToken)
+    private NpgsqlBatchCommand DeadLettersCommand(EntityDescriptor entity, Guid runId, IReadOnlyList<DeadLetter> deadLetters)
     {
         // Re-reading the same version (overlap, retries) only refreshes last_seen_at; a new version counts an attempt.
-        await using var command = new NpgsqlCommand(
+        var command = new NpgsqlBatchCommand(
             $"""
             INSERT INTO {schemas.Bookkeeping}.dead_letters
                    (entity, member, record_id, redis_key, score, reason_category, reason, raw_fields, last_run_id)
@@ -272,9 +274,7 @@ public sealed class PostgresArchiveSink(
                    reason_category = EXCLUDED.reason_category,
                    reason = EXCLUDED.reason,
                    raw_fields = EXCLUDED.raw_fields
-            """,
-            connection,
-            transaction);
+            """);
         var prefix = layout.RecordKeyPrefix(entity);
         command.Parameters.Add(new() { Value = entity.Name });
         command.Parameters.Add(new() { Value = runId });
@@ -285,35 +285,27 @@ public sealed class PostgresArchiveSink(
         command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Category).ToArray() });
         command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Reason).ToArray() });
         command.Parameters.Add(new() { Value = deadLetters.Select(d => d.RawFields).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return command;
     }
 
-    private async Task ResolveDeadLettersAsync(
-        NpgsqlConnection connection,
-        NpgsqlTransaction transaction,
-        EntityDescriptor entity,
-        IReadOnlyList<MappedRow> rows,
-        List<DeadLetter> rejected,
-        CancellationToken cancellationToken)
+    private NpgsqlBatchCommand? ResolveDeadLettersCommand(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, List<DeadLetter> rejected)
     {
         // A record that was dead-lettered before and now archives cleanly (fixed at the source) closes its dead letter.
         var rejectedMembers = rejected.Select(r => r.Entry.Member).ToHashSet(ByteArrayComparer.Instance);
         var members = rows.Select(r => r.Entry.Member).Where(m => !rejectedMembers.Contains(m)).ToArray();
         if (members.Length == 0)
         {
-            return;
+            return null;
         }
 
-        await using var command = new NpgsqlCommand(
+        var command = new NpgsqlBatchCommand(
             $"""
             UPDATE {schemas.Bookkeeping}.dead_letters SET status = 'resolved', closed_at = now()
              WHERE status = 'open' AND entity = $1 AND member = ANY($2)
-            """,
-            connection,
-            transaction);
+            """);
         command.Parameters.Add(new() { Value = entity.Name });
         command.Parameters.Add(new() { Value = members });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        return command;
     }
 
     /// <inheritdoc />
@@ -376,12 +368,6 @@ public sealed class PostgresArchiveSink(
         }
 
         return unchecked((long)hash);
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>

@@ -316,20 +316,45 @@ public sealed class PostgresArchiveSink(
             return entries;
         }
 
-        var archived = new Dictionary<string, double>(entries.Count, StringComparer.Ordinal);
-        await using (var command = dataSource.CreateCommand(
-            $"SELECT id, extract(epoch FROM updated_at) * 1000 FROM {schemas.Target}.{entity.Table} WHERE id = ANY($1)"))
+        // Only valid ids can be in the archive; any other entry is due (its record will be dead-lettered).
+        var due = new bool[entries.Count];
+        var ids = new List<string>(entries.Count);
+        var versions = new List<long>(entries.Count);
+        var positions = new List<int>(entries.Count);
+        for (var i = 0; i < entries.Count; i++)
         {
-            command.Parameters.Add(new() { Value = entries.Select(e => e.DisplayId.Replace('\0', '\uFFFD')).ToArray() });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            if (RawPayload.TryGetText(entries[i].Member, out var id) && double.IsFinite(entries[i].Score))
             {
-                archived[reader.GetString(0)] = (double)reader.GetDecimal(1);
+                ids.Add(id);
+                versions.Add((long)Math.Floor(entries[i].Score));
+                positions.Add(i);
+            }
+            else
+            {
+                due[i] = true;
             }
         }
 
-        // Keep what is missing or older; an id that is not valid UTF-8 is never found and so always kept.
-        return [.. entries.Where(e => !archived.TryGetValue(e.DisplayId, out var ms) || ms < Math.Floor(e.Score))];
+        if (ids.Count > 0)
+        {
+            // PostgreSQL compares and returns only the entries that need work (missing, or archived at an older
+            // version): usually none, so a probe costs one index lookup per entry and an empty result.
+            await using var command = dataSource.CreateCommand(
+                $"""
+                SELECT e.n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS e(id, version_ms, n)
+                  LEFT JOIN {schemas.Target}.{entity.Table} t ON t.id = e.id
+                 WHERE t.id IS NULL OR extract(epoch FROM t.updated_at) * 1000 < e.version_ms
+                """);
+            command.Parameters.Add(new() { Value = ids });
+            command.Parameters.Add(new() { Value = versions });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                due[positions[(int)reader.GetInt64(0) - 1]] = true;
+            }
+        }
+
+        return [.. entries.Where((_, i) => due[i])];
     }
 
     /// <inheritdoc />

@@ -251,15 +251,24 @@ public sealed class ArchiveService(
 
         async Task ReadAsync()
         {
+            Task<ChangePage>? prefetched = null;
             try
             {
                 var position = cursor;
                 while (true)
                 {
                     var readStarted = timeProvider.GetTimestamp();
-                    var page = await source.ReadPageAsync(entity, position, upperBound, settings.PageSize, stopReading.Token);
+                    var page = await (prefetched ?? source.ReadPageAsync(entity, position, upperBound, settings.PageSize, stopReading.Token));
+                    prefetched = null;
                     if (page.Entries.Count > 0)
                     {
+                        position = page.Entries[^1].After;
+                        if (!page.ReachedEnd)
+                        {
+                            // Page the index ahead while this page is probed, fetched and mapped.
+                            prefetched = source.ReadPageAsync(entity, position, upperBound, settings.PageSize, stopReading.Token);
+                        }
+
                         // Inside the look-back overlap (at or before the checkpoint this pass started from) most
                         // entries are archived already: one primary-key probe skips them before any fetch or write.
                         var due = page.Entries;
@@ -273,7 +282,6 @@ public sealed class ArchiveService(
                         var records = due.Count == 0 ? [] : await source.FetchAsync(entity, due, stopReading.Token);
                         var mapped = mapper.MapPage(entity, records, latestAllowed);
                         await pages.Writer.WriteAsync(new PreparedPage(page, records, mapped, page.Entries.Count - due.Count, readStarted), stopReading.Token);
-                        position = page.Entries[^1].After;
                     }
 
                     if (page.ReachedEnd)
@@ -298,6 +306,14 @@ public sealed class ArchiveService(
                 }
 
                 pages.Writer.TryComplete(ex);
+            }
+            finally
+            {
+                if (prefetched is not null)
+                {
+                    // A page read ahead and not needed (stopped early): observe it so a failure is not left unobserved.
+                    await prefetched.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
             }
         }
 

@@ -7,16 +7,17 @@ namespace NexusArchive.Bench;
 /// from /proc: it shows which of the three the two cores were busy with. PostgreSQL backends that exit during the
 /// measurement are counted through the postmaster's children times.
 /// </summary>
-internal readonly record struct CpuSample(double Children, double Redis, double Postgres)
+internal readonly record struct CpuSample(double Self, double Children, double Redis, double Postgres)
 {
     private static readonly double s_ticksPerSecond = 100; // USER_HZ on Linux
 
     public static CpuSample Take()
     {
-        double children = 0, redis = 0, postgres = 0;
+        double own = 0, children = 0, redis = 0, postgres = 0;
         var self = Fields("/proc/self/stat");
         if (self is not null)
         {
+            own = (Ticks(self, 11) + Ticks(self, 12)) / s_ticksPerSecond; // utime + stime
             children = (Ticks(self, 13) + Ticks(self, 14)) / s_ticksPerSecond; // cutime + cstime
         }
 
@@ -34,23 +35,33 @@ internal readonly record struct CpuSample(double Children, double Redis, double 
             }
 
             var name = fields[0];
-            var own = (Ticks(fields, 11) + Ticks(fields, 12)) / s_ticksPerSecond;
+            var busy = (Ticks(fields, 11) + Ticks(fields, 12)) / s_ticksPerSecond;
             if (name.StartsWith("redis-server", StringComparison.Ordinal))
             {
-                redis += own;
+                redis += busy;
             }
             else if (name.StartsWith("postgres", StringComparison.Ordinal))
             {
                 // Backends are children of the postmaster: their times join its cutime/cstime when they exit.
                 var parent = Fields($"/proc/{fields[2]}/stat");
-                postgres += own + (parent is not null && parent[0].StartsWith("postgres", StringComparison.Ordinal) ? 0 : (Ticks(fields, 13) + Ticks(fields, 14)) / s_ticksPerSecond);
+                postgres += busy + (parent is not null && parent[0].StartsWith("postgres", StringComparison.Ordinal) ? 0 : (Ticks(fields, 13) + Ticks(fields, 14)) / s_ticksPerSecond);
             }
         }
 
-        return new CpuSample(children, redis, postgres);
+        return new CpuSample(own, children, redis, postgres);
     }
 
-    public static CpuSample operator -(CpuSample a, CpuSample b) => new(a.Children - b.Children, a.Redis - b.Redis, a.Postgres - b.Postgres);
+    public static CpuSample operator -(CpuSample a, CpuSample b) => new(a.Self - b.Self, a.Children - b.Children, a.Redis - b.Redis, a.Postgres - b.Postgres);
+
+    /// <summary>CPU seconds of the archiver (the child pass), Redis and PostgreSQL together.</summary>
+    public double PassTotal => Children + Redis + Postgres;
+
+    /// <summary>CPU seconds of a baseline run inside this process: this process and PostgreSQL.</summary>
+    public double BaselineTotal => Self + Postgres;
+
+    /// <summary>What a baseline running in this process cost per row.</summary>
+    public string DescribeBaseline(double wallSeconds, long rows) =>
+        $"CPU per row: client {Self / rows * 1e6:N1} µs, PostgreSQL {Postgres / rows * 1e6:N1} µs; cores busy {(Self + Postgres) / wallSeconds:0.00}";
 
     public string Describe(double wallSeconds, long rows) =>
         $"CPU per row: archiver {Children / rows * 1e6:N1} µs, Redis {Redis / rows * 1e6:N1} µs, PostgreSQL {Postgres / rows * 1e6:N1} µs; " +

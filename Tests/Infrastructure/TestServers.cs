@@ -78,6 +78,7 @@ public sealed class TestServers
 
     private void StartServers()
     {
+        StopServersOfDeadRuns();
         WorkDirectory = Path.Combine(Path.GetTempPath(), $"nexus-archive-tests-{Environment.ProcessId}");
         Directory.CreateDirectory(WorkDirectory);
         _cleanup.Add(() => TryDeleteDirectory(WorkDirectory));
@@ -128,8 +129,47 @@ public sealed class TestServers
         PostgresDataDirectory = data;
         var options = $"-p {PostgresPort} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB";
         RunAs(asRoot, Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(root, "postgres.log"), "-w", "-t", "60", "-o", options, "start"]);
-        _cleanup.Insert(0, () => RunAs(asRoot, Path.Combine(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "stop"], throwOnError: false));
+        // After the Redis kill (instant) and before the folder is deleted: if the test host is cut short while pg_ctl
+        // waits, Redis is already gone.
+        _cleanup.Insert(_cleanup.Count - 1, () => RunAs(asRoot, Path.Combine(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "stop"], throwOnError: false));
         return $"Host=127.0.0.1;Port={PostgresPort};Username=postgres;Database=postgres;Include Error Detail=true;Maximum Pool Size=50";
+    }
+
+    /// <summary>
+    /// A test host that was killed before its exit handler ran leaves its redis-server running: stop any redis-server
+    /// whose working folder belongs to a test run whose process is gone (Linux /proc).
+    /// </summary>
+    private static void StopServersOfDeadRuns()
+    {
+        var prefix = Path.Combine(Path.GetTempPath(), "nexus-archive-tests-");
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            // Not Process.GetProcessesByName: redis-server rewrites its command line, so .NET sees another name.
+            if (!int.TryParse(Path.GetFileName(proc), out var serverPid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var cwd = new DirectoryInfo(Path.Combine(proc, "cwd")).LinkTarget;
+                if (File.ReadAllText(Path.Combine(proc, "comm")).Trim() != "redis-server" || cwd is null || !cwd.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var owner = cwd[prefix.Length..].Split('/')[0];
+                if (int.TryParse(owner, out var ownerPid) && ownerPid != Environment.ProcessId && !Directory.Exists($"/proc/{ownerPid}"))
+                {
+                    using var server = Process.GetProcessById(serverPid);
+                    server.Kill();
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // gone already, or not ours to inspect
+            }
+        }
     }
 
     private void Stop()

@@ -184,7 +184,34 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
         await services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
         await using var mux = await ConnectionMultiplexer.ConnectAsync(redisConnection + ",allowAdmin=true");
         // ASYNC: freeing millions of keys must not block Redis (or time out this client).
-        await mux.GetDatabase(arguments.RedisDatabase).ExecuteAsync("FLUSHDB", "ASYNC");
+        var database = mux.GetDatabase(arguments.RedisDatabase);
+        await database.ExecuteAsync("FLUSHDB", "ASYNC");
+
+        // Wait until Redis has actually freed them and handed the memory back: after a 5×N run that takes minutes of a
+        // whole core, which the next measurements would otherwise pay for.
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            var memory = (string)(await database.ExecuteAsync("INFO", "memory"))!;
+            var pending = memory.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("lazyfree_pending_objects:", StringComparison.Ordinal));
+            if (pending is null || pending.EndsWith(":0", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        await database.ExecuteAsync("MEMORY", "PURGE");
+        while (waited.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            var before = CpuSample.Take();
+            await Task.Delay(1000);
+            if ((CpuSample.Take() - before).Redis < 0.05)
+            {
+                break; // Redis idle: the kernel has taken the memory back
+            }
+        }
     }
 
     private async Task<long> RedisNowMsAsync()

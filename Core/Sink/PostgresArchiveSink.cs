@@ -323,7 +323,8 @@ public sealed class PostgresArchiveSink(
         var positions = new List<int>(entries.Count);
         for (var i = 0; i < entries.Count; i++)
         {
-            if (RawPayload.TryGetText(entries[i].Member, out var id) && double.IsFinite(entries[i].Score))
+            // Scores beyond ±2^53 ms are no timestamps a version could carry (and would not fit the bigint exactly).
+            if (RawPayload.TryGetText(entries[i].Member, out var id) && entries[i].Score is > -9e15 and < 9e15)
             {
                 ids.Add(id);
                 versions.Add((long)Math.Floor(entries[i].Score));

@@ -28,11 +28,12 @@ public sealed class ArchiveService(
     ArchiveSafetyCheck? safetyCheck = null)
 {
     /// <summary>
-    /// Per entity, where this process's last successful pass left it: the write counter read before its first page,
-    /// and the checkpoint it committed. While both are unchanged nothing was written since, so the look-back overlap
-    /// holds what that pass already read and is not read again (docs/performance.md, "No-op pass").
+    /// With <c>Archive:QuietPasses</c>, per entity, where this process's last successful pass left it: the write counter
+    /// (and Redis server) read before its first page, and the checkpoint it committed. While both are unchanged nothing
+    /// was written since, so the look-back overlap holds what that pass already read and is not read again
+    /// (docs/performance.md, "No-op pass").
     /// </summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Writes, ChangeCursor Checkpoint)> _quietSince = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (WriteCount Writes, ChangeCursor Checkpoint)> _quietSince = new(StringComparer.Ordinal);
 
     /// <summary>Runs one pass. Never throws for data or infrastructure errors: the result says what happened.</summary>
     /// <exception cref="ArgumentException">The request names an unknown entity.</exception>
@@ -151,7 +152,7 @@ public sealed class ArchiveService(
         try
         {
             // Read before the first page: any write after this moment changes it, so the next pass re-reads the overlap.
-            var writes = await source.GetWriteCountAsync(entity, cancellationToken);
+            var writes = settings.QuietPasses ? await source.GetWriteCountAsync(entity, cancellationToken) : null;
 
             // Re-read the look-back overlap behind the checkpoint: a writer whose timestamp landed behind it is
             // still archived, and the MERGE's "only newer wins" makes the re-read harmless. Skipped only when nothing

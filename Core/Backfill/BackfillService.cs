@@ -169,7 +169,13 @@ public sealed class BackfillService(
                 var keys = ((RedisKey[])scan[1]!).Where(k => !reserved.Any(r => ((string)k!).StartsWith(r, StringComparison.Ordinal))).ToArray();
                 if (keys.Length > 0)
                 {
+                    var indexedBefore = result.Indexed;
                     minAdded = await IndexBatchAsync(database, indexKey, keys, prefixLength, result, minAdded, cancellationToken);
+                    if (result.Indexed > indexedBefore)
+                    {
+                        // New index entries are writes: a quiet pass must not skip the overlap they may have landed in.
+                        await database.StringIncrementAsync(layout.WriteCounterKey(entity)).WaitAsync(cancellationToken);
+                    }
                 }
 
                 result.Batches++;

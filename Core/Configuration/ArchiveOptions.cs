@@ -29,6 +29,13 @@ public sealed class ArchiveOptions
     /// <summary>Every pass re-reads this far behind the checkpoint to catch writers whose timestamps landed behind it.</summary>
     public TimeSpan LookbackOverlap { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// Quiet passes: skip re-reading the look-back overlap when the entity's write counter (<c>{prefix}:writes:{entity}</c>,
+    /// the Lua writer's third key) and the checkpoint are unchanged since this process's last successful pass. Turn on only
+    /// when every writer passes the counter key: a write that does not count, behind the checkpoint, is then not re-read.
+    /// </summary>
+    public bool QuietPasses { get; set; }
+
     /// <summary>A pass stops between pages once it has run this long and reports <c>partial</c>.</summary>
     public TimeSpan TimeBudget { get; set; } = TimeSpan.FromMinutes(8);
 

@@ -37,7 +37,7 @@ public sealed class ResilientChangeSource(IChangeSource inner, ResiliencePipelin
         RunAsync(ct => inner.CountAfterAsync(entity, afterScore, ct), cancellationToken);
 
     /// <inheritdoc />
-    public Task<long?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken) =>
+    public Task<WriteCount?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken) =>
         RunAsync(ct => inner.GetWriteCountAsync(entity, ct), cancellationToken);
 
     /// <inheritdoc />

@@ -21,11 +21,17 @@ public interface IChangeSource
     Task<long> CountAfterAsync(EntityDescriptor entity, double afterScore, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The entity's write counter (<c>{prefix}:writes:{entity}</c>), or null when no writer maintains it (writers that
-    /// call the Lua writer without its third key): then every pass re-reads the look-back overlap.
+    /// The entity's write counter (<c>{prefix}:writes:{entity}</c>) and the size of its change index, or null when no
+    /// writer maintains the counter.
     /// </summary>
-    Task<long?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken);
+    Task<WriteCount?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken);
 
     /// <summary>Publishes a committed checkpoint to <c>{prefix}:archive:checkpoint:{entity}</c>.</summary>
     Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// An entity's write counter and change-index size, read together. The size is a second witness: a counter rolled back
+/// (a failover to a lagging replica, a restore of Redis) that climbs back to an old value rarely brings the index along.
+/// </summary>
+public readonly record struct WriteCount(long Writes, long IndexSize);

@@ -131,10 +131,14 @@ public sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayout 
             .WaitAsync(cancellationToken);
 
     /// <inheritdoc />
-    public async Task<long?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken)
+    public async Task<WriteCount?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken)
     {
-        var value = await Database.StringGetAsync(layout.WriteCounterKey(entity)).WaitAsync(cancellationToken);
-        return value.IsNull ? null : (long)value;
+        var batch = Database.CreateBatch();
+        var counter = batch.StringGetAsync(layout.WriteCounterKey(entity));
+        var size = batch.SortedSetLengthAsync(layout.ChangeIndexKey(entity));
+        batch.Execute();
+        await Task.WhenAll(counter, size).WaitAsync(cancellationToken);
+        return counter.Result.IsNull ? null : new WriteCount((long)counter.Result, size.Result);
     }
 
     /// <inheritdoc />

@@ -74,11 +74,13 @@ public sealed class BackfillTests
             new("id", "m-legacy"), new("sessionId", "s-1"), new("userId", "u-1"), new("role", "user"), new("createdAt", Ms(legacy)), new("updatedAt", Ms(legacy)),
         ]);
 
+        var writesBefore = (long)await h.Redis.StringGetAsync(h.Layout.WriteCounterKey(EntityCatalog.Message));
         var report = await h.Services.GetRequiredService<BackfillService>().RunAsync(new BackfillRequest(["message"]), null, CancellationToken.None);
         var run = await h.RunAsync("message");
 
         var result = report.Entities.Single();
         Assert.Equal(1, result.Indexed);
+        Assert.True((long)await h.Redis.StringGetAsync(h.Layout.WriteCounterKey(EntityCatalog.Message)) > writesBefore); // indexing counts as a write
         Assert.Equal(1, result.AlreadyIndexed);
         Assert.Equal(legacy - 1, result.CheckpointRewoundTo);
         Assert.Equal(1, run.TotalUpserted);

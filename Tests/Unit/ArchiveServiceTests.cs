@@ -26,7 +26,7 @@ public sealed class ArchiveServiceTests
     {
         _source.Setup(s => s.GetServerTimeAsync(It.IsAny<CancellationToken>())).ReturnsAsync(s_redisNow);
         _source.Setup(s => s.MirrorCheckpointAsync(It.IsAny<EntityDescriptor>(), It.IsAny<double>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
-        _source.Setup(s => s.GetWriteCountAsync(It.IsAny<EntityDescriptor>(), It.IsAny<CancellationToken>())).ReturnsAsync((long?)null);
+        _source.Setup(s => s.GetWriteCountAsync(It.IsAny<EntityDescriptor>(), It.IsAny<CancellationToken>())).ReturnsAsync((WriteCount?)null);
         _source.Setup(s => s.ReadBeyondAsync(It.IsAny<EntityDescriptor>(), It.IsAny<double>(), It.IsAny<int>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
         _source.Setup(s => s.FetchAsync(It.IsAny<EntityDescriptor>(), It.IsAny<IReadOnlyList<ChangeEntry>>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((EntityDescriptor _, IReadOnlyList<ChangeEntry> entries, CancellationToken _) =>
@@ -67,20 +67,24 @@ public sealed class ArchiveServiceTests
     }
 
     [Theory]
-    [InlineData(7L, 7L, false, true)]   // nothing written since the last pass at this checkpoint: start at the checkpoint
-    [InlineData(7L, 8L, false, false)]  // a write since: re-read the overlap
-    [InlineData(7L, 7L, true, false)]   // the checkpoint moved under us (another process, a backfill rewind): re-read
-    [InlineData(null, null, false, false)] // writers keep no counter: always re-read
-    public async Task RunAsync_SecondPass_SkipsTheOverlapOnlyWhenNothingWasWrittenSince(long? firstCount, long? secondCount, bool checkpointMoved, bool skips)
+    [InlineData(true, 7L, 40L, 7L, 40L, false, true)]   // nothing written since the last pass at this checkpoint: start at the checkpoint
+    [InlineData(true, 7L, 40L, 8L, 40L, false, false)]  // a write since: re-read the overlap
+    [InlineData(true, 7L, 40L, 7L, 41L, false, false)]  // same counter, other index size (a counter rolled back by a failover): re-read
+    [InlineData(true, 7L, 40L, 7L, 40L, true, false)]   // the checkpoint moved under us (another process, a backfill rewind): re-read
+    [InlineData(true, null, null, null, null, false, false)] // writers keep no counter: always re-read
+    [InlineData(false, 7L, 40L, 7L, 40L, false, false)] // Archive:QuietPasses off (the default): always re-read
+    public async Task RunAsync_SecondPass_SkipsTheOverlapOnlyWhenNothingWasWrittenSince(
+        bool quietPasses, long? firstCount, long? firstSize, long? secondCount, long? secondSize, bool checkpointMoved, bool skips)
     {
+        _options.QuietPasses = quietPasses;
         var checkpoint = new ChangeCursor(1_000_000, Encoding.UTF8.GetBytes("u-9"));
         var moved = new ChangeCursor(1_000_500, Encoding.UTF8.GetBytes("u-10"));
         _sink.SetupSequence(s => s.AcquireAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(checkpoint)
             .ReturnsAsync(checkpointMoved ? moved : checkpoint);
         _source.SetupSequence(s => s.GetWriteCountAsync(EntityCatalog.User, It.IsAny<CancellationToken>()))
-            .ReturnsAsync(firstCount)
-            .ReturnsAsync(secondCount);
+            .ReturnsAsync(firstCount is { } a ? new WriteCount(a, firstSize!.Value) : null)
+            .ReturnsAsync(secondCount is { } b ? new WriteCount(b, secondSize!.Value) : null);
         var cursors = new List<ChangeCursor>();
         _source.Setup(s => s.ReadPageAsync(EntityCatalog.User, It.IsAny<ChangeCursor>(), It.IsAny<double>(), It.IsAny<int>(), It.IsAny<CancellationToken>()))
             .Callback((EntityDescriptor _, ChangeCursor after, double _, int _, CancellationToken _) => cursors.Add(after))
@@ -93,6 +97,7 @@ public sealed class ArchiveServiceTests
         Assert.Equal(ChangeCursor.AtScore(1_000_000 - 60_000), cursors[0]);
         var second = checkpointMoved ? moved : checkpoint;
         Assert.Equal(skips ? second : ChangeCursor.AtScore(second.Score - 60_000), cursors[1]);
+        _source.Verify(s => s.GetWriteCountAsync(It.IsAny<EntityDescriptor>(), It.IsAny<CancellationToken>()), quietPasses ? Times.Exactly(2) : Times.Never());
     }
 
     [Fact]

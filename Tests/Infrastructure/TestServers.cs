@@ -136,10 +136,31 @@ public sealed class TestServers
     }
 
     /// <summary>
-    /// A test host that was killed before its exit handler ran leaves its redis-server running: stop any redis-server
-    /// whose working folder belongs to a test run whose process is gone (Linux /proc).
+    /// A test host that was cut short before its exit handler finished leaves its servers running or its folder behind
+    /// (a PostgreSQL data folder is ~250 MB): stop the servers of test runs whose process is gone and delete their folders.
     /// </summary>
     private static void StopServersOfDeadRuns()
+    {
+        StopRedisOfDeadRuns();
+        var prefix = Path.Combine(Path.GetTempPath(), "nexus-archive-tests-");
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), "nexus-archive-tests-*"))
+        {
+            if (!int.TryParse(folder[prefix.Length..], out var owner) || owner == Environment.ProcessId || Directory.Exists($"/proc/{owner}"))
+            {
+                continue;
+            }
+
+            var data = Path.Combine(folder, "pg", "data");
+            if (File.Exists(Path.Combine(data, "postmaster.pid")) && FindPostgresBin() is { } bin)
+            {
+                RunAs(IsRoot, Path.Combine(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "stop"], throwOnError: false);
+            }
+
+            TryDeleteDirectory(folder);
+        }
+    }
+
+    private static void StopRedisOfDeadRuns()
     {
         var prefix = Path.Combine(Path.GetTempPath(), "nexus-archive-tests-");
         foreach (var proc in Directory.EnumerateDirectories("/proc"))

@@ -17,6 +17,8 @@ public sealed class TestServers
     public const string SetupHint = "Run ./scripts/test.sh (it installs redis-server and postgresql via scripts/install-prereqs.sh), or set NEXUS_TEST_REDIS and NEXUS_TEST_POSTGRES to running servers.";
 
     private static readonly Lazy<TestServers> s_instance = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly string s_runFolderPrefix = Path.Combine(Path.GetTempPath(), "nexus-archive-tests-");
+
     private readonly List<Action> _cleanup = [];
     private int _databaseCounter;
 
@@ -79,7 +81,7 @@ public sealed class TestServers
     private void StartServers()
     {
         StopServersOfDeadRuns();
-        WorkDirectory = Path.Combine(Path.GetTempPath(), $"nexus-archive-tests-{Environment.ProcessId}");
+        WorkDirectory = s_runFolderPrefix + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Directory.CreateDirectory(WorkDirectory);
         _cleanup.Add(() => TryDeleteDirectory(WorkDirectory));
 
@@ -142,10 +144,9 @@ public sealed class TestServers
     private static void StopServersOfDeadRuns()
     {
         StopRedisOfDeadRuns();
-        var prefix = Path.Combine(Path.GetTempPath(), "nexus-archive-tests-");
-        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), "nexus-archive-tests-*"))
+        foreach (var folder in Directory.EnumerateDirectories(Path.GetTempPath(), Path.GetFileName(s_runFolderPrefix) + "*"))
         {
-            if (!int.TryParse(folder[prefix.Length..], out var owner) || owner == Environment.ProcessId || Directory.Exists($"/proc/{owner}"))
+            if (!IsInFolderOfDeadRun(folder))
             {
                 continue;
             }
@@ -162,7 +163,6 @@ public sealed class TestServers
 
     private static void StopRedisOfDeadRuns()
     {
-        var prefix = Path.Combine(Path.GetTempPath(), "nexus-archive-tests-");
         foreach (var proc in Directory.EnumerateDirectories("/proc"))
         {
             // Not Process.GetProcessesByName: redis-server rewrites its command line, so .NET sees another name.
@@ -174,13 +174,7 @@ public sealed class TestServers
             try
             {
                 var cwd = new DirectoryInfo(Path.Combine(proc, "cwd")).LinkTarget;
-                if (File.ReadAllText(Path.Combine(proc, "comm")).Trim() != "redis-server" || cwd is null || !cwd.StartsWith(prefix, StringComparison.Ordinal))
-                {
-                    continue;
-                }
-
-                var owner = cwd[prefix.Length..].Split('/')[0];
-                if (int.TryParse(owner, out var ownerPid) && ownerPid != Environment.ProcessId && !Directory.Exists($"/proc/{ownerPid}"))
+                if (File.ReadAllText(Path.Combine(proc, "comm")).Trim() == "redis-server" && cwd is not null && IsInFolderOfDeadRun(cwd))
                 {
                     using var server = Process.GetProcessById(serverPid);
                     server.Kill();
@@ -192,6 +186,13 @@ public sealed class TestServers
             }
         }
     }
+
+    /// <summary>True for a path inside the work folder of a test run (<c>{temp}/nexus-archive-tests-{pid}</c>) whose process is gone.</summary>
+    private static bool IsInFolderOfDeadRun(string path) =>
+        path.StartsWith(s_runFolderPrefix, StringComparison.Ordinal)
+        && int.TryParse(path[s_runFolderPrefix.Length..].Split('/')[0], out var owner)
+        && owner != Environment.ProcessId
+        && !Directory.Exists($"/proc/{owner}");
 
     private void Stop()
     {

@@ -56,16 +56,13 @@ internal readonly record struct CpuSample(double Self, double Children, double R
     /// <summary>CPU seconds of the archiver (the child pass), Redis and PostgreSQL together.</summary>
     public double PassTotal => Children + Redis + Postgres;
 
-    /// <summary>CPU seconds of a baseline run inside this process: this process and PostgreSQL.</summary>
-    public double BaselineTotal => Self + Postgres;
-
     /// <summary>What a baseline running in this process cost per row.</summary>
     public string DescribeBaseline(double wallSeconds, long rows) =>
         $"CPU per row: client {Self / rows * 1e6:N1} µs, PostgreSQL {Postgres / rows * 1e6:N1} µs; cores busy {(Self + Postgres) / wallSeconds:0.00}";
 
     public string Describe(double wallSeconds, long rows) =>
         $"CPU per row: archiver {Children / rows * 1e6:N1} µs, Redis {Redis / rows * 1e6:N1} µs, PostgreSQL {Postgres / rows * 1e6:N1} µs; " +
-        $"cores busy {(Children + Redis + Postgres) / wallSeconds:0.00} of {Environment.ProcessorCount}";
+        $"cores busy {PassTotal / wallSeconds:0.00} of {Environment.ProcessorCount}";
 
     // Fields after the "(comm)" entry, with comm itself first: index 0 = comm, 1 = state, 2 = ppid, 11 = utime, ...
     private static string[]? Fields(string path)

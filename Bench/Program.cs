@@ -484,13 +484,14 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
 
         using var json = JsonDocument.Parse(await stdout);
         var root = json.RootElement;
+        var read = root.GetProperty("totalRead").GetInt64();
         return new PassResult(
-            root.GetProperty("totalRead").GetInt64(),
+            read,
             root.GetProperty("totalUpserted").GetInt64(),
             root.GetProperty("durationMs").GetDouble() / 1000,
             peakKb / 1024.0,
-            cpu.Describe(wallSeconds, Math.Max(1, root.GetProperty("totalRead").GetInt64())),
-            cpu.PassTotal / Math.Max(1, root.GetProperty("totalRead").GetInt64()));
+            cpu.Describe(wallSeconds, Math.Max(1, read)),
+            cpu.PassTotal / Math.Max(1, read));
     }
 
     /// <summary>Diagnostics: the Redis side of a pass alone (page, fetch, map), on the data already seeded.</summary>

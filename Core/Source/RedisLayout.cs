@@ -30,8 +30,9 @@ public sealed class RedisLayout
     public RedisKey ChangeIndexKey(EntityDescriptor entity) => $"{KeyPrefix}:changes:{entity.Name}";
 
     /// <summary>
-    /// The write counter <c>{prefix}:writes:{entity}</c>: every write through the Lua writer increments it. A pass
-    /// that finds it unchanged since this process's last successful pass knows the look-back overlap is unchanged too.
+    /// The write counter <c>{prefix}:writes:{entity}</c>: every write through the Lua writer increments it. With
+    /// <c>Archive:QuietPasses</c>, a pass that finds it (and the index size and checkpoint) unchanged since this
+    /// process's last successful pass knows the look-back overlap is unchanged too.
     /// </summary>
     public RedisKey WriteCounterKey(EntityDescriptor entity) => $"{KeyPrefix}:writes:{entity.Name}";
 

@@ -54,6 +54,7 @@ public static class NexusArchiveServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConnectionOptions>, ConnectionOptionsValidator>());
 
+        services.TryAddSingleton(sp => new DependencyEndpoints(sp.GetRequiredService<IOptions<ConnectionOptions>>().Value));
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton<ArchiveMetrics>();

@@ -9,10 +9,12 @@ namespace NexusArchive.Functions;
 /// <summary>
 /// <c>POST /api/archive/run</c> runs one bounded pass synchronously and returns its summary (the platform cuts
 /// HTTP responses at 230 s, so the pass is capped at <see cref="KickRequest.MaxKickDuration"/>);
-/// <c>GET /api/archive/status</c> reports checkpoints, lag, backlog, recent runs and open dead letters.
+/// <c>GET /api/archive/status</c> reports checkpoints, lag, backlog, recent runs and open dead letters (503 with the
+/// problems while <see cref="StartupProblems"/> holds any). A kick answers 409 only when no requested entity could be
+/// worked (another pass held them all); when some were archived and others busy it answers 200 with each entity's status.
 /// Both need a function key; the host checks it before we run.
 /// </summary>
-public sealed class ArchiveHttpFunctions(ArchiveService archive, StatusService status, ILogger<ArchiveHttpFunctions> logger)
+public sealed class ArchiveHttpFunctions(ArchiveService archive, StatusService status, StartupProblems startupProblems, ILogger<ArchiveHttpFunctions> logger)
 {
     public const string Trigger = "http";
 
@@ -49,6 +51,24 @@ public sealed class ArchiveHttpFunctions(ArchiveService archive, StatusService s
     [Function("ArchiveStatus")]
     public async Task<IActionResult> StatusAsync(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "archive/status")] HttpRequest request,
-        CancellationToken cancellationToken) =>
-        new OkObjectResult(await status.GetAsync(cancellationToken));
+        CancellationToken cancellationToken)
+    {
+        var report = await status.GetAsync(cancellationToken);
+        var problems = startupProblems.Current;
+        if (problems.Count == 0)
+        {
+            return new OkObjectResult(report);
+        }
+
+        // Loud for availability tests and alerts: the app runs, but something found at start-up needs an operator.
+        var details = new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "NexusArchive needs attention",
+            Detail = string.Join(" ", problems),
+        };
+        details.Extensions["problems"] = problems;
+        details.Extensions["archiveStatus"] = report;
+        return new ObjectResult(details) { StatusCode = StatusCodes.Status503ServiceUnavailable };
+    }
 }

@@ -20,13 +20,22 @@ public sealed class ArchiveVerifyFunction(VerifyService verify)
     {
         ArgumentNullException.ThrowIfNull(request);
         var entities = request.Query["entity"].Where(e => !string.IsNullOrWhiteSpace(e)).Select(e => e!).ToList();
+        if (KickRequest.UnknownEntities(entities) is { } unknown)
+        {
+            return Invalid(unknown);
+        }
+
         try
         {
             return new OkObjectResult(await verify.VerifyAsync(new VerifyRequest(entities), cancellationToken));
         }
         catch (ArgumentException ex)
         {
-            return new BadRequestObjectResult(new ProblemDetails { Status = StatusCodes.Status400BadRequest, Title = "Invalid verify request", Detail = ex.Message });
+            // The caller's words, not the framework's: drop " (Parameter 'x')".
+            return Invalid(ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
         }
     }
+
+    private static BadRequestObjectResult Invalid(string detail) =>
+        new(new ProblemDetails { Status = StatusCodes.Status400BadRequest, Title = "Invalid verify request", Detail = detail });
 }

@@ -4,7 +4,7 @@ using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
+using System.Text.Json.Serialization;
 using NexusArchive.Core;
 using NexusArchive.Core.Diagnostics;
 
@@ -16,6 +16,9 @@ public static class FunctionsHost
     /// <summary>The provider the Application Insights SDK adds a Warning-only filter rule for.</summary>
     internal const string ApplicationInsightsLoggerProvider =
         "Microsoft.Extensions.Logging.ApplicationInsights.ApplicationInsightsLoggerProvider";
+
+    /// <summary>Library categories kept at Warning in the worker (<see cref="ConfigureLogLevels"/>).</summary>
+    internal static readonly string[] QuietCategories = ["Npgsql", "Polly", "StackExchange.Redis", "Microsoft", "System.Net.Http", "Azure"];
 
     /// <summary>The app setting that holds the Application Insights connection string.</summary>
     internal const string ApplicationInsightsConnectionStringSetting = "APPLICATIONINSIGHTS_CONNECTION_STRING";
@@ -57,10 +60,44 @@ public static class FunctionsHost
 
         builder.Services.AddNexusArchive(builder.Configuration);
 
+        // A bad ArchiveSchedule does not stop the worker (ArchiveScheduleCheck says why); every other setting does.
         builder.Services.AddOptions<FunctionsOptions>()
-            .Configure(o => o.ArchiveSchedule = builder.Configuration[FunctionsOptions.ArchiveScheduleSetting])
-            .ValidateOnStart();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FunctionsOptions>, FunctionsOptionsValidator>());
+            .Configure(o => o.ArchiveSchedule = builder.Configuration[FunctionsOptions.ArchiveScheduleSetting]);
+        // Not an IValidateOptions registration: that would make reading the options throw. ArchiveScheduleCheck runs it.
+        builder.Services.TryAddSingleton<FunctionsOptionsValidator>();
+        builder.Services.TryAddSingleton<StartupProblems>();
+        builder.Services.AddHostedService<ArchiveScheduleCheck>();
+        builder.Services.AddHostedService<StartupMigration>();
+
+        ConfigureJson(builder.Services);
+
+        ConfigureLogLevels(builder.Logging);
         return builder;
+    }
+
+    /// <summary>Every JSON we return spells enums as words (RunStatus, ScopeKind, …), never as numbers.</summary>
+    internal static void ConfigureJson(IServiceCollection services) =>
+        services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => o.JsonSerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+
+    /// <summary>
+    /// Under the host, everything the worker logs during an invocation is forwarded as <c>Function.&lt;Name&gt;.User</c>
+    /// and, with Application Insights, also sent from the worker itself: billed by volume. The worker keeps NexusArchive's
+    /// own events (a handful per pass: docs/functions.md, "Logs") and only warnings from libraries that log per command
+    /// or per attempt (Npgsql, Polly, StackExchange.Redis, ASP.NET Core, the worker's own plumbing). The <c>Logging</c>
+    /// section of the app settings (<c>Logging__LogLevel__Npgsql=Debug</c>) still overrides these defaults.
+    /// </summary>
+    internal static void ConfigureLogLevels(ILoggingBuilder logging)
+    {
+        foreach (var category in QuietCategories)
+        {
+            logging.Services.Configure<LoggerFilterOptions>(o =>
+            {
+                // Rules from configuration are added before this runs; only add ours where none is configured.
+                if (!o.Rules.Any(r => r.CategoryName == category && r.ProviderName is null))
+                {
+                    o.Rules.Insert(0, new LoggerFilterRule(null, category, LogLevel.Warning, null));
+                }
+            });
+        }
     }
 }

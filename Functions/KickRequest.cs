@@ -53,10 +53,9 @@ internal sealed record KickRequest(IReadOnlyList<string> Entities, TimeSpan MaxD
             duration = parsed.MaxDuration ?? duration;
         }
 
-        var unknown = entities.Where(e => EntityCatalog.Find(e) is null).ToList();
-        if (unknown.Count > 0)
+        if (UnknownEntities(entities) is { } unknown)
         {
-            return Invalid($"Unknown entity '{string.Join("', '", unknown)}'. Known entities: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.");
+            return Invalid(unknown);
         }
 
         var maxDuration = MaxKickDuration;
@@ -71,6 +70,15 @@ internal sealed record KickRequest(IReadOnlyList<string> Entities, TimeSpan MaxD
         }
 
         return new KickRequest(entities, maxDuration, null);
+    }
+
+    /// <summary>Null when every name is a known entity; otherwise the message a caller gets (kick and verify say the same).</summary>
+    public static string? UnknownEntities(IEnumerable<string> entities)
+    {
+        var unknown = entities.Where(e => EntityCatalog.Find(e) is null).ToList();
+        return unknown.Count == 0
+            ? null
+            : $"Unknown entity '{string.Join("', '", unknown)}'. Known entities: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.";
     }
 
     private static KickRequest Invalid(string error) => new([], TimeSpan.Zero, error);

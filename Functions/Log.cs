@@ -17,6 +17,15 @@ internal static partial class Log
     [LoggerMessage(2002, LogLevel.Error, "Archive timer run {RunId} failed: {Error}", EventName = "TimerRunFailed")]
     public static partial void TimerRunFailed(ILogger logger, Guid runId, string? error);
 
+    [LoggerMessage(2003, LogLevel.Critical, "Scheduled archiving is off: {Problem} The host disables the timer; HTTP functions still run. Fix the app setting and restart.", EventName = "ArchiveScheduleInvalid")]
+    public static partial void ArchiveScheduleInvalid(ILogger logger, string problem);
+
+    [LoggerMessage(2004, LogLevel.Information, "Archive:MigrateOnStartup applied {Count} pending migrations", EventName = "StartupMigrationApplied")]
+    public static partial void StartupMigrationApplied(ILogger logger, int count);
+
+    [LoggerMessage(2005, LogLevel.Critical, "Archive:MigrateOnStartup could not apply migrations: {Error}", EventName = "StartupMigrationFailed")]
+    public static partial void StartupMigrationFailed(ILogger logger, string error, Exception exception);
+
     [LoggerMessage(2010, LogLevel.Information, "Archive kick for {Entities} with budget {MaxDuration}", EventName = "KickReceived")]
     public static partial void KickReceived(ILogger logger, string entities, TimeSpan maxDuration);
 

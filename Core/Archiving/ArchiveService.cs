@@ -494,9 +494,11 @@ public sealed class ArchiveService(
             return RunStatus.Failed;
         }
 
+        // Conflict means "nothing was done, another pass holds it all". When some entities were worked and others were
+        // busy, the run is Partial: callers see each entity's status and know that work was done.
         if (statuses.Contains(RunStatus.Conflict))
         {
-            return RunStatus.Conflict;
+            return statuses.All(s => s is RunStatus.Conflict or RunStatus.Skipped) ? RunStatus.Conflict : RunStatus.Partial;
         }
 
         if (statuses.Contains(RunStatus.Partial) || statuses.Contains(RunStatus.Skipped))

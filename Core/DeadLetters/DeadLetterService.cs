@@ -29,6 +29,7 @@ public sealed record DeadLetterEntry(
 public sealed record DeadLetterFilter(string? Entity = null, IReadOnlyList<string>? RecordIds = null, bool IncludeClosed = false);
 
 /// <summary>How a replay of one dead letter ended.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ReplayOutcome>))]
 public enum ReplayOutcome
 {
     /// <summary>The current record archived cleanly; the dead letter is resolved.</summary>

@@ -1,3 +1,4 @@
+using NexusArchive.Core.Configuration;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -13,8 +14,10 @@ public static class ErrorText
     public static string Describe(Exception exception) => exception switch
     {
         PostgresException pg => $"PostgreSQL error {pg.SqlState}: {pg.MessageText}",
-        NpgsqlException npgsql => $"PostgreSQL connection failed ({npgsql.InnerException?.GetType().Name ?? nameof(NpgsqlException)}{(npgsql.IsTransient ? ", transient" : string.Empty)})",
-        RedisConnectionException redis => $"Redis connection failed ({redis.FailureType})",
+        // Npgsql's own text ("Failed to connect to 127.0.0.1:5442") names the endpoint and never the password.
+        NpgsqlException npgsql => $"PostgreSQL connection failed ({npgsql.InnerException?.GetType().Name ?? nameof(NpgsqlException)}{(npgsql.IsTransient ? ", transient" : string.Empty)}): "
+            + $"{FirstLine(npgsql.Message)}; check ConnectionStrings:{ConnectionStringNames.Postgres}",
+        RedisConnectionException redis => $"Redis connection failed ({redis.FailureType}); check ConnectionStrings:{ConnectionStringNames.Redis}",
         RedisTimeoutException => "Redis command timed out",
         RedisServerException redis => $"Redis error: {FirstLine(redis.Message)}",
         OperationCanceledException => "cancelled",

@@ -1,6 +1,7 @@
 namespace NexusArchive.Core.Entities;
 
 /// <summary>How a Redis hash field (always a string) becomes a PostgreSQL value.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ColumnKind>))]
 public enum ColumnKind
 {
     /// <summary>UTF-8 text without NUL characters; PostgreSQL <c>text</c>.</summary>

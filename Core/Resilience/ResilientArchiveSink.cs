@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Sink;
@@ -17,7 +18,7 @@ namespace NexusArchive.Core.Resilience;
 /// was lost) the retry finds every row already archived ("only newer wins" MERGE → unchanged) and the checkpoint
 /// never moves backwards. Data errors and lease conflicts are not transient and pass straight through.
 /// </summary>
-public sealed class ResilientArchiveSink(IArchiveSink inner, ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options)
+public sealed class ResilientArchiveSink(IArchiveSink inner, ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options, DependencyEndpoints endpoints)
     : IArchiveSink
 {
     private readonly ResiliencePipeline _pipeline = pipelines.GetPipeline(ResiliencePipelineNames.Postgres);
@@ -81,7 +82,7 @@ public sealed class ResilientArchiveSink(IArchiveSink inner, ResiliencePipelineP
         }
         catch (BrokenCircuitException ex)
         {
-            throw new DependencyUnavailableException("PostgreSQL", options.Value.BreakDuration, ex);
+            throw new DependencyUnavailableException("PostgreSQL", endpoints.Postgres, options.Value.BreakDuration, ex);
         }
     }
 }

@@ -1,3 +1,4 @@
+using NexusArchive.Core.Configuration;
 using Microsoft.Extensions.Options;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Source;
@@ -11,7 +12,7 @@ namespace NexusArchive.Core.Resilience;
 /// Runs every call of the real <see cref="IChangeSource"/> through the <c>nexus-redis</c> pipeline. Every call is a
 /// read (or the idempotent checkpoint mirror), so a retry can never double an effect.
 /// </summary>
-public sealed class ResilientChangeSource(IChangeSource inner, ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options)
+public sealed class ResilientChangeSource(IChangeSource inner, ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options, DependencyEndpoints endpoints)
     : IChangeSource
 {
     private readonly ResiliencePipeline _pipeline = pipelines.GetPipeline(ResiliencePipelineNames.Redis);
@@ -56,7 +57,7 @@ public sealed class ResilientChangeSource(IChangeSource inner, ResiliencePipelin
         }
         catch (BrokenCircuitException ex)
         {
-            throw new DependencyUnavailableException("Redis", options.Value.BreakDuration, ex);
+            throw new DependencyUnavailableException("Redis", endpoints.Redis, options.Value.BreakDuration, ex);
         }
     }
 }

@@ -5,6 +5,7 @@ using StackExchange.Redis;
 namespace NexusArchive.Core.Source;
 
 /// <summary>How <see cref="RecordWriter"/> treats fields already in the hash.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<WriteMode>))]
 public enum WriteMode
 {
     /// <summary>Set the given fields and keep the others (an app's edit).</summary>

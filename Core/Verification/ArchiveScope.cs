@@ -4,6 +4,7 @@ using NexusArchive.Core.Sink;
 namespace NexusArchive.Core.Verification;
 
 /// <summary>What a verify or restore covers.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ScopeKind>))]
 public enum ScopeKind
 {
     /// <summary>Every record of the selected entities.</summary>

@@ -2,6 +2,8 @@ using System.Text.Json;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Sink;
 using NexusArchive.Tests.Infrastructure;
 using static NexusArchive.Tests.Functions.FunctionsTestKit;
 
@@ -153,13 +155,81 @@ public sealed class ArchiveFunctionsTests
     }
 
     [Fact]
-    public async Task Verify_UnknownEntity_Returns400()
+    public async Task Verify_UnknownEntity_Returns400InTheCallersWords()
     {
         await using var h = await ArchiveHarness.CreateAsync();
 
-        var (status, _) = await ExecuteAsync(await Verify(h).VerifyAsync(Get("/api/archive/verify?entity=reaction"), CancellationToken.None));
+        var (status, body) = await ExecuteAsync(await Verify(h).VerifyAsync(Get("/api/archive/verify?entity=reaction"), CancellationToken.None));
 
         Assert.Equal(400, status);
+        Assert.Equal("Unknown entity 'reaction'. Known entities: user, session, message, attachment.", body.Str("detail"));
+        Assert.DoesNotContain("Parameter", body.Str("detail"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_SessionScope_SpellsEnumsAsWords()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        await WriteMessagesAsync(h, 3);
+
+        var (status, body) = await ExecuteAsync(await Verify(h).VerifyAsync(Get("/api/archive/verify?entity=message"), CancellationToken.None));
+
+        Assert.Equal(200, status);
+        Assert.Equal(JsonValueKind.String, body.GetProperty("scope").GetProperty("kind").ValueKind);
+        Assert.Equal("All", body.GetProperty("scope").Str("kind"));
+    }
+
+    [Fact]
+    public async Task Kick_OneEntityHeldByAnotherPass_Answers200WithEachEntitysStatus_AndOnlyAllHeldAnswers409()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        await WriteMessagesAsync(h, 5);
+        await h.WriteAsync(EntityCatalog.User, "u-1", await h.RedisNowMsAsync() - 60_000, ("displayName", "Ada"), ("createdAt", "1700000000000"));
+        var sink = h.Services.GetRequiredService<IArchiveSink>();
+        var otherPass = Guid.NewGuid();
+        await sink.AcquireAsync(EntityCatalog.Message, otherPass, CancellationToken.None); // a live pass elsewhere holds message
+
+        var (mixed, mixedBody) = await ExecuteAsync(await Http(h).RunAsync(Post("""{"entities":["user","message"]}"""), CancellationToken.None));
+        var (allHeld, allHeldBody) = await ExecuteAsync(await Http(h).RunAsync(Post("""{"entities":["message"]}"""), CancellationToken.None));
+
+        Assert.Equal(200, mixed);
+        Assert.Equal("Partial", mixedBody.Str("status"));
+        var entities = mixedBody.GetProperty("entities").EnumerateArray().ToDictionary(e => e.Str("entity"), e => e.Str("status"));
+        Assert.Equal("Succeeded", entities["user"]);
+        Assert.Equal("Conflict", entities["message"]);
+        Assert.Equal(1, await h.CountAsync("users"));
+        Assert.Equal(409, allHeld);
+        Assert.Equal("Conflict", allHeldBody.Str("status"));
+        Assert.Equal(0, await h.CountAsync("messages"));
+    }
+
+    [Fact]
+    public async Task Kick_TwoConcurrentKicksOverABacklog_Answer409OnlyWhenNothingWasWorked()
+    {
+        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:PageSize"] = "50");
+        await WriteMessagesAsync(h, 3000);
+        var now = await h.RedisNowMsAsync();
+        for (var i = 0; i < 200; i++)
+        {
+            await h.WriteAsync(EntityCatalog.User, $"u-{i:D4}", now - 60_000 + i, ("displayName", "User"), ("createdAt", "1700000000000"));
+        }
+
+        var kicks = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+            await ExecuteAsync(await Http(h).RunAsync(Post("""{"entities":["user","message"]}"""), CancellationToken.None)))));
+
+        foreach (var (status, body) in kicks)
+        {
+            var statuses = body.GetProperty("entities").EnumerateArray().Select(e => e.Str("status")).ToList();
+            var nothingWorked = statuses.All(s => s is "Conflict" or "Skipped");
+            Assert.True(nothingWorked == (status == 409), $"HTTP {status} with entity statuses {string.Join(",", statuses)}");
+            var expected = status == 409 ? "Conflict" : statuses.Contains("Conflict") ? "Partial" : "Succeeded";
+            Assert.Equal(expected, body.Str("status"));
+        }
+
+        Assert.Contains(kicks, k => k.StatusCode == 200);
+        await Http(h).RunAsync(Post("""{"entities":["user","message"]}"""), CancellationToken.None);
+        Assert.Equal(3000, await h.CountAsync("messages"));
+        Assert.Equal(200, await h.CountAsync("users"));
     }
 
     [Fact]

@@ -100,9 +100,6 @@ public sealed class FunctionsHostTests
     }
 
     [Theory]
-    [InlineData("ArchiveSchedule", null, "ArchiveSchedule is missing")]
-    [InlineData("ArchiveSchedule", "*/5 * * * *", "ArchiveSchedule '*/5 * * * *' has 5 fields")]
-    [InlineData("ArchiveSchedule", "0 */5 * * * ; rm", "ArchiveSchedule '0 */5 * * * ; rm'")]
     [InlineData("ConnectionStrings:Redis", null, "ConnectionStrings:Redis is missing")]
     [InlineData("ConnectionStrings:Postgres", "not a connection string", "ConnectionStrings:Postgres")]
     [InlineData("Archive:PageSize", "0", "Archive:PageSize")]
@@ -127,10 +124,49 @@ public sealed class FunctionsHostTests
 
     [Theory]
     [InlineData("0 */5 * * * *")]
+    [InlineData("*/15 * * * * *")]
+    [InlineData("0 0 */2 * * MON-FRI")]
     [InlineData("0 0 2 * * Sun-Sat")]
     [InlineData(" 30 15,45 9-17 * 1-12 MON ")]
-    public void Validator_SixFieldSchedule_Succeeds(string schedule) =>
+    public void Validator_ScheduleTheHostAccepts_Succeeds(string schedule) =>
         Assert.True(new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule }).Succeeded);
+
+    [Theory]
+    [InlineData(null, "ArchiveSchedule is missing")]
+    [InlineData("99 * * * * *", "ArchiveSchedule '99 * * * * *' is not a valid NCRONTAB expression: 99 is higher than the maximum allowable value for the [Second] field")]
+    [InlineData("0 60 * * * *", "is not a valid NCRONTAB expression: 60 is higher than the maximum allowable value for the [Minute] field")]
+    [InlineData("0 0 0 31 2 FUNDAY", "is not a valid NCRONTAB expression")]
+    [InlineData("0 */5 * * *", "ArchiveSchedule '0 */5 * * *' has 5 fields; NCRONTAB needs six")]
+    [InlineData("0 */5 * * * ; rm", "ArchiveSchedule '0 */5 * * * ; rm'")]
+    [InlineData("00:05:00", "has 1 fields")]
+    public void Validator_ScheduleTheHostWouldRefuseOrMisread_FailsNamingTheSetting(string? schedule, string expected)
+    {
+        var result = new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule });
+
+        Assert.True(result.Failed);
+        Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartAsync_BadSchedule_KeepsTheWorkerUpAndRecordsACriticalProblem()
+    {
+        var settings = ValidSettings();
+        settings["ArchiveSchedule"] = "99 * * * * *";
+        using var records = new RecordingLoggerProvider();
+        var builder = FunctionsApplication.CreateBuilder([]);
+        builder.Configuration.AddInMemoryCollection(settings);
+        FunctionsHost.Configure(builder);
+        builder.Logging.AddProvider(records);
+        using var host = builder.Build();
+
+        await host.Services.GetServices<IHostedService>().OfType<ArchiveScheduleCheck>().Single().StartAsync(CancellationToken.None);
+
+        var problem = Assert.Single(host.Services.GetRequiredService<StartupProblems>().Current);
+        Assert.StartsWith("ArchiveSchedule '99 * * * * *' is not a valid NCRONTAB expression", problem, StringComparison.Ordinal);
+        var logged = Assert.Single(records.Records, r => r.EventName == "ArchiveScheduleInvalid");
+        Assert.Equal(LogLevel.Critical, logged.Level);
+        Assert.Contains("ArchiveSchedule", logged.Message, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task PostgresManagedIdentity_Off_NeverAsksForAToken()

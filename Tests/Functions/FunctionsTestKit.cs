@@ -20,10 +20,13 @@ internal static class FunctionsTestKit
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddMvcCore();
+        FunctionsHost.ConfigureJson(services);
         return services.BuildServiceProvider();
     });
 
-    public static ArchiveHttpFunctions Http(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveHttpFunctions>(h.Services);
+    public static ArchiveHttpFunctions Http(ArchiveHarness h) => Http(h, new StartupProblems());
+
+    public static ArchiveHttpFunctions Http(ArchiveHarness h, StartupProblems problems) => ActivatorUtilities.CreateInstance<ArchiveHttpFunctions>(h.Services, problems);
 
     public static ArchiveVerifyFunction Verify(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveVerifyFunction>(h.Services);
 

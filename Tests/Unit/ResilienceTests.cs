@@ -1,3 +1,4 @@
+using NexusArchive.Core.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -88,7 +89,7 @@ public sealed class ResilienceTests
         });
 
         var error = await Assert.ThrowsAsync<DependencyUnavailableException>(() => Call(sut));
-        Assert.Contains("PostgreSQL is unavailable", error.Message);
+        Assert.Contains("PostgreSQL at ConnectionStrings:Postgres (host 127.0.0.1, port 5442, database nexus) is unavailable", error.Message);
         inner.Verify(s => s.WritePageAsync(It.IsAny<EntityDescriptor>(), It.IsAny<Guid>(), It.IsAny<IReadOnlyList<MappedRow>>(), It.IsAny<IReadOnlyList<DeadLetter>>(), It.IsAny<ChangeCursor>(), It.IsAny<CancellationToken>()), Times.Exactly(3)); // not 11: the open breaker stopped the retries
 
         await Assert.ThrowsAsync<DependencyUnavailableException>(() => Call(sut));
@@ -124,7 +125,7 @@ public sealed class ResilienceTests
             .ThrowsAsync(new RedisServerException("WRONGTYPE"));
 #pragma warning restore CS0618
         var services = Services();
-        var sut = new ResilientChangeSource(inner.Object, services.GetRequiredService<ResiliencePipelineProvider<string>>(), services.GetRequiredService<IOptions<ResilienceOptions>>());
+        var sut = new ResilientChangeSource(inner.Object, services.GetRequiredService<ResiliencePipelineProvider<string>>(), services.GetRequiredService<IOptions<ResilienceOptions>>(), new DependencyEndpoints(new ConnectionOptions { Redis = "127.0.0.1:6390", Postgres = "Host=127.0.0.1;Port=5442;Database=nexus" }));
 
         Assert.Equal(DateTimeOffset.UnixEpoch, await sut.GetServerTimeAsync(CancellationToken.None));
         await Assert.ThrowsAsync<RedisServerException>(() => sut.GetServerTimeAsync(CancellationToken.None));
@@ -211,6 +212,6 @@ public sealed class ResilienceTests
     private static ResilientArchiveSink CreateSut(IArchiveSink inner, Action<Dictionary<string, string?>>? configure = null, TimeProvider? time = null)
     {
         var services = Services(configure, time);
-        return new ResilientArchiveSink(inner, services.GetRequiredService<ResiliencePipelineProvider<string>>(), services.GetRequiredService<IOptions<ResilienceOptions>>());
+        return new ResilientArchiveSink(inner, services.GetRequiredService<ResiliencePipelineProvider<string>>(), services.GetRequiredService<IOptions<ResilienceOptions>>(), new DependencyEndpoints(new ConnectionOptions { Redis = "127.0.0.1:6390", Postgres = "Host=127.0.0.1;Port=5442;Database=nexus" }));
     }
 }

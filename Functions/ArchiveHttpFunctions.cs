@@ -61,6 +61,9 @@ public sealed class ArchiveHttpFunctions(ArchiveService archive, StatusService s
         }
 
         // Loud for availability tests and alerts: the app runs, but something found at start-up needs an operator.
+        // Logged again here because the start-up event leaves the worker before the host's log channel is up (it
+        // reaches Application Insights directly); this one also shows in the host's log.
+        Log.NeedsAttention(logger, string.Join(" ", problems));
         var details = new ProblemDetails
         {
             Status = StatusCodes.Status503ServiceUnavailable,

@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(2005, LogLevel.Critical, "Archive:MigrateOnStartup could not apply migrations: {Error}", EventName = "StartupMigrationFailed")]
     public static partial void StartupMigrationFailed(ILogger logger, string error, Exception exception);
 
+    [LoggerMessage(2006, LogLevel.Error, "NexusArchive needs attention: {Problems}", EventName = "NeedsAttention")]
+    public static partial void NeedsAttention(ILogger logger, string problems);
+
     [LoggerMessage(2010, LogLevel.Information, "Archive kick for {Entities} with budget {MaxDuration}", EventName = "KickReceived")]
     public static partial void KickReceived(ILogger logger, string entities, TimeSpan maxDuration);
 

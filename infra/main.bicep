@@ -314,6 +314,43 @@ resource failedRunAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
+// ArchiveScheduleInvalid (2003), StartupMigrationFailed (2005) and NeedsAttention (2006) come from the Functions worker
+// when it runs but cannot archive on schedule (a schedule the host refused, migrations that failed at start-up).
+resource startupProblemAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${environmentName}-archive-startup-problem'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'NexusArchive: needs attention (bad ArchiveSchedule or failed start-up migration)'
+    description: 'The Functions worker runs, but scheduled archiving is off or migrations failed; GET /api/archive/status answers 503 with the problem.'
+    severity: 1
+    enabled: true
+    scopes: [
+      appInsights.id
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where tostring(customDimensions.EventName) in ("ArchiveScheduleInvalid", "StartupMigrationFailed", "NeedsAttention")'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: alertActions
+    }
+  }
+}
+
 resource lagAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${environmentName}-archive-lag'
   location: location

@@ -34,7 +34,7 @@ start() {
   mkdir -p "$local_dir/azurite" "$local_dir/log"
   if ! { [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }; then
     # --skipApiVersionCheck: the Functions host's storage SDK may be newer than this Azurite.
-    nohup "$azurite" --silent --skipApiVersionCheck --location "$local_dir/azurite" \
+    nohup "$azurite" --silent --disableTelemetry --skipApiVersionCheck --location "$local_dir/azurite" \
       --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
       >"$local_dir/log/azurite.log" 2>&1 &
     echo $! > "$pid_file"

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Azure.Core;
 using Azure.Identity;
 using Microsoft.Extensions.Configuration;
@@ -6,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using NexusArchive.Core.Archiving;
 using NexusArchive.Core.Backfill;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Configuration;
 using NexusArchive.Core.DeadLetters;
 using NexusArchive.Core.Demo;
@@ -90,19 +92,41 @@ public static class NexusArchiveServiceCollectionExtensions
 
         // The pass sees the Redis source and PostgreSQL sink through the nexus-redis / nexus-postgres Polly pipelines.
         services.AddNexusResilience(configuration);
+        services.TryAddSingleton<PostgresCalls>();
+        services.TryAddSingleton<RedisCalls>();
         services.TryAddSingleton<RedisChangeSource>();
+        services.TryAddSingleton<CheckpointStore>();
+        services.TryAddSingleton<DeadLetterStore>();
+        services.TryAddSingleton<RunHistory>();
+        services.TryAddSingleton<PageWriter>();
         services.TryAddSingleton<PostgresArchiveSink>();
         services.TryAddSingleton<IChangeSource>(sp => ActivatorUtilities.CreateInstance<ResilientChangeSource>(sp, sp.GetRequiredService<RedisChangeSource>()));
         services.TryAddSingleton<IArchiveSink>(sp => ActivatorUtilities.CreateInstance<ResilientArchiveSink>(sp, sp.GetRequiredService<PostgresArchiveSink>()));
-        services.TryAddSingleton<DeadLetterService>();
+        services.TryAddSingleton<RecordKeyScanner>();
+        services.TryAddSingleton<ArchivedRowCounter>();
+        AddWithInternalConstructor<DeadLetterService>(services);
         services.TryAddSingleton<Migrator>();
         services.TryAddSingleton<ArchiveSafetyCheck>();
-        services.TryAddSingleton<ArchiveService>();
-        services.TryAddSingleton<StatusService>();
+        services.TryAddSingleton<IArchiveSafetyCheck>(sp => sp.GetRequiredService<ArchiveSafetyCheck>());
+        services.TryAddSingleton<QuietPassTracker>();
+        AddWithInternalConstructor<ArchiveService>(services);
+        AddWithInternalConstructor<StatusService>(services);
         services.TryAddSingleton<DemoDataSeeder>();
-        services.TryAddSingleton<VerifyService>();
+        AddWithInternalConstructor<VerifyService>(services);
         services.TryAddSingleton<RestoreService>();
-        services.TryAddSingleton<BackfillService>();
+        AddWithInternalConstructor<BackfillService>(services);
         return services;
     }
+
+    /// <summary>
+    /// Registers a public service whose constructor is internal because it takes Core's internal stores: the container
+    /// only calls public constructors, so its single non-public one is called here with every parameter resolved.
+    /// </summary>
+    private static void AddWithInternalConstructor<TService>(IServiceCollection services)
+        where TService : class =>
+        services.TryAddSingleton(sp =>
+        {
+            var constructor = typeof(TService).GetConstructors(BindingFlags.Instance | BindingFlags.NonPublic).Single();
+            return (TService)constructor.Invoke([.. constructor.GetParameters().Select(p => sp.GetRequiredService(p.ParameterType))]);
+        });
 }

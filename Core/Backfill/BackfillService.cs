@@ -1,12 +1,12 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
-using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Verification;
-using Npgsql;
 using StackExchange.Redis;
 
 namespace NexusArchive.Core.Backfill;
@@ -86,16 +86,39 @@ public sealed class BackfillReport
 /// When it indexed records at or behind the entity's archive checkpoint (backfill after the archive already ran),
 /// it rewinds the checkpoint to just before the oldest of them so the next pass reads them.
 /// </summary>
-public sealed class BackfillService(
-    IConnectionMultiplexer redis,
-    NpgsqlDataSource dataSource,
-    RedisLayout layout,
-    SchemaNames schemas,
-    TimeProvider timeProvider,
-    ILogger<BackfillService> logger)
+public sealed class BackfillService
 {
+    private readonly IConnectionMultiplexer _redis;
+    private readonly CheckpointStore _checkpoints;
+    private readonly RecordKeyScanner _scanner;
+    private readonly RedisCalls _redisCalls;
+    private readonly PostgresCalls _postgresCalls;
+    private readonly RedisLayout _layout;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<BackfillService> _logger;
+
+    internal BackfillService(
+        IConnectionMultiplexer redis,
+        CheckpointStore checkpoints,
+        RecordKeyScanner scanner,
+        RedisCalls redisCalls,
+        PostgresCalls postgresCalls,
+        RedisLayout layout,
+        TimeProvider timeProvider,
+        ILogger<BackfillService> logger)
+    {
+        _redis = redis;
+        _checkpoints = checkpoints;
+        _scanner = scanner;
+        _redisCalls = redisCalls;
+        _postgresCalls = postgresCalls;
+        _layout = layout;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
     /// <summary>The Redis hash holding an entity's saved SCAN cursor and counts.</summary>
-    public RedisKey StateKey(EntityDescriptor entity) => $"{layout.KeyPrefix}:archive:backfill:{entity.Name}";
+    public RedisKey StateKey(EntityDescriptor entity) => $"{_layout.KeyPrefix}:archive:backfill:{entity.Name}";
 
     /// <summary>Runs (or resumes) the backfill. Cancelling stops after the current batch is saved; the report says so.</summary>
     /// <exception cref="ArgumentException">Unknown entity or a SCAN count out of range.</exception>
@@ -107,7 +130,7 @@ public sealed class BackfillService(
             throw new ArgumentException($"SCAN count must be between 1 and 100000 (was {request.ScanCount}).", nameof(request));
         }
 
-        var started = timeProvider.GetTimestamp();
+        var started = _timeProvider.GetTimestamp();
         var report = new BackfillReport { Entities = [] };
         foreach (var entity in EntityCatalog.Resolve(request.Entities))
         {
@@ -119,28 +142,24 @@ public sealed class BackfillService(
             }
         }
 
-        report.DurationMs = timeProvider.GetElapsedTime(started).TotalMilliseconds;
+        report.DurationMs = _timeProvider.GetElapsedTime(started).TotalMilliseconds;
         return report;
     }
 
     private async Task<bool> BackfillEntityAsync(
         EntityDescriptor entity, BackfillRequest request, EntityBackfillResult result, IProgress<BackfillProgress>? progress, CancellationToken cancellationToken)
     {
-        var database = redis.GetDatabase();
+        var database = _redis.GetDatabase();
         var stateKey = StateKey(entity);
-        var indexKey = layout.ChangeIndexKey(entity);
-        var recordPrefix = layout.RecordKeyPrefix(entity);
-        var prefixLength = Encoding.UTF8.GetByteCount(recordPrefix);
-        // {prefix}:{entity}:* cannot match {prefix}:changes:… or {prefix}:archive:… (no entity has those names);
-        // the check below keeps it so should an entity ever be named that way.
-        var reserved = new[] { $"{layout.KeyPrefix}:changes:", $"{layout.KeyPrefix}:archive:" };
+        var indexKey = _layout.ChangeIndexKey(entity);
+        var prefixLength = Encoding.UTF8.GetByteCount(_layout.RecordKeyPrefix(entity));
 
         if (request.Restart)
         {
-            await database.KeyDeleteAsync(stateKey).WaitAsync(cancellationToken);
+            await _redisCalls.RunAsync(ct => database.KeyDeleteAsync(stateKey).WaitAsync(ct), cancellationToken);
         }
 
-        var state = (await database.HashGetAllAsync(stateKey).WaitAsync(cancellationToken)).ToDictionary(e => (string)e.Name!, e => e.Value);
+        var state = (await _redisCalls.RunAsync(ct => database.HashGetAllAsync(stateKey).WaitAsync(ct), cancellationToken)).ToDictionary(e => (string)e.Name!, e => e.Value);
         RedisValue cursor = state.GetValueOrDefault("cursor", 0);
         double? minAdded = state.TryGetValue("minScore", out var m) ? (double)m : null;
         result.KeysScanned = (long)state.GetValueOrDefault("scanned", 0);
@@ -152,11 +171,11 @@ public sealed class BackfillService(
         result.Resumed = state.Count > 0;
         if (result.Resumed)
         {
-            Log.BackfillResumed(logger, entity.Name, cursor.ToString(), result.KeysScanned);
+            Log.BackfillResumed(_logger, entity.Name, cursor.ToString(), result.KeysScanned);
         }
 
-        var databaseSize = (long)await database.ExecuteAsync("DBSIZE").WaitAsync(cancellationToken);
-        var started = timeProvider.GetTimestamp();
+        var databaseSize = (long)await _redisCalls.RunAsync(ct => database.ExecuteAsync("DBSIZE").WaitAsync(ct), cancellationToken);
+        var started = _timeProvider.GetTimestamp();
         var batchesAtStart = result.Batches;
         var scannedAtStart = result.KeysScanned;
         try
@@ -164,17 +183,16 @@ public sealed class BackfillService(
             do
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var scan = (RedisResult[])(await database.ExecuteAsync("SCAN", cursor, "MATCH", recordPrefix + "*", "COUNT", request.ScanCount).WaitAsync(cancellationToken))!;
-                var next = (RedisValue)scan[0];
-                var keys = ((RedisKey[])scan[1]!).Where(k => !reserved.Any(r => ((string)k!).StartsWith(r, StringComparison.Ordinal))).ToArray();
+                var (next, keys) = await _scanner.ScanAsync(entity, cursor, request.ScanCount, cancellationToken);
                 if (keys.Length > 0)
                 {
                     var indexedBefore = result.Indexed;
+                    // Not through the retry pipeline: the batch counts as it goes. A failure stops backfill, which resumes at the saved cursor.
                     minAdded = await IndexBatchAsync(database, indexKey, keys, prefixLength, result, minAdded, cancellationToken);
                     if (result.Indexed > indexedBefore)
                     {
                         // New index entries are writes: a quiet pass must not skip the overlap they may have landed in.
-                        await database.StringIncrementAsync(layout.WriteCounterKey(entity)).WaitAsync(cancellationToken);
+                        await _redisCalls.RunAsync(ct => database.StringIncrementAsync(_layout.WriteCounterKey(entity)).WaitAsync(ct), cancellationToken); // a retried increment still only says "changed"
                     }
                 }
 
@@ -190,14 +208,14 @@ public sealed class BackfillService(
                     entries.Add(new("minScore", min));
                 }
 
-                await database.HashSetAsync(stateKey, [.. entries]).WaitAsync(CancellationToken.None);
+                await _redisCalls.RunAsync(ct => database.HashSetAsync(stateKey, [.. entries]).WaitAsync(ct), CancellationToken.None);
                 progress?.Report(Progress(entity, result, request.ScanCount, databaseSize, result.Batches - batchesAtStart, result.KeysScanned - scannedAtStart, started));
             }
             while (cursor != 0);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Log.BackfillInterrupted(logger, entity.Name, cursor.ToString());
+            Log.BackfillInterrupted(_logger, entity.Name, cursor.ToString());
             return false;
         }
 
@@ -208,12 +226,12 @@ public sealed class BackfillService(
 
         if (!result.RewindBlocked)
         {
-            await database.KeyDeleteAsync(stateKey).WaitAsync(cancellationToken);
+            await _redisCalls.RunAsync(ct => database.KeyDeleteAsync(stateKey).WaitAsync(ct), cancellationToken);
         }
 
         result.Completed = true;
-        Log.BackfillEntityFinished(logger, entity.Name, result.KeysScanned, result.Indexed, result.AlreadyIndexed, result.Unparsable, result.NotHashes,
-            timeProvider.GetElapsedTime(started).TotalMilliseconds);
+        Log.BackfillEntityFinished(_logger, entity.Name, result.KeysScanned, result.Indexed, result.AlreadyIndexed, result.Unparsable, result.NotHashes,
+            _timeProvider.GetElapsedTime(started).TotalMilliseconds);
         return true;
     }
 
@@ -275,7 +293,7 @@ public sealed class BackfillService(
     private BackfillProgress Progress(
         EntityDescriptor entity, EntityBackfillResult result, int scanCount, long databaseSize, long batchesThisRun, long scannedThisRun, long started)
     {
-        var elapsed = timeProvider.GetElapsedTime(started);
+        var elapsed = _timeProvider.GetElapsedTime(started);
         var visited = Math.Min(databaseSize, result.Batches * (long)scanCount);
         var visitedThisRun = batchesThisRun * (double)scanCount;
         TimeSpan? eta = elapsed.TotalSeconds > 0 && visitedThisRun > 0
@@ -289,52 +307,17 @@ public sealed class BackfillService(
     private async Task RewindCheckpointAsync(EntityDescriptor entity, double oldestAdded, EntityBackfillResult result, CancellationToken cancellationToken)
     {
         // Only when no live pass holds the entity: a pass's page commit would otherwise move the checkpoint forward again.
-        var target = oldestAdded - 1;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        double? current;
-        bool leased;
-        await using (var read = new NpgsqlCommand(
-            $"SELECT score, lease_owner IS NOT NULL AND lease_expires_at > now() FROM {schemas.Bookkeeping}.checkpoints WHERE entity = $1 FOR UPDATE",
-            connection,
-            transaction))
+        var (outcome, from, to) = await _postgresCalls.RunAsync(ct => _checkpoints.RewindAsync(entity, oldestAdded, ct), cancellationToken);
+        switch (outcome)
         {
-            read.Parameters.Add(new() { Value = entity.Name });
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0))
-            {
-                return; // never archived: the first pass reads the whole index
-            }
-
-            current = reader.GetDouble(0);
-            leased = reader.GetBoolean(1);
+            case RewindOutcome.Blocked:
+                result.RewindBlocked = true;
+                Log.BackfillRewindBlocked(_logger, entity.Name);
+                break;
+            case RewindOutcome.Rewound:
+                result.CheckpointRewoundTo = to;
+                Log.BackfillCheckpointRewound(_logger, entity.Name, from!.Value, to);
+                break;
         }
-
-        if (current < oldestAdded)
-        {
-            return; // everything added lies after the checkpoint: the next pass reads it anyway
-        }
-
-        if (leased)
-        {
-            result.RewindBlocked = true;
-            Log.BackfillRewindBlocked(logger, entity.Name);
-            return;
-        }
-
-        await using (var update = new NpgsqlCommand(
-            // Clearing an expired lease too: a stalled pass that still "owns" it must not commit a page past the rewind.
-            $"UPDATE {schemas.Bookkeeping}.checkpoints SET score = $2, member = ''::bytea, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE entity = $1",
-            connection,
-            transaction))
-        {
-            update.Parameters.Add(new() { Value = entity.Name });
-            update.Parameters.Add(new() { Value = target });
-            await update.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        result.CheckpointRewoundTo = target;
-        Log.BackfillCheckpointRewound(logger, entity.Name, current.Value, target);
     }
 }

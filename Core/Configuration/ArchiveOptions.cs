@@ -42,6 +42,12 @@ public sealed class ArchiveOptions
     /// <summary>How long an entity lease lives without being renewed by a committed page (a crashed pass releases it by expiry).</summary>
     public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// The longest a pass waits for its closing bookkeeping (releasing a lease, recording the run's outcome), also after
+    /// the caller cancelled: history must say how the pass ended, but a dead database must not hold the host.
+    /// </summary>
+    public TimeSpan BookkeepingTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Records stamped further than this in the future (Redis clock) are dead-lettered instead of waiting forever.</summary>
     public TimeSpan FutureTolerance { get; set; } = TimeSpan.FromDays(1);
 

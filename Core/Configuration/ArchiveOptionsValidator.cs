@@ -56,6 +56,11 @@ public sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
             failures.Add($"{S}:TimeBudget must be positive (was {options.TimeBudget}).");
         }
 
+        if (options.BookkeepingTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"{S}:BookkeepingTimeout must be positive (was {options.BookkeepingTimeout}).");
+        }
+
         if (options.LeaseTimeout < TimeSpan.FromSeconds(1))
         {
             failures.Add($"{S}:LeaseTimeout must be at least 00:00:01 (was {options.LeaseTimeout}).");

@@ -1,12 +1,13 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
-using Npgsql;
 
 namespace NexusArchive.Core.DeadLetters;
 
@@ -52,16 +53,37 @@ public sealed record ReplayResult(long DeadLetterId, string Entity, string Recor
 /// Operates the dead-letter table: list, replay (re-read the current Redis record and run it through the mapper and
 /// the sink's page path), discard. Counts of open dead letters appear in <c>status</c>.
 /// </summary>
-public sealed class DeadLetterService(
-    NpgsqlDataSource dataSource,
-    SchemaNames schemas,
-    IChangeSource source,
-    IArchiveSink sink,
-    RecordMapper mapper,
-    IOptions<ArchiveOptions> options,
-    TimeProvider timeProvider,
-    ILogger<DeadLetterService> logger)
+public sealed class DeadLetterService
 {
+    private readonly DeadLetterStore _store;
+    private readonly PostgresCalls _postgres;
+    private readonly IChangeSource _source;
+    private readonly IArchiveSink _sink;
+    private readonly RecordMapper _mapper;
+    private readonly IOptions<ArchiveOptions> _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<DeadLetterService> _logger;
+
+    internal DeadLetterService(
+        DeadLetterStore store,
+        PostgresCalls postgres,
+        IChangeSource source,
+        IArchiveSink sink,
+        RecordMapper mapper,
+        IOptions<ArchiveOptions> options,
+        TimeProvider timeProvider,
+        ILogger<DeadLetterService> logger)
+    {
+        _store = store;
+        _postgres = postgres;
+        _source = source;
+        _sink = sink;
+        _mapper = mapper;
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
     /// <summary>Dead letters matching the filter, oldest first (at most <paramref name="limit"/>).</summary>
     public async Task<IReadOnlyList<DeadLetterEntry>> ListAsync(DeadLetterFilter filter, int limit, CancellationToken cancellationToken)
     {
@@ -99,24 +121,18 @@ public sealed class DeadLetterService(
     public async Task<int> DiscardAsync(DeadLetterFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        await using var command = dataSource.CreateCommand(
-            $"""
-            UPDATE {schemas.Bookkeeping}.dead_letters SET status = 'discarded', closed_at = now()
-             WHERE status = 'open' AND ($1::text IS NULL OR entity = $1) AND ($2::text[] IS NULL OR record_id = ANY($2))
-            """);
-        AddFilter(command, filter);
-        var count = await command.ExecuteNonQueryAsync(cancellationToken);
-        Log.DeadLettersDiscarded(logger, count);
+        var count = await _postgres.RunAsync(ct => _store.DiscardAsync(filter.Entity, filter.RecordIds, ct), cancellationToken);
+        Log.DeadLettersDiscarded(_logger, count);
         return count;
     }
 
     private async Task<List<ReplayResult>> ReplayEntityAsync(EntityDescriptor entity, List<Row> rows, CancellationToken cancellationToken)
     {
-        var runId = Guid.CreateVersion7(timeProvider.GetUtcNow());
+        var runId = Guid.CreateVersion7(_timeProvider.GetUtcNow());
         ChangeCursor? checkpoint;
         try
         {
-            checkpoint = await sink.AcquireAsync(entity, runId, cancellationToken);
+            checkpoint = await _sink.AcquireAsync(entity, runId, cancellationToken);
         }
         catch (EntityBusyException)
         {
@@ -126,21 +142,21 @@ public sealed class DeadLetterService(
         var results = new List<ReplayResult>();
         try
         {
-            var latestAllowed = await source.GetServerTimeAsync(cancellationToken) + options.Value.FutureTolerance;
+            var latestAllowed = await _source.GetServerTimeAsync(cancellationToken) + _options.Value.FutureTolerance;
             foreach (var row in rows)
             {
                 var entry = new ChangeEntry(row.Member, row.Score);
-                var record = (await source.FetchAsync(entity, [entry], cancellationToken))[0];
+                var record = (await _source.FetchAsync(entity, [entry], cancellationToken))[0];
                 if (record.Vanished)
                 {
                     results.Add(Result(row, ReplayOutcome.Gone, $"the hash {row.RedisKey} no longer exists in Redis"));
                     continue;
                 }
 
-                var (mapped, deadLetter) = mapper.Map(entity, record, latestAllowed);
+                var (mapped, deadLetter) = _mapper.Map(entity, record, latestAllowed);
 
-                // The checkpoint passed is the committed one: the sink never moves it backwards, and a replay must not move it forwards.
-                var written = await sink.WritePageAsync(
+                // The checkpoint passed is the committed one: the _sink never moves it backwards, and a replay must not move it forwards.
+                var written = await _sink.WritePageAsync(
                     entity,
                     runId,
                     mapped is null ? [] : [mapped],
@@ -154,12 +170,12 @@ public sealed class DeadLetterService(
         }
         finally
         {
-            await sink.ReleaseAsync(entity, runId, CancellationToken.None);
+            await _sink.ReleaseAsync(entity, runId, CancellationToken.None);
         }
 
         foreach (var result in results)
         {
-            Log.DeadLetterReplayed(logger, result.DeadLetterId, result.Entity, result.RecordId, result.Outcome.ToString());
+            Log.DeadLetterReplayed(_logger, result.DeadLetterId, result.Entity, result.RecordId, result.Outcome.ToString());
         }
 
         return results;
@@ -170,50 +186,12 @@ public sealed class DeadLetterService(
 
     private async Task<List<Row>> QueryAsync(DeadLetterFilter filter, int limit, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            $"""
-            SELECT dead_letter_id, entity, record_id, reason_category, reason, attempts, first_seen_at, last_seen_at, status,
-                   member, score, redis_key
-              FROM {schemas.Bookkeeping}.dead_letters
-             WHERE ($1::text IS NULL OR entity = $1) AND ($2::text[] IS NULL OR record_id = ANY($2))
-               AND ($3 OR status = 'open')
-             ORDER BY first_seen_at, dead_letter_id
-             LIMIT $4
-            """);
-        AddFilter(command, filter);
-        command.Parameters.Add(new() { Value = filter.IncludeClosed });
-        command.Parameters.Add(new() { Value = (long)limit });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<Row>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(new Row(
-                new DeadLetterEntry(
-                    reader.GetInt64(0),
-                    reader.GetString(1),
-                    reader.GetString(2),
-                    reader.GetString(3),
-                    reader.GetString(4),
-                    reader.GetInt32(5),
-                    reader.GetFieldValue<DateTimeOffset>(6),
-                    reader.GetFieldValue<DateTimeOffset>(7),
-                    reader.GetString(8)),
-                (byte[])reader[9],
-                reader.GetDouble(10),
-                reader.GetString(11)));
-        }
-
-        return rows;
-    }
-
-    private static void AddFilter(NpgsqlCommand command, DeadLetterFilter filter)
-    {
-        command.Parameters.Add(new() { Value = (object?)filter.Entity ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-        command.Parameters.Add(new()
-        {
-            Value = filter.RecordIds is { Count: > 0 } ids ? ids.ToArray() : DBNull.Value,
-            NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text,
-        });
+        var stored = await _postgres.RunAsync(ct => _store.ListAsync(filter.Entity, filter.RecordIds, filter.IncludeClosed, limit, ct), cancellationToken);
+        return [.. stored.Select(d => new Row(
+            new DeadLetterEntry(d.DeadLetterId, d.Entity, d.RecordId, d.Category, d.Reason, d.Attempts, d.FirstSeenAt, d.LastSeenAt, d.Status),
+            d.Member,
+            d.Score,
+            d.RedisKey))];
     }
 
     private sealed record Row(DeadLetterEntry Entry, byte[] Member, double Score, string RedisKey);

@@ -1,14 +1,9 @@
-using Microsoft.Extensions.Options;
 using NexusArchive.Core.Archiving;
-using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 using Npgsql;
-using Polly;
-using Polly.CircuitBreaker;
-using Polly.Registry;
 
 namespace NexusArchive.Core.Resilience;
 
@@ -18,14 +13,16 @@ namespace NexusArchive.Core.Resilience;
 /// was lost) the retry finds every row already archived ("only newer wins" MERGE → unchanged) and the checkpoint
 /// never moves backwards. Data errors and lease conflicts are not transient and pass straight through.
 /// </summary>
-public sealed class ResilientArchiveSink(IArchiveSink inner, ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options, DependencyEndpoints endpoints)
-    : IArchiveSink
+public sealed class ResilientArchiveSink(IArchiveSink inner, PostgresCalls postgres) : IArchiveSink
 {
-    private readonly ResiliencePipeline _pipeline = pipelines.GetPipeline(ResiliencePipelineNames.Postgres);
 
     /// <inheritdoc />
     public Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
         RunAsync((ct, _) => inner.AcquireAsync(entity, runId, ct), cancellationToken); // re-acquiring our own lease is allowed
+
+    /// <inheritdoc />
+    public Task<bool> RenewAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
+        RunAsync((ct, _) => inner.RenewAsync(entity, runId, ct), cancellationToken);
 
     /// <inheritdoc />
     public Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
@@ -73,16 +70,5 @@ public sealed class ResilientArchiveSink(IArchiveSink inner, ResiliencePipelineP
             return true;
         }, cancellationToken);
 
-    private async Task<T> RunAsync<T>(Func<CancellationToken, int, Task<T>> call, CancellationToken cancellationToken)
-    {
-        var attempt = 0;
-        try
-        {
-            return await _pipeline.ExecuteAsync(async ct => await call(ct, attempt++), cancellationToken);
-        }
-        catch (BrokenCircuitException ex)
-        {
-            throw new DependencyUnavailableException("PostgreSQL", endpoints.Postgres, options.Value.BreakDuration, ex);
-        }
-    }
+    private Task<T> RunAsync<T>(Func<CancellationToken, int, Task<T>> call, CancellationToken cancellationToken) => postgres.RunAsync(call, cancellationToken);
 }

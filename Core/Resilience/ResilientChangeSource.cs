@@ -1,10 +1,5 @@
-using NexusArchive.Core.Configuration;
-using Microsoft.Extensions.Options;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Source;
-using Polly;
-using Polly.CircuitBreaker;
-using Polly.Registry;
 
 namespace NexusArchive.Core.Resilience;
 
@@ -12,10 +7,8 @@ namespace NexusArchive.Core.Resilience;
 /// Runs every call of the real <see cref="IChangeSource"/> through the <c>nexus-redis</c> pipeline. Every call is a
 /// read (or the idempotent checkpoint mirror), so a retry can never double an effect.
 /// </summary>
-public sealed class ResilientChangeSource(IChangeSource inner, ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options, DependencyEndpoints endpoints)
-    : IChangeSource
+public sealed class ResilientChangeSource(IChangeSource inner, RedisCalls redis) : IChangeSource
 {
-    private readonly ResiliencePipeline _pipeline = pipelines.GetPipeline(ResiliencePipelineNames.Redis);
 
     /// <inheritdoc />
     public Task<DateTimeOffset> GetServerTimeAsync(CancellationToken cancellationToken) =>
@@ -49,15 +42,5 @@ public sealed class ResilientChangeSource(IChangeSource inner, ResiliencePipelin
             return true;
         }, cancellationToken);
 
-    private async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _pipeline.ExecuteAsync(async ct => await call(ct), cancellationToken);
-        }
-        catch (BrokenCircuitException ex)
-        {
-            throw new DependencyUnavailableException("Redis", endpoints.Redis, options.Value.BreakDuration, ex);
-        }
-    }
+    private Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) => redis.RunAsync(call, cancellationToken);
 }

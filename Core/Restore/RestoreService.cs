@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Sink;
+using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Verification;
 using Npgsql;
@@ -57,6 +58,8 @@ public sealed class RestoreReport
 public sealed class RestoreService(
     IConnectionMultiplexer redis,
     NpgsqlDataSource dataSource,
+    PostgresCalls postgresCalls,
+    RedisCalls redisCalls,
     RecordWriter writer,
     RedisLayout layout,
     SchemaNames schemas,
@@ -98,27 +101,33 @@ public sealed class RestoreService(
     private async Task RestoreEntityAsync(EntityDescriptor entity, ArchiveScope scope, RestoreRequest request, EntityRestoreResult result, CancellationToken cancellationToken)
     {
         var database = redis.GetDatabase();
-        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, entity, schemas, scope, request.BatchSize, idsOnly: false, cancellationToken))
+        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, postgresCalls, entity, schemas, scope, request.BatchSize, idsOnly: false, cancellationToken))
         {
             result.Rows += rows.Count;
             var records = rows.Select(r => (Id: (string)r[0]!, Record: ArchivedRecordFields.From(entity, r))).ToList();
             if (request.DryRun)
             {
                 var index = layout.ChangeIndexKey(entity);
-                var scores = records.Select(r => database.SortedSetScoreAsync(index, r.Id)).ToArray();
-                await Task.WhenAll(scores).WaitAsync(cancellationToken);
-                var wouldWrite = scores.Select((t, i) => t.Result is not { } current || current < records[i].Record.UpdatedAtMs).Count(w => w);
+                var scores = await redisCalls.RunAsync(
+                    ct => Task.WhenAll(records.Select(r => database.SortedSetScoreAsync(index, r.Id))).WaitAsync(ct), cancellationToken);
+                var wouldWrite = scores.Select((score, i) => score is not { } current || current < records[i].Record.UpdatedAtMs).Count(w => w);
                 result.Written += wouldWrite;
                 result.Skipped += records.Count - wouldWrite;
             }
             else
             {
-                var batch = database.CreateBatch();
-                var writes = records
-                    .Select(r => writer.WriteAsync(batch, entity, r.Id, r.Record.Fields, r.Record.UpdatedAtMs, WriteMode.Replace, onlyIfNewer: true))
-                    .ToArray();
-                batch.Execute();
-                var outcomes = await Task.WhenAll(writes).WaitAsync(cancellationToken);
+                // A retry rewrites the same versions: onlyIfNewer makes it a no-op for the ones already written.
+                var outcomes = await redisCalls.RunAsync(
+                    ct =>
+                    {
+                        var batch = database.CreateBatch();
+                        var writes = records
+                            .Select(r => writer.WriteAsync(batch, entity, r.Id, r.Record.Fields, r.Record.UpdatedAtMs, WriteMode.Replace, onlyIfNewer: true))
+                            .ToArray();
+                        batch.Execute();
+                        return Task.WhenAll(writes).WaitAsync(ct);
+                    },
+                    cancellationToken);
                 var written = outcomes.Count(o => o.Written);
                 result.Written += written;
                 result.Skipped += outcomes.Length - written;

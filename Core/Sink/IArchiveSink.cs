@@ -25,6 +25,12 @@ public interface IArchiveSink
     /// <exception cref="EntityBusyException">Another live pass holds the lease.</exception>
     Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Extends this run's lease without a page commit (a pass still reading toward its next commit). False when the
+    /// lease is no longer ours.
+    /// </summary>
+    Task<bool> RenewAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken);
+
     /// <summary>Gives the lease back (best effort; an unreleased lease expires after <c>Archive:LeaseTimeout</c>).</summary>
     Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken);
 

@@ -1,433 +1,50 @@
-using System.Text;
-using System.Text.Json;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using NexusArchive.Core.Archiving;
-using NexusArchive.Core.Configuration;
-using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Source;
-using Npgsql;
-using NpgsqlTypes;
 
 namespace NexusArchive.Core.Sink;
 
 /// <summary>
-/// Writes pages into PostgreSQL: per page one connection and one transaction — advisory lock and lease check,
-/// temp staging table <c>ON COMMIT DROP</c>, binary COPY, MERGE (only newer wins), dead letters, checkpoint, commit.
-/// A data error in COPY or MERGE is isolated by bisecting the page under savepoints, so one bad row costs one
-/// dead letter and the rest of the page still lands.
+/// The pass's view of PostgreSQL, put together from the owners of each table: leases and checkpoints from
+/// <see cref="CheckpointStore"/>, pages from <see cref="PageWriter"/>, run history from <see cref="RunHistory"/>.
+/// It adds nothing of its own; <see cref="Resilience.ResilientArchiveSink"/> runs each call through the
+/// <c>nexus-postgres</c> pipeline.
 /// </summary>
-public sealed class PostgresArchiveSink(
-    NpgsqlDataSource dataSource,
-    SchemaNames schemas,
-    RedisLayout layout,
-    IOptions<ArchiveOptions> options,
-    ILogger<PostgresArchiveSink> logger) : IArchiveSink
+internal sealed class PostgresArchiveSink(CheckpointStore checkpoints, PageWriter pages, RunHistory runs) : IArchiveSink
 {
-    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+    /// <inheritdoc />
+    public Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
+        checkpoints.AcquireAsync(entity, runId, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection, transaction)
-        {
-            BatchCommands =
-            {
-                new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = LockKey(entity) } } },
-                new NpgsqlBatchCommand($"INSERT INTO {schemas.Bookkeeping}.checkpoints (entity) VALUES ($1) ON CONFLICT (entity) DO NOTHING")
-                {
-                    Parameters = { new() { Value = entity.Name } },
-                },
-                new NpgsqlBatchCommand(
-                    $"""
-                    UPDATE {schemas.Bookkeeping}.checkpoints
-                       SET lease_owner = $2, lease_expires_at = now() + $3
-                     WHERE entity = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now())
-                    RETURNING score, member
-                    """)
-                {
-                    Parameters = { new() { Value = entity.Name }, new() { Value = runId }, new() { Value = options.Value.LeaseTimeout } },
-                },
-            },
-        };
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken); // past the lock; the INSERT returns no result set
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            throw new EntityBusyException(entity.Name);
-        }
-
-        ChangeCursor? checkpoint = reader.IsDBNull(0)
-            ? null
-            : new ChangeCursor(reader.GetDouble(0), reader.IsDBNull(1) ? null : (byte[])reader[1]);
-        await reader.DisposeAsync();
-        await transaction.CommitAsync(cancellationToken);
-        return checkpoint;
-    }
+    public Task<bool> RenewAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
+        checkpoints.RenewAsync(entity, runId, cancellationToken);
 
     /// <inheritdoc />
-    public async Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            $"UPDATE {schemas.Bookkeeping}.checkpoints SET lease_owner = NULL, lease_expires_at = NULL WHERE entity = $1 AND lease_owner = $2");
-        command.Parameters.Add(new() { Value = entity.Name });
-        command.Parameters.Add(new() { Value = runId });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    public Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
+        checkpoints.ReleaseAsync(entity, runId, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<PageWriteResult> WritePageAsync(
+    public Task<PageWriteResult> WritePageAsync(
         EntityDescriptor entity,
         Guid runId,
         IReadOnlyList<MappedRow> rows,
         IReadOnlyList<DeadLetter> deadLetters,
         ChangeCursor checkpoint,
-        CancellationToken cancellationToken)
-    {
-        var sql = EntitySql.For(entity, schemas);
-        rows = DedupeNewest(entity, rows, out var superseded);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
-        // Round trip 1: lock and lease check, and (with rows) the page's staging table and first savepoint.
-        await using (var guard = new NpgsqlBatch(connection, transaction)
-        {
-            BatchCommands =
-            {
-                new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = LockKey(entity) } } },
-                new NpgsqlBatchCommand(
-                    $"SELECT CASE WHEN lease_expires_at > now() THEN lease_owner END FROM {schemas.Bookkeeping}.checkpoints WHERE entity = $1 FOR UPDATE")
-                {
-                    Parameters = { new() { Value = entity.Name } },
-                },
-            },
-        })
-        {
-            if (rows.Count > 0)
-            {
-                // The planner has no statistics for a fresh temp table; a hash or merge join would scan the whole
-                // archive table for every page. Force the index-driven nested loop: cost follows the page, not the archive.
-                guard.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_hashjoin = off"));
-                guard.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_mergejoin = off"));
-                guard.BatchCommands.Add(new NpgsqlBatchCommand(sql.CreateStaging));
-                guard.BatchCommands.Add(new NpgsqlBatchCommand("SAVEPOINT page_0"));
-            }
-
-            await using var reader = await guard.ExecuteReaderAsync(cancellationToken);
-            await reader.NextResultAsync(cancellationToken);
-            if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0) || reader.GetGuid(0) != runId)
-            {
-                throw new EntityBusyException(entity.Name);
-            }
-        }
-
-        // Round trips 2 and 3: COPY, then MERGE with the savepoint's release (more only when a row is rejected).
-        var upserted = 0;
-        var rejected = new List<DeadLetter>();
-        if (rows.Count > 0)
-        {
-            var savepoint = 0;
-            upserted = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, savepointOpen: true, cancellationToken);
-        }
-
-        // Round trip 4: dead letters, the checkpoint and the dead letters this page resolves; then the commit.
-        var allDeadLetters = rejected.Count == 0 ? deadLetters : [.. deadLetters, .. rejected];
-        await using var finish = new NpgsqlBatch(connection, transaction);
-        if (allDeadLetters.Count > 0)
-        {
-            finish.BatchCommands.Add(DeadLettersCommand(entity, runId, allDeadLetters));
-        }
-
-        var advance = new NpgsqlBatchCommand(
-            $"""
-            UPDATE {schemas.Bookkeeping}.checkpoints
-               SET score = CASE WHEN $2 IS NOT NULL AND (score IS NULL OR (score, member) < ($2, $3)) THEN $2 ELSE score END,
-                   member = CASE WHEN $2 IS NOT NULL AND (score IS NULL OR (score, member) < ($2, $3)) THEN $3 ELSE member END,
-                   updated_at = now(),
-                   lease_expires_at = now() + $4
-             WHERE entity = $1
-            """);
-        advance.Parameters.Add(new() { Value = entity.Name });
-        // A cursor that is not a position (the start, before anything was archived) never becomes a checkpoint.
-        advance.Parameters.Add(new() { Value = double.IsFinite(checkpoint.Score) ? checkpoint.Score : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
-        advance.Parameters.Add(new() { Value = (object?)checkpoint.Member ?? Array.Empty<byte>(), NpgsqlDbType = NpgsqlDbType.Bytea });
-        advance.Parameters.Add(new() { Value = options.Value.LeaseTimeout });
-        finish.BatchCommands.Add(advance);
-        if (ResolveDeadLettersCommand(entity, rows, rejected) is { } resolve)
-        {
-            finish.BatchCommands.Add(resolve);
-        }
-
-        await finish.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        var accepted = rows.Count - rejected.Count;
-        return new PageWriteResult(upserted, accepted - upserted + superseded, allDeadLetters.Count);
-    }
-
-    private async Task<int> WriteRowsAsync(
-        NpgsqlConnection connection,
-        NpgsqlTransaction transaction,
-        EntitySql sql,
-        IReadOnlyList<MappedRow> rows,
-        List<DeadLetter> rejected,
-        Func<string> nextSavepoint,
-        bool savepointOpen,
-        CancellationToken cancellationToken)
-    {
-        var savepoint = nextSavepoint();
-        if (!savepointOpen)
-        {
-            await transaction.SaveAsync(savepoint, cancellationToken);
-        }
-
-        try
-        {
-            await CopyAsync(connection, sql, rows, cancellationToken);
-            var merge = new NpgsqlBatchCommand(sql.Merge);
-            await using var batch = new NpgsqlBatch(connection, transaction) { BatchCommands = { merge, new($"RELEASE SAVEPOINT {savepoint}") } };
-            if (rejected.Count > 0 || savepoint != "page_0")
-            {
-                // Bisecting: the next half must not re-merge this half's staged rows.
-                batch.BatchCommands.Add(new NpgsqlBatchCommand($"TRUNCATE {sql.StagingTable}"));
-            }
-
-            await batch.ExecuteNonQueryAsync(cancellationToken);
-            return merge.RecordsAffected;
-        }
-        catch (PostgresException ex) when (IsDataError(ex))
-        {
-            await transaction.RollbackAsync(savepoint, cancellationToken);
-            if (rows.Count == 1)
-            {
-                Log.RowRejected(logger, rows[0].Entry.DisplayId, ex.SqlState);
-                rejected.Add(new DeadLetter(
-                    rows[0].Entry,
-                    DeadLetterReasons.Rejected,
-                    $"PostgreSQL rejected the row: {ex.SqlState} {ex.MessageText}",
-                    RawPayload.Encode(rows[0].Record.Fields)));
-                return 0;
-            }
-
-            var half = rows.Count / 2;
-            var left = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
-            var right = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
-            return left + right;
-        }
-    }
-
-    private static async Task CopyAsync(NpgsqlConnection connection, EntitySql sql, IReadOnlyList<MappedRow> rows, CancellationToken cancellationToken)
-    {
-        var types = sql.DbTypes;
-        await using var importer = await connection.BeginBinaryImportAsync(sql.Copy, cancellationToken);
-        foreach (var row in rows)
-        {
-            await importer.StartRowAsync(cancellationToken);
-            for (var i = 0; i < types.Length; i++)
-            {
-                var value = row.Values[i];
-                if (value is null)
-                {
-                    await importer.WriteNullAsync(cancellationToken);
-                }
-                else
-                {
-                    // Typed writes: Npgsql resolves the converter once per type instead of boxing through object.
-                    var write = value switch
-                    {
-                        string text => importer.WriteAsync(text, types[i], cancellationToken),
-                        DateTime time => importer.WriteAsync(time, types[i], cancellationToken),
-                        long number => importer.WriteAsync(number, types[i], cancellationToken),
-                        _ => importer.WriteAsync(value, types[i], cancellationToken),
-                    };
-                    await write;
-                }
-            }
-        }
-
-        var written = await importer.CompleteAsync(cancellationToken);
-        if (written != (ulong)rows.Count)
-        {
-            throw new InvalidOperationException($"COPY wrote {written} rows into {sql.StagingTable}, expected {rows.Count}.");
-        }
-    }
-
-    private NpgsqlBatchCommand DeadLettersCommand(EntityDescriptor entity, Guid runId, IReadOnlyList<DeadLetter> deadLetters)
-    {
-        // Re-reading the same version (overlap, retries) only refreshes last_seen_at; a new version counts an attempt.
-        var command = new NpgsqlBatchCommand(
-            $"""
-            INSERT INTO {schemas.Bookkeeping}.dead_letters
-                   (entity, member, record_id, redis_key, score, reason_category, reason, raw_fields, last_run_id)
-            SELECT $1, d.member, d.record_id, d.redis_key, d.score, d.category, d.reason, d.raw, $2
-              FROM unnest($3::bytea[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::text[], $9::jsonb[])
-                   AS d(member, record_id, redis_key, score, category, reason, raw)
-            ON CONFLICT (entity, member) WHERE status = 'open' DO UPDATE
-               SET last_seen_at = now(),
-                   last_run_id = EXCLUDED.last_run_id,
-                   attempts = {schemas.Bookkeeping}.dead_letters.attempts
-                              + CASE WHEN {schemas.Bookkeeping}.dead_letters.score = EXCLUDED.score THEN 0 ELSE 1 END,
-                   score = EXCLUDED.score,
-                   reason_category = EXCLUDED.reason_category,
-                   reason = EXCLUDED.reason,
-                   raw_fields = EXCLUDED.raw_fields
-            """);
-        var prefix = layout.RecordKeyPrefix(entity);
-        command.Parameters.Add(new() { Value = entity.Name });
-        command.Parameters.Add(new() { Value = runId });
-        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Entry.Member).ToArray() });
-        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Entry.DisplayId.Replace('\0', '\uFFFD')).ToArray() });
-        command.Parameters.Add(new() { Value = deadLetters.Select(d => (prefix + d.Entry.DisplayId).Replace('\0', '\uFFFD')).ToArray() });
-        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Entry.Score).ToArray() });
-        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Category).ToArray() });
-        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.Reason).ToArray() });
-        command.Parameters.Add(new() { Value = deadLetters.Select(d => d.RawFields).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-        return command;
-    }
-
-    private NpgsqlBatchCommand? ResolveDeadLettersCommand(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, List<DeadLetter> rejected)
-    {
-        // A record that was dead-lettered before and now archives cleanly (fixed at the source) closes its dead letter.
-        var rejectedMembers = rejected.Select(r => r.Entry.Member).ToHashSet(ByteArrayComparer.Instance);
-        var members = rows.Select(r => r.Entry.Member).Where(m => !rejectedMembers.Contains(m)).ToArray();
-        if (members.Length == 0)
-        {
-            return null;
-        }
-
-        var command = new NpgsqlBatchCommand(
-            $"""
-            UPDATE {schemas.Bookkeeping}.dead_letters SET status = 'resolved', closed_at = now()
-             WHERE status = 'open' AND entity = $1 AND member = ANY($2)
-            """);
-        command.Parameters.Add(new() { Value = entity.Name });
-        command.Parameters.Add(new() { Value = members });
-        return command;
-    }
+        CancellationToken cancellationToken) =>
+        pages.WritePageAsync(entity, runId, rows, deadLetters, checkpoint, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<ChangeEntry>> ExcludeArchivedAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken)
-    {
-        if (entries.Count == 0)
-        {
-            return entries;
-        }
-
-        // Only valid ids can be in the archive; any other entry is due (its record will be dead-lettered).
-        var due = new bool[entries.Count];
-        var ids = new List<string>(entries.Count);
-        var versions = new List<long>(entries.Count);
-        var positions = new List<int>(entries.Count);
-        for (var i = 0; i < entries.Count; i++)
-        {
-            // Scores beyond ±2^53 ms are no timestamps a version could carry (and would not fit the bigint exactly).
-            if (RawPayload.TryGetText(entries[i].Member, out var id) && entries[i].Score is > -9e15 and < 9e15)
-            {
-                ids.Add(id);
-                versions.Add((long)Math.Floor(entries[i].Score));
-                positions.Add(i);
-            }
-            else
-            {
-                due[i] = true;
-            }
-        }
-
-        if (ids.Count > 0)
-        {
-            // PostgreSQL compares and returns only the entries that need work (missing, or archived at an older
-            // version): usually none, so a probe costs one index lookup per entry and an empty result.
-            await using var command = dataSource.CreateCommand(
-                $"""
-                SELECT e.n FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS e(id, version_ms, n)
-                  LEFT JOIN {schemas.Target}.{entity.Table} t ON t.id = e.id
-                 WHERE t.id IS NULL OR extract(epoch FROM t.updated_at) * 1000 < e.version_ms
-                """);
-            command.Parameters.Add(new() { Value = ids });
-            command.Parameters.Add(new() { Value = versions });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                due[positions[(int)reader.GetInt64(0) - 1]] = true;
-            }
-        }
-
-        return [.. entries.Where((_, i) => due[i])];
-    }
+    public Task<IReadOnlyList<ChangeEntry>> ExcludeArchivedAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken) =>
+        pages.ExcludeArchivedAsync(entity, entries, cancellationToken);
 
     /// <inheritdoc />
-    public async Task StartRunAsync(ArchiveRunResult run, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            $"INSERT INTO {schemas.Bookkeeping}.runs (run_id, trigger, started_at, status, entities) VALUES ($1, $2, $3, $4, $5)");
-        command.Parameters.Add(new() { Value = run.RunId });
-        command.Parameters.Add(new() { Value = run.Trigger });
-        command.Parameters.Add(new() { Value = run.StartedAt });
-        command.Parameters.Add(new() { Value = run.Status.ToString() });
-        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(run.Entities, s_json), NpgsqlDbType = NpgsqlDbType.Jsonb });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    public Task StartRunAsync(ArchiveRunResult run, CancellationToken cancellationToken) =>
+        runs.StartAsync(run, cancellationToken);
 
     /// <inheritdoc />
-    public async Task FinishRunAsync(ArchiveRunResult run, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            $"UPDATE {schemas.Bookkeeping}.runs SET finished_at = $2, status = $3, error = $4, entities = $5 WHERE run_id = $1");
-        command.Parameters.Add(new() { Value = run.RunId });
-        command.Parameters.Add(new() { Value = (object?)run.FinishedAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new() { Value = run.Status.ToString() });
-        command.Parameters.Add(new() { Value = (object?)run.Error ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new() { Value = JsonSerializer.Serialize(run.Entities, s_json), NpgsqlDbType = NpgsqlDbType.Jsonb });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    /// <summary>The advisory-lock key of an entity: stable across processes and versions (FNV-1a over schema and entity).</summary>
-    internal long LockKey(EntityDescriptor entity)
-    {
-        var hash = 14695981039346656037UL;
-        foreach (var b in Encoding.UTF8.GetBytes("nexus_archive:" + schemas.BookkeepingName + ":" + entity.Name))
-        {
-            hash = (hash ^ b) * 1099511628211UL;
-        }
-
-        return unchecked((long)hash);
-    }
-
-    /// <summary>
-    /// One row per id, the newest <c>updated_at</c> winning. A page read from one change index cannot repeat an id,
-    /// so this normally returns the list as it is; it guards callers that assemble pages themselves (replay, tests).
-    /// </summary>
-    internal static IReadOnlyList<MappedRow> DedupeNewest(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, out int superseded)
-    {
-        var updatedAt = entity.FieldIndex["updatedAt"];
-        var positions = new Dictionary<string, int>(rows.Count, StringComparer.Ordinal);
-        List<MappedRow>? unique = null;
-        superseded = 0;
-        for (var i = 0; i < rows.Count; i++)
-        {
-            var id = (string)rows[i].Values[0]!;
-            if (!positions.TryGetValue(id, out var at))
-            {
-                positions[id] = unique?.Count ?? i;
-                unique?.Add(rows[i]);
-                continue;
-            }
-
-            unique ??= [.. rows.Take(i)];
-            superseded++;
-            if ((DateTime)rows[i].Values[updatedAt]! > (DateTime)unique[at].Values[updatedAt]!)
-            {
-                unique[at] = rows[i];
-            }
-        }
-
-        return unique ?? rows;
-    }
-
-    /// <summary>Class 22 (data exception) and 23 (integrity constraint violation): the row is at fault, not the server.</summary>
-    private static bool IsDataError(PostgresException ex) =>
-        ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState.StartsWith("23", StringComparison.Ordinal);
+    public Task FinishRunAsync(ArchiveRunResult run, CancellationToken cancellationToken) =>
+        runs.FinishAsync(run, cancellationToken);
 }

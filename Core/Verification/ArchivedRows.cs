@@ -46,6 +46,7 @@ internal static class ArchivedRows
     /// </summary>
     public static async IAsyncEnumerable<List<object?[]>> PagesAsync(
         NpgsqlDataSource dataSource,
+        Resilience.PostgresCalls calls,
         EntityDescriptor entity,
         SchemaNames schemas,
         ArchiveScope scope,
@@ -57,18 +58,9 @@ internal static class ArchivedRows
         var last = string.Empty;
         while (true)
         {
-            var rows = new List<object?[]>(batchSize);
-            await using (var command = dataSource.CreateCommand(sql))
-            {
-                command.Parameters.Add(new() { Value = last });
-                command.Parameters.Add(new() { Value = batchSize });
-                command.Parameters.Add(new() { Value = (object?)scope.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    rows.Add(idsOnly ? [reader.GetString(0)] : Read(reader, entity));
-                }
-            }
+            // Each page is one read, retried as a whole through the nexus-postgres pipeline.
+            var after = last;
+            var rows = await calls.RunAsync(ct => ReadPageAsync(after, ct), cancellationToken);
 
             if (rows.Count == 0)
             {
@@ -82,6 +74,22 @@ internal static class ArchivedRows
             }
 
             last = (string)rows[^1][0]!;
+        }
+
+        async Task<List<object?[]>> ReadPageAsync(string after, CancellationToken ct)
+        {
+            var rows = new List<object?[]>(batchSize);
+            await using var command = dataSource.CreateCommand(sql);
+            command.Parameters.Add(new() { Value = after });
+            command.Parameters.Add(new() { Value = batchSize });
+            command.Parameters.Add(new() { Value = (object?)scope.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                rows.Add(idsOnly ? [reader.GetString(0)] : Read(reader, entity));
+            }
+
+            return rows;
         }
     }
 

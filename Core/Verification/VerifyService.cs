@@ -1,7 +1,9 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
@@ -26,18 +28,58 @@ namespace NexusArchive.Core.Verification;
 /// once (by the Redis pass when it is in Redis, by the PostgreSQL pass otherwise). The Functions app can call
 /// <see cref="VerifyAsync"/> on a schedule: it records <c>nexus_archive.verify.gaps</c> per entity.
 /// </summary>
-public sealed class VerifyService(
-    IConnectionMultiplexer redis,
-    NpgsqlDataSource dataSource,
-    IChangeSource source,
-    RecordMapper mapper,
-    RedisLayout layout,
-    SchemaNames schemas,
-    IOptions<ArchiveOptions> options,
-    TimeProvider timeProvider,
-    ArchiveMetrics metrics,
-    ILogger<VerifyService> logger)
+public sealed class VerifyService
 {
+    private readonly IConnectionMultiplexer _redis;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly CheckpointStore _checkpoints;
+    private readonly DeadLetterStore _deadLetters;
+    private readonly RecordKeyScanner _scanner;
+    private readonly RedisCalls _redisCalls;
+    private readonly PostgresCalls _postgresCalls;
+    private readonly IChangeSource _source;
+    private readonly RecordMapper _mapper;
+    private readonly RedisLayout _layout;
+    private readonly SchemaNames _schemas;
+    private readonly IOptions<ArchiveOptions> _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ArchiveMetrics _metrics;
+    private readonly ILogger<VerifyService> _logger;
+
+    internal VerifyService(
+        IConnectionMultiplexer redis,
+        NpgsqlDataSource dataSource,
+        CheckpointStore checkpoints,
+        DeadLetterStore deadLetters,
+        RecordKeyScanner scanner,
+        RedisCalls redisCalls,
+        PostgresCalls postgresCalls,
+        IChangeSource source,
+        RecordMapper mapper,
+        RedisLayout layout,
+        SchemaNames schemas,
+        IOptions<ArchiveOptions> options,
+        TimeProvider timeProvider,
+        ArchiveMetrics metrics,
+        ILogger<VerifyService> logger)
+    {
+        _redis = redis;
+        _dataSource = dataSource;
+        _checkpoints = checkpoints;
+        _deadLetters = deadLetters;
+        _scanner = scanner;
+        _redisCalls = redisCalls;
+        _postgresCalls = postgresCalls;
+        _source = source;
+        _mapper = mapper;
+        _layout = layout;
+        _schemas = schemas;
+        _options = options;
+        _timeProvider = timeProvider;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
     /// <summary>Runs one verify and returns the report; <see cref="VerifyReport.Ok"/> false means a real gap or difference.</summary>
     /// <exception cref="ArgumentException">Unknown entity, both a user and a session, or a batch size out of range.</exception>
     public async Task<VerifyReport> VerifyAsync(VerifyRequest request, CancellationToken cancellationToken)
@@ -55,10 +97,10 @@ public sealed class VerifyService(
 
         var scope = request.UserId is { } u ? ArchiveScope.ForUser(u) : request.SessionId is { } s ? ArchiveScope.ForSession(s) : ArchiveScope.All;
         var entities = EntityCatalog.Resolve(request.Entities).Where(scope.Includes).ToList();
-        var started = timeProvider.GetTimestamp();
-        var redisNow = await source.GetServerTimeAsync(cancellationToken);
+        var started = _timeProvider.GetTimestamp();
+        var redisNow = await _source.GetServerTimeAsync(cancellationToken);
         var matcher = scope.CreateMatcher();
-        await PreloadScopeAsync(scope, matcher, cancellationToken);
+        await _postgresCalls.RunAsync(ct => PreloadScopeAsync(scope, matcher, ct), cancellationToken);
 
         var sessionCounts = scope.Kind != ScopeKind.All && entities.Contains(EntityCatalog.Message)
             ? new Dictionary<string, long>(StringComparer.Ordinal)
@@ -70,27 +112,27 @@ public sealed class VerifyService(
             await VerifyRedisSideAsync(entity, scope, matcher, request, redisNow, result, sessionCounts, cancellationToken);
             await VerifyPostgresSideAsync(entity, scope, request, result, cancellationToken);
             report.Entities.Add(result);
-            metrics.RecordVerify(entity.Name, result.Gaps, result.Differences);
+            _metrics.RecordVerify(entity.Name, result.Gaps, result.Differences);
             Log.VerifyEntityFinished(
-                logger, entity.Name, result.RedisRecords, result.PostgresRows, result.Counts[VerifyCategory.Equal], result.Differences,
+                _logger, entity.Name, result.RedisRecords, result.PostgresRows, result.Counts[VerifyCategory.Equal], result.Differences,
                 result.Counts[VerifyCategory.Pending], result.Gaps, result.Counts[VerifyCategory.DeadLettered], result.Counts[VerifyCategory.OnlyInPostgres]);
             if (result.Gaps + result.Differences > 0)
             {
                 var example = result.Samples.Where(x => x.Key is VerifyCategory.Gap or VerifyCategory.Unindexed or VerifyCategory.PostgresOlder
                     or VerifyCategory.PostgresNewer or VerifyCategory.ContentDiffers).SelectMany(x => x.Value).FirstOrDefault() ?? "?";
-                Log.VerifyFoundProblems(logger, entity.Name, result.Gaps, result.Differences, example);
+                Log.VerifyFoundProblems(_logger, entity.Name, result.Gaps, result.Differences, example);
             }
         }
 
         if (sessionCounts is not null)
         {
-            var archived = await CountMessagesPerSessionAsync(scope, cancellationToken);
+            var archived = await _postgresCalls.RunAsync(ct => CountMessagesPerSessionAsync(scope, ct), cancellationToken);
             report.SessionMessageCounts.AddRange(sessionCounts.Keys.Union(archived.Keys, StringComparer.Ordinal)
                 .Order(StringComparer.Ordinal)
                 .Select(id => new SessionMessageCount(id, sessionCounts.GetValueOrDefault(id), archived.GetValueOrDefault(id))));
         }
 
-        report.DurationMs = timeProvider.GetElapsedTime(started).TotalMilliseconds;
+        report.DurationMs = _timeProvider.GetElapsedTime(started).TotalMilliseconds;
         return report;
     }
 
@@ -104,33 +146,36 @@ public sealed class VerifyService(
         Dictionary<string, long>? sessionCounts,
         CancellationToken cancellationToken)
     {
-        var settings = options.Value;
-        var checkpoint = await ReadCheckpointAsync(entity, cancellationToken);
+        var settings = _options.Value;
+        var checkpoint = await _postgresCalls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken); // null = never archived: nothing is due yet
         var latestAllowed = redisNow + settings.FutureTolerance;
         var settleBound = (double)(redisNow - settings.SettleWindow).ToUnixTimeMilliseconds();
-        var database = redis.GetDatabase();
-        var prefixLength = Encoding.UTF8.GetByteCount(layout.RecordKeyPrefix(entity));
-        var pattern = layout.RecordKeyPrefix(entity) + "*";
+        var database = _redis.GetDatabase();
+        var prefixLength = Encoding.UTF8.GetByteCount(_layout.RecordKeyPrefix(entity));
         var updatedAt = ArchivedRows.IndexOf(entity, "updated_at");
-        var indexKey = layout.ChangeIndexKey(entity);
+        var indexKey = _layout.ChangeIndexKey(entity);
 
         RedisValue cursor = 0;
         do
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var scan = (RedisResult[])(await database.ExecuteAsync("SCAN", cursor, "MATCH", pattern, "COUNT", request.BatchSize).WaitAsync(cancellationToken))!;
-            cursor = (RedisValue)scan[0];
-            var keys = (RedisKey[])scan[1]!;
+            (cursor, var keys) = await _scanner.ScanAsync(entity, cursor, request.BatchSize, cancellationToken);
             if (keys.Length == 0)
             {
                 continue;
             }
 
             var members = keys.Select(k => ((byte[])k!)[prefixLength..]).ToArray();
-            var hashes = keys.Select(k => database.HashGetAllAsync(k)).ToArray();
-            var scores = members.Select(m => database.SortedSetScoreAsync(indexKey, m)).ToArray();
-            var isHash = await RedisBatch.WhenAllToleratingWrongTypeAsync(hashes, cancellationToken);
-            await Task.WhenAll(scores).WaitAsync(cancellationToken);
+            var (hashes, scores, isHash) = await _redisCalls.RunAsync(
+                async ct =>
+                {
+                    var hashes = keys.Select(k => database.HashGetAllAsync(k)).ToArray();
+                    var scores = members.Select(m => database.SortedSetScoreAsync(indexKey, m)).ToArray();
+                    var isHash = await RedisBatch.WhenAllToleratingWrongTypeAsync(hashes, ct);
+                    await Task.WhenAll(scores).WaitAsync(ct);
+                    return (hashes, scores, isHash);
+                },
+                cancellationToken);
 
             var chunk = new List<(string Id, byte[] Member, double? Score, object?[]? Values)>(keys.Length);
             for (var i = 0; i < keys.Length; i++)
@@ -149,7 +194,7 @@ public sealed class VerifyService(
                 }
 
                 var score = scores[i].Result;
-                var (row, _) = mapper.Map(entity, new SourceRecord(new ChangeEntry(members[i], score ?? 0), fields), latestAllowed);
+                var (row, _) = _mapper.Map(entity, new SourceRecord(new ChangeEntry(members[i], score ?? 0), fields), latestAllowed);
                 chunk.Add((id, members[i], score, row?.Values));
                 if (sessionCounts is not null && entity == EntityCatalog.Message && Field("sessionId") is { } sessionId)
                 {
@@ -163,7 +208,8 @@ public sealed class VerifyService(
             }
 
             result.RedisRecords += chunk.Count;
-            var (rows, deadLettered) = await LookUpAsync(entity, chunk.Select(c => c.Id).ToArray(), chunk.Select(c => c.Member).ToArray(), cancellationToken);
+            var (rows, deadLettered) = await _postgresCalls.RunAsync(
+                ct => LookUpAsync(entity, chunk.Select(c => c.Id).ToArray(), chunk.Select(c => c.Member).ToArray(), ct), cancellationToken);
             foreach (var (id, member, score, values) in chunk)
             {
                 var row = rows.GetValueOrDefault(id);
@@ -185,13 +231,19 @@ public sealed class VerifyService(
     private async Task VerifyPostgresSideAsync(
         EntityDescriptor entity, ArchiveScope scope, VerifyRequest request, EntityVerifyResult result, CancellationToken cancellationToken)
     {
-        var database = redis.GetDatabase();
-        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, entity, schemas, scope, request.BatchSize, idsOnly: true, cancellationToken))
+        var database = _redis.GetDatabase();
+        await foreach (var rows in ArchivedRows.PagesAsync(_dataSource, _postgresCalls, entity, _schemas, scope, request.BatchSize, idsOnly: true, cancellationToken))
         {
             var ids = rows.Select(r => (string)r[0]!).ToList();
             result.PostgresRows += ids.Count;
-            var exists = ids.Select(id => database.KeyExistsAsync(layout.RecordKey(entity, id))).ToArray();
-            await Task.WhenAll(exists).WaitAsync(cancellationToken);
+            var exists = await _redisCalls.RunAsync(
+                async ct =>
+                {
+                    var exists = ids.Select(id => database.KeyExistsAsync(_layout.RecordKey(entity, id))).ToArray();
+                    await Task.WhenAll(exists).WaitAsync(ct);
+                    return exists;
+                },
+                cancellationToken);
             for (var i = 0; i < ids.Count; i++)
             {
                 if (!exists[i].Result)
@@ -205,20 +257,16 @@ public sealed class VerifyService(
     private async Task<(Dictionary<string, object?[]> Rows, HashSet<byte[]> DeadLettered)> LookUpAsync(
         EntityDescriptor entity, string[] ids, byte[][] members, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection)
         {
             BatchCommands =
             {
-                new NpgsqlBatchCommand($"SELECT {ArchivedRows.ColumnList(entity)} FROM {ArchivedRows.Table(entity, schemas)} WHERE id = ANY($1)")
+                new NpgsqlBatchCommand($"SELECT {ArchivedRows.ColumnList(entity)} FROM {ArchivedRows.Table(entity, _schemas)} WHERE id = ANY($1)")
                 {
                     Parameters = { new() { Value = ids } },
                 },
-                new NpgsqlBatchCommand(
-                    $"SELECT member FROM {schemas.Bookkeeping}.dead_letters WHERE entity = $1 AND status IN ('open', 'discarded') AND member = ANY($2)")
-                {
-                    Parameters = { new() { Value = entity.Name }, new() { Value = members } },
-                },
+                _deadLetters.DeadLetteredAmongCommand(entity, members),
             },
         };
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
@@ -230,34 +278,15 @@ public sealed class VerifyService(
         }
 
         await reader.NextResultAsync(cancellationToken);
-        var deadLettered = new HashSet<byte[]>(ByteArrayComparer.Instance);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            deadLettered.Add((byte[])reader[0]);
-        }
-
-        return (rows, deadLettered);
-    }
-
-    private async Task<ChangeCursor?> ReadCheckpointAsync(EntityDescriptor entity, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand($"SELECT score, member FROM {schemas.Bookkeeping}.checkpoints WHERE entity = $1");
-        command.Parameters.Add(new() { Value = entity.Name });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0))
-        {
-            return null; // never archived: nothing is due yet
-        }
-
-        return new ChangeCursor(reader.GetDouble(0), reader.IsDBNull(1) ? [] : (byte[])reader[1]);
+        return (rows, await DeadLetterStore.ReadMembersAsync(reader, cancellationToken));
     }
 
     private async Task PreloadScopeAsync(ArchiveScope scope, ScopeMatcher matcher, CancellationToken cancellationToken)
     {
         var sql = scope.Kind switch
         {
-            ScopeKind.User => $"SELECT id FROM {schemas.Target}.chat_sessions WHERE user_id = $1",
-            ScopeKind.Session => $"SELECT id FROM {schemas.Target}.messages WHERE session_id = $1",
+            ScopeKind.User => $"SELECT id FROM {_schemas.Target}.chat_sessions WHERE user_id = $1",
+            ScopeKind.Session => $"SELECT id FROM {_schemas.Target}.messages WHERE session_id = $1",
             _ => null,
         };
         if (sql is null)
@@ -266,7 +295,7 @@ public sealed class VerifyService(
         }
 
         var ids = new List<string>();
-        await using (var command = dataSource.CreateCommand(sql))
+        await using (var command = _dataSource.CreateCommand(sql))
         {
             command.Parameters.Add(new() { Value = scope.Id! });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -289,8 +318,8 @@ public sealed class VerifyService(
     private async Task<Dictionary<string, long>> CountMessagesPerSessionAsync(ArchiveScope scope, CancellationToken cancellationToken)
     {
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using var command = dataSource.CreateCommand(
-            $"SELECT session_id, count(*) FROM {ArchivedRows.Table(EntityCatalog.Message, schemas)} WHERE {scope.SqlFilter(EntityCatalog.Message, schemas, "$1")} GROUP BY session_id");
+        await using var command = _dataSource.CreateCommand(
+            $"SELECT session_id, count(*) FROM {ArchivedRows.Table(EntityCatalog.Message, _schemas)} WHERE {scope.SqlFilter(EntityCatalog.Message, _schemas, "$1")} GROUP BY session_id");
         command.Parameters.Add(new() { Value = scope.Id! });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

@@ -60,6 +60,8 @@ public sealed class CancellationFaultTests(ITestOutputHelper output)
 
         public Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) => inner.AcquireAsync(entity, runId, cancellationToken);
 
+        public Task<bool> RenewAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) => inner.RenewAsync(entity, runId, cancellationToken);
+
         public Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) => inner.ReleaseAsync(entity, runId, cancellationToken);
 
         public async Task<PageWriteResult> WritePageAsync(EntityDescriptor entity, Guid runId, IReadOnlyList<MappedRow> rows, IReadOnlyList<DeadLetter> deadLetters, ChangeCursor checkpoint, CancellationToken cancellationToken)

@@ -39,7 +39,7 @@ public sealed class ArchiveFunctionsTests
                 s["Archive:LookbackOverlap"] = "00:00:00"; // else each pass would spend its one page re-reading the overlap
             },
             // Only the pass's own clock steps: the resilience pipelines read the clock too, and must not eat the budget.
-            services: s => s.AddSingleton(sp => ActivatorUtilities.CreateInstance<ArchiveService>(sp, new SteppingTimeProvider())));
+            services: s => s.AddSingleton(sp => ArchiveHarness.ArchiveServiceWithClock(sp, new SteppingTimeProvider())));
         await WriteMessagesAsync(h, 30);
         var timer = Timer(h);
 

@@ -3,7 +3,12 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using NexusArchive.Core;
+using Microsoft.Extensions.Options;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Security;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
@@ -104,6 +109,18 @@ public sealed class ArchiveHarness : IAsyncDisposable
                 s["ConnectionStrings:Postgres"] = postgresConnectionString;
             },
             migrate: false);
+
+    /// <summary>The registered <see cref="ArchiveService"/>'s parts, with its own clock (the pipelines keep the real one).</summary>
+    public static ArchiveService ArchiveServiceWithClock(IServiceProvider services, TimeProvider clock) => new(
+        services.GetRequiredService<IChangeSource>(),
+        services.GetRequiredService<IArchiveSink>(),
+        services.GetRequiredService<IArchiveSafetyCheck>(),
+        services.GetRequiredService<RecordMapper>(),
+        new QuietPassTracker(),
+        services.GetRequiredService<IOptions<ArchiveOptions>>(),
+        clock,
+        services.GetRequiredService<ArchiveMetrics>(),
+        services.GetRequiredService<ILogger<ArchiveService>>());
 
     /// <summary>Redis-now in epoch milliseconds.</summary>
     public async Task<long> RedisNowMsAsync() =>

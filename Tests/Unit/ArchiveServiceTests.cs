@@ -8,6 +8,7 @@ using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Security;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 using StackExchange.Redis;
@@ -31,12 +32,13 @@ public sealed class ArchiveServiceTests
         _source.Setup(s => s.FetchAsync(It.IsAny<EntityDescriptor>(), It.IsAny<IReadOnlyList<ChangeEntry>>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((EntityDescriptor _, IReadOnlyList<ChangeEntry> entries, CancellationToken _) =>
                 [.. entries.Select(e => new SourceRecord(e, [new HashEntry("id", e.DisplayId), new HashEntry("createdAt", "1"), new HashEntry("updatedAt", "1")]) )]);
+        _sink.Setup(s => s.RenewAsync(It.IsAny<EntityDescriptor>(), It.IsAny<Guid>(), It.IsAny<CancellationToken>())).ReturnsAsync(true);
         _sink.Setup(s => s.WritePageAsync(It.IsAny<EntityDescriptor>(), It.IsAny<Guid>(), It.IsAny<IReadOnlyList<MappedRow>>(), It.IsAny<IReadOnlyList<DeadLetter>>(), It.IsAny<ChangeCursor>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((EntityDescriptor _, Guid _, IReadOnlyList<MappedRow> rows, IReadOnlyList<DeadLetter> dead, ChangeCursor _, CancellationToken _) => new PageWriteResult(rows.Count, 0, dead.Count));
     }
 
     private ArchiveService CreateSut() => new(
-        _source.Object, _sink.Object, new RecordMapper(), Options.Create(_options), _time,
+        _source.Object, _sink.Object, Mock.Of<IArchiveSafetyCheck>(), new RecordMapper(), new QuietPassTracker(), Options.Create(_options), _time,
         new ArchiveMetrics(new TestMeterFactory()), NullLogger<ArchiveService>.Instance);
 
     private static ChangeEntry Entry(string id, double score) => new(Encoding.UTF8.GetBytes(id), score);
@@ -138,16 +140,27 @@ public sealed class ArchiveServiceTests
     }
 
     [Fact]
-    public async Task RunAsync_EntityBusy_ReportsConflictAndContinuesWithOthers()
+    public async Task RunAsync_EntityBusy_ReportsConflictForItAndPartialForTheRunThatWorkedOthers()
     {
         _sink.Setup(s => s.AcquireAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<CancellationToken>())).ThrowsAsync(new EntityBusyException("user"));
         Pages(EntityCatalog.Session, new ChangePage([], ReachedEnd: true));
 
         var run = await CreateSut().RunAsync(new ArchiveRunRequest("test", ["user", "session"]), CancellationToken.None);
 
-        Assert.Equal(RunStatus.Conflict, run.Status);
+        Assert.Equal(RunStatus.Partial, run.Status); // Conflict is kept for "nothing was worked"
         Assert.Equal([RunStatus.Conflict, RunStatus.Succeeded], run.Entities.Select(e => e.Status));
         _sink.Verify(s => s.ReleaseAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Fact]
+    public async Task RunAsync_EveryEntityBusy_ReportsConflict()
+    {
+        _sink.Setup(s => s.AcquireAsync(It.IsAny<EntityDescriptor>(), It.IsAny<Guid>(), It.IsAny<CancellationToken>())).ThrowsAsync(new EntityBusyException("any"));
+
+        var run = await CreateSut().RunAsync(new ArchiveRunRequest("test", ["user", "session"]), CancellationToken.None);
+
+        Assert.Equal(RunStatus.Conflict, run.Status);
+        Assert.Equal([RunStatus.Conflict, RunStatus.Conflict], run.Entities.Select(e => e.Status));
     }
 
     [Fact]

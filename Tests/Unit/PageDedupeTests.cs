@@ -21,14 +21,14 @@ public sealed class PageDedupeTests
     {
         IReadOnlyList<MappedRow> rows = [Row("a", 1), Row("b", 2)];
 
-        Assert.Same(rows, PostgresArchiveSink.DedupeNewest(EntityCatalog.User, rows, out var superseded));
+        Assert.Same(rows, PageWriter.DedupeNewest(EntityCatalog.User, rows, out var superseded));
         Assert.Equal(0, superseded);
     }
 
     [Fact]
     public void DedupeNewest_RepeatedId_KeepsTheNewestVersionInFirstPosition()
     {
-        var result = PostgresArchiveSink.DedupeNewest(EntityCatalog.User, [Row("a", 1), Row("b", 2), Row("a", 5), Row("a", 3)], out var superseded);
+        var result = PageWriter.DedupeNewest(EntityCatalog.User, [Row("a", 1), Row("b", 2), Row("a", 5), Row("a", 3)], out var superseded);
 
         Assert.Equal(2, superseded);
         Assert.Equal(["a", "b"], result.Select(r => (string)r.Values[0]!));

@@ -19,6 +19,8 @@ public sealed class ResilienceTests
 {
     private static readonly PageWriteResult s_ok = new(1, 0, 0);
 
+    private static readonly DependencyEndpoints Endpoints = new(new ConnectionOptions { Redis = "127.0.0.1:6390", Postgres = "Host=127.0.0.1;Port=5442;Database=nexus" });
+
     [Fact]
     public async Task WritePage_TransientNpgsqlFailures_RetriesWholePageUntilItCommits()
     {
@@ -125,7 +127,7 @@ public sealed class ResilienceTests
             .ThrowsAsync(new RedisServerException("WRONGTYPE"));
 #pragma warning restore CS0618
         var services = Services();
-        var sut = new ResilientChangeSource(inner.Object, services.GetRequiredService<ResiliencePipelineProvider<string>>(), services.GetRequiredService<IOptions<ResilienceOptions>>(), new DependencyEndpoints(new ConnectionOptions { Redis = "127.0.0.1:6390", Postgres = "Host=127.0.0.1;Port=5442;Database=nexus" }));
+        var sut = new ResilientChangeSource(inner.Object, new RedisCalls(services.GetRequiredService<ResiliencePipelineProvider<string>>(), services.GetRequiredService<IOptions<ResilienceOptions>>(), Endpoints));
 
         Assert.Equal(DateTimeOffset.UnixEpoch, await sut.GetServerTimeAsync(CancellationToken.None));
         await Assert.ThrowsAsync<RedisServerException>(() => sut.GetServerTimeAsync(CancellationToken.None));
@@ -212,6 +214,6 @@ public sealed class ResilienceTests
     private static ResilientArchiveSink CreateSut(IArchiveSink inner, Action<Dictionary<string, string?>>? configure = null, TimeProvider? time = null)
     {
         var services = Services(configure, time);
-        return new ResilientArchiveSink(inner, services.GetRequiredService<ResiliencePipelineProvider<string>>(), services.GetRequiredService<IOptions<ResilienceOptions>>(), new DependencyEndpoints(new ConnectionOptions { Redis = "127.0.0.1:6390", Postgres = "Host=127.0.0.1;Port=5442;Database=nexus" }));
+        return new ResilientArchiveSink(inner, new PostgresCalls(services.GetRequiredService<ResiliencePipelineProvider<string>>(), services.GetRequiredService<IOptions<ResilienceOptions>>(), Endpoints));
     }
 }

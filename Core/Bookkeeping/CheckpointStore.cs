@@ -1,0 +1,234 @@
+using System.Text;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Sink;
+using NexusArchive.Core.Source;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace NexusArchive.Core.Bookkeeping;
+
+/// <summary>One entity's row of the checkpoint table.</summary>
+/// <param name="Entity">The entity name.</param>
+/// <param name="Checkpoint">Where the archive stands: after this (score, member); null = never archived.</param>
+/// <param name="Leased">A live pass holds the entity (its lease has not expired).</param>
+public sealed record CheckpointState(string Entity, ChangeCursor? Checkpoint, bool Leased);
+
+/// <summary>What <see cref="CheckpointStore.RewindAsync"/> did.</summary>
+internal enum RewindOutcome
+{
+    /// <summary>Never archived, or the checkpoint already lies before the target: nothing to do.</summary>
+    NotNeeded,
+
+    /// <summary>A live pass holds the entity; its next commit would move the checkpoint forward again.</summary>
+    Blocked,
+
+    /// <summary>The checkpoint was moved back (and any stale lease cleared).</summary>
+    Rewound,
+}
+
+/// <summary>
+/// The only code that touches <c>{bookkeeping}.checkpoints</c>: the per-entity checkpoint (where the archive stands in
+/// the change index) and the lease that lets one pass at a time work an entity, under a transaction-scoped advisory
+/// lock. Stored checkpoints are "after (score, member)"; a stored NULL member reads as the empty member, i.e. before
+/// every record at that score (ids are never empty), and the store never writes NULL. Plain calls: callers run them
+/// through <see cref="Resilience.PostgresCalls"/> (the pass through <see cref="Resilience.ResilientArchiveSink"/>).
+/// </summary>
+internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames schemas, IOptions<ArchiveOptions> options)
+{
+    private string Table => $"{schemas.Bookkeeping}.checkpoints";
+
+    /// <summary>The advisory-lock key of an entity: stable across processes and versions (FNV-1a over schema and entity).</summary>
+    public long LockKey(EntityDescriptor entity)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var b in Encoding.UTF8.GetBytes("nexus_archive:" + schemas.BookkeepingName + ":" + entity.Name))
+        {
+            hash = (hash ^ b) * 1099511628211UL;
+        }
+
+        return unchecked((long)hash);
+    }
+
+    /// <summary>Takes the entity's advisory transaction lock (first command of every transaction that changes its row).</summary>
+    public NpgsqlBatchCommand LockCommand(EntityDescriptor entity) =>
+        new("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = LockKey(entity) } } };
+
+    /// <summary>Returns the live lease owner (NULL when none or expired) and locks the row until commit.</summary>
+    public NpgsqlBatchCommand LeaseOwnerCommand(EntityDescriptor entity) =>
+        new($"SELECT CASE WHEN lease_expires_at > now() THEN lease_owner END FROM {Table} WHERE entity = $1 FOR UPDATE")
+        {
+            Parameters = { new() { Value = entity.Name } },
+        };
+
+    /// <summary>True when the current row of a <see cref="LeaseOwnerCommand"/> result names <paramref name="runId"/>.</summary>
+    public static async Task<bool> IsOwnedByAsync(NpgsqlDataReader reader, Guid runId, CancellationToken cancellationToken) =>
+        await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0) && reader.GetGuid(0) == runId;
+
+    /// <summary>
+    /// Moves the checkpoint forward to <paramref name="checkpoint"/> (never backwards) and renews the lease, inside the
+    /// page's transaction. A cursor that is not a position (the start, before anything was archived) never becomes one.
+    /// </summary>
+    public NpgsqlBatchCommand AdvanceCommand(EntityDescriptor entity, ChangeCursor checkpoint)
+    {
+        var command = new NpgsqlBatchCommand(
+            $"""
+            UPDATE {Table}
+               SET score = CASE WHEN $2 IS NOT NULL AND (score IS NULL OR (score, coalesce(member, ''::bytea)) < ($2, $3)) THEN $2 ELSE score END,
+                   member = CASE WHEN $2 IS NOT NULL AND (score IS NULL OR (score, coalesce(member, ''::bytea)) < ($2, $3)) THEN $3 ELSE member END,
+                   updated_at = now(),
+                   lease_expires_at = now() + $4
+             WHERE entity = $1
+            """);
+        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = double.IsFinite(checkpoint.Score) ? checkpoint.Score : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
+        command.Parameters.Add(new() { Value = (object?)checkpoint.Member ?? Array.Empty<byte>(), NpgsqlDbType = NpgsqlDbType.Bytea });
+        command.Parameters.Add(new() { Value = options.Value.LeaseTimeout });
+        return command;
+    }
+
+    /// <summary>Takes the entity's lease for <paramref name="runId"/> and returns the committed checkpoint (null = never archived).</summary>
+    /// <exception cref="EntityBusyException">Another live pass holds the lease.</exception>
+    public async Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                LockCommand(entity),
+                new NpgsqlBatchCommand($"INSERT INTO {Table} (entity) VALUES ($1) ON CONFLICT (entity) DO NOTHING")
+                {
+                    Parameters = { new() { Value = entity.Name } },
+                },
+                new NpgsqlBatchCommand(
+                    $"""
+                    UPDATE {Table}
+                       SET lease_owner = $2, lease_expires_at = now() + $3
+                     WHERE entity = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now())
+                    RETURNING score, member
+                    """)
+                {
+                    Parameters = { new() { Value = entity.Name }, new() { Value = runId }, new() { Value = options.Value.LeaseTimeout } },
+                },
+            },
+        };
+        ChangeCursor? checkpoint;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.NextResultAsync(cancellationToken); // past the lock; the INSERT returns no result set
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw new EntityBusyException(entity.Name);
+            }
+
+            checkpoint = ReadCheckpoint(reader, 0);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return checkpoint;
+    }
+
+    /// <summary>
+    /// Extends the lease of <paramref name="runId"/> by <c>Archive:LeaseTimeout</c> from now, without a page commit
+    /// (a pass that is still reading). False when the lease is no longer ours (expired and taken over).
+    /// </summary>
+    public async Task<bool> RenewAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"UPDATE {Table} SET lease_expires_at = now() + $3 WHERE entity = $1 AND lease_owner = $2 AND lease_expires_at > now()");
+        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = options.Value.LeaseTimeout });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>Gives the lease back (an unreleased lease expires after <c>Archive:LeaseTimeout</c>).</summary>
+    public async Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"UPDATE {Table} SET lease_owner = NULL, lease_expires_at = NULL WHERE entity = $1 AND lease_owner = $2");
+        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = runId });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The committed checkpoint of one entity (null = never archived).</summary>
+    public async Task<ChangeCursor?> ReadAsync(EntityDescriptor entity, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT score, member FROM {Table} WHERE entity = $1");
+        command.Parameters.Add(new() { Value = entity.Name });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? ReadCheckpoint(reader, 0) : null;
+    }
+
+    /// <summary>Every entity's checkpoint and lease state, by entity name.</summary>
+    public async Task<IReadOnlyDictionary<string, CheckpointState>> ReadAllAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"SELECT entity, score, member, lease_owner IS NOT NULL AND lease_expires_at > now() FROM {Table}");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var states = new Dictionary<string, CheckpointState>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var entity = reader.GetString(0);
+            states[entity] = new CheckpointState(entity, ReadCheckpoint(reader, 1), reader.GetBoolean(3));
+        }
+
+        return states;
+    }
+
+    /// <summary>
+    /// Moves the checkpoint back to just before <paramref name="oldestAdded"/> (backfill indexed records behind it), only
+    /// when no live pass holds the entity; an expired lease is cleared so a stalled pass cannot commit past the rewind.
+    /// </summary>
+    public async Task<(RewindOutcome Outcome, double? From, double To)> RewindAsync(EntityDescriptor entity, double oldestAdded, CancellationToken cancellationToken)
+    {
+        var target = oldestAdded - 1;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        double current;
+        await using (var read = new NpgsqlCommand(
+            $"SELECT score, lease_owner IS NOT NULL AND lease_expires_at > now() FROM {Table} WHERE entity = $1 FOR UPDATE", connection, transaction))
+        {
+            read.Parameters.Add(new() { Value = entity.Name });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0))
+            {
+                return (RewindOutcome.NotNeeded, null, target); // never archived: the first pass reads the whole index
+            }
+
+            current = reader.GetDouble(0);
+            if (current < oldestAdded)
+            {
+                return (RewindOutcome.NotNeeded, current, target); // everything added lies after the checkpoint
+            }
+
+            if (reader.GetBoolean(1))
+            {
+                return (RewindOutcome.Blocked, current, target);
+            }
+        }
+
+        await using (var update = new NpgsqlCommand(
+            $"UPDATE {Table} SET score = $2, member = ''::bytea, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE entity = $1",
+            connection,
+            transaction))
+        {
+            update.Parameters.Add(new() { Value = entity.Name });
+            update.Parameters.Add(new() { Value = target });
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return (RewindOutcome.Rewound, current, target);
+    }
+
+    /// <summary>The one reading of a stored checkpoint: NULL score = never archived; NULL member = the empty member.</summary>
+    private static ChangeCursor? ReadCheckpoint(NpgsqlDataReader reader, int scoreOrdinal) =>
+        reader.IsDBNull(scoreOrdinal)
+            ? null
+            : new ChangeCursor(reader.GetDouble(scoreOrdinal), reader.IsDBNull(scoreOrdinal + 1) ? [] : (byte[])reader[scoreOrdinal + 1]);
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using NexusArchive.Core.Archiving;
+using NexusArchive.Tests.Functions;
+using NexusArchive.Tests.Infrastructure;
+using NexusArchive.Tests.WorkerProtocol.Messages;
+using Xunit.Abstractions;
+
+namespace NexusArchive.Tests.WorkerProtocol;
+
+/// <summary>
+/// The published Functions app under a stand-in Functions host, over the host ↔ worker gRPC protocol, against the real
+/// test Redis and PostgreSQL. The other Functions tests call the function classes directly; only this one runs the
+/// worker's own invocation path (gRPC message → GrpcFunctionInvocation → middleware → function), which is where a
+/// mismatch of the Microsoft.Azure.Functions.Worker packages shows up (MissingMethodException on every invocation).
+/// </summary>
+public sealed class PublishedWorkerTests(ITestOutputHelper output)
+{
+    /// <summary>The whole test: publish (a copy of the current build), worker start-up, indexing, loading, two invocations.</summary>
+    private static readonly TimeSpan s_budget = TimeSpan.FromSeconds(120);
+
+    private static readonly string[] s_expectedFunctions = ["ArchiveRun", "ArchiveStatus", "ArchiveTimer", "ArchiveVerify"];
+
+    /// <summary>The TimerInfo the host sends a timer-triggered function (serialized by the host's timer extension).</summary>
+    private const string TimerTriggerJson = """{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}""";
+
+    private const int SeededMessages = 25;
+
+    [Fact]
+    public async Task PublishedWorker_DrivenOverTheHostProtocol_IndexesLoadsAndRunsTheTimerPassAndTheStatusEndpoint()
+    {
+        using var budget = new CancellationTokenSource(s_budget);
+        var clock = Stopwatch.StartNew();
+        await using var h = await ArchiveHarness.CreateAsync();
+        await FunctionsTestKit.WriteMessagesAsync(h, SeededMessages);
+        var app = await PublishedFunctionsApp.GetAsync(budget.Token);
+        Step(clock, $"published to {app.Folder}");
+
+        // What the host reads before it starts anything: a dotnet-isolated worker that indexes its own functions.
+        Assert.Equal("dotnet-isolated", app.Language);
+        Assert.True(app.WorkerIndexing, "worker.config.json does not enable workerIndexing: the host would not ask the worker for its functions.");
+
+        // App settings as the host hands them to the worker: the harness's archive (its Redis prefix and schemas) and a schedule.
+        var appSettings = new Dictionary<string, string?>(h.Settings)
+        {
+            ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
+            ["ArchiveSchedule"] = "0 */5 * * * *",
+        };
+        await using var host = await HostSession.StartAsync(app, appSettings, s_budget, budget.Token);
+        Step(clock, "worker started and opened its event stream");
+
+        var init = await host.InitializeAsync();
+        Step(clock, $"WorkerInitResponse: Success, worker {init.WorkerMetadata?.WorkerVersion}, {init.Capabilities.Count} capabilities");
+        var functions = (await host.IndexFunctionsAsync()).ToDictionary(f => f.Name);
+        Assert.Superset(s_expectedFunctions.ToHashSet(), functions.Keys.ToHashSet());
+        foreach (var function in functions.Values)
+        {
+            await host.LoadAsync(function);
+        }
+
+        Step(clock, $"indexed and loaded {string.Join(", ", functions.Keys.Order(StringComparer.Ordinal))}");
+
+        // The timer, as the host fires it: the TimerInfo JSON under the trigger binding's name.
+        var timer = functions["ArchiveTimer"];
+        var timerBinding = Assert.Single(HostSession.RawBindings(timer), b => b.Info.Type.Equals("timerTrigger", StringComparison.OrdinalIgnoreCase));
+        var timerRun = await host.InvokeAsync(timer, new ParameterBinding { Name = timerBinding.Name, Data = new TypedData { Json = TimerTriggerJson } });
+        host.RequireSuccess(timerRun, "ArchiveTimer");
+        Step(clock, "ArchiveTimer invocation: Success");
+
+        Assert.Equal(SeededMessages, await h.CountAsync("messages"));
+        var run = Assert.Single(await h.QueryAsync("SELECT trigger, status FROM {b}.runs"));
+        Assert.Equal("timer", run["trigger"]);
+        Assert.Equal(nameof(RunStatus.Succeeded), run["status"]);
+
+        // GET /api/archive/status through the ASP.NET Core integration: InvocationRequest over gRPC, the request itself
+        // forwarded to the worker's listener. It reports the timer's run.
+        var (statusCode, body) = await host.InvokeHttpAsync(functions["ArchiveStatus"], HttpMethod.Get);
+        Assert.True(statusCode == HttpStatusCode.OK, $"ArchiveStatus answered {(int)statusCode}: {body}");
+        using var status = JsonDocument.Parse(body);
+        var recent = Assert.Single(status.RootElement.GetProperty("recentRuns").EnumerateArray());
+        Assert.Equal("timer", recent.GetProperty("trigger").GetString());
+        Assert.Equal(nameof(RunStatus.Succeeded), recent.GetProperty("status").GetString());
+        Step(clock, $"ArchiveStatus invocation: Success, HTTP {(int)statusCode}");
+    }
+
+    private void Step(Stopwatch clock, string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F1} s  {what}");
+}

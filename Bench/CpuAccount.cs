@@ -56,6 +56,12 @@ internal readonly record struct CpuSample(double Self, double Children, double R
     /// <summary>CPU seconds of the archiver (the child pass), Redis and PostgreSQL together.</summary>
     public double PassTotal => Children + Redis + Postgres;
 
+    /// <summary>
+    /// The rate a pass could reach if every core of this machine were busy at the CPU per row it measured (archiver,
+    /// Redis and PostgreSQL share the cores, so their total CPU per row bounds the rate).
+    /// </summary>
+    public static double CeilingRowsPerSecond(double cpuSecondsPerRow) => Environment.ProcessorCount / cpuSecondsPerRow;
+
     /// <summary>What a baseline running in this process cost per row.</summary>
     public string DescribeBaseline(double wallSeconds, long rows) =>
         $"CPU per row: client {Self / rows * 1e6:N1} µs, PostgreSQL {Postgres / rows * 1e6:N1} µs; cores busy {(Self + Postgres) / wallSeconds:0.00}";

@@ -3,38 +3,39 @@ using Microsoft.Extensions.Logging;
 namespace NexusArchive.Functions;
 
 /// <summary>
-/// Log events of the Functions app (ids 2000-2099). Ids and names are a contract with dashboards and alerts;
-/// the run itself is logged by Core (RunStarted 1000, RunFinished 1001, …).
+/// Log events of the Functions app (ids 2000-2099, in <see cref="FunctionsLogEventIds"/>). Ids and names are a contract
+/// with dashboards and alerts, pinned by Tests/Unit/LogEventContractTests.cs; the run itself is logged by Core
+/// (RunStarted 1000, RunFinished 1001, …).
 /// </summary>
 internal static partial class Log
 {
-    [LoggerMessage(2000, LogLevel.Information, "Archive timer fired (past due: {IsPastDue}, next: {NextRun})", EventName = "TimerFired")]
+    [LoggerMessage(FunctionsLogEventIds.TimerFired, LogLevel.Information, "Archive timer fired (past due: {IsPastDue}, next: {NextRun})", EventName = "TimerFired")]
     public static partial void TimerFired(ILogger logger, bool isPastDue, DateTime? nextRun);
 
-    [LoggerMessage(2001, LogLevel.Warning, "Archive timer run {RunId} found another pass working; it exits, the other pass continues", EventName = "TimerConflict")]
+    [LoggerMessage(FunctionsLogEventIds.TimerConflict, LogLevel.Warning, "Archive timer run {RunId} found another pass working; it exits, the other pass continues", EventName = "TimerConflict")]
     public static partial void TimerConflict(ILogger logger, Guid runId);
 
-    [LoggerMessage(2002, LogLevel.Error, "Archive timer run {RunId} failed: {Error}", EventName = "TimerRunFailed")]
+    [LoggerMessage(FunctionsLogEventIds.TimerRunFailed, LogLevel.Error, "Archive timer run {RunId} failed: {Error}", EventName = "TimerRunFailed")]
     public static partial void TimerRunFailed(ILogger logger, Guid runId, string? error);
 
-    [LoggerMessage(2003, LogLevel.Critical, "Scheduled archiving is off: {Problem} The host disables the timer; HTTP functions still run. Fix the app setting and restart.", EventName = "ArchiveScheduleInvalid")]
+    [LoggerMessage(FunctionsLogEventIds.ArchiveScheduleInvalid, LogLevel.Critical, "Scheduled archiving is off: {Problem} The host disables the timer; HTTP functions still run. Fix the app setting and restart.", EventName = "ArchiveScheduleInvalid")]
     public static partial void ArchiveScheduleInvalid(ILogger logger, string problem);
 
-    [LoggerMessage(2004, LogLevel.Information, "Archive:MigrateOnStartup applied {Count} pending migrations", EventName = "StartupMigrationApplied")]
+    [LoggerMessage(FunctionsLogEventIds.StartupMigrationApplied, LogLevel.Information, "Archive:MigrateOnStartup applied {Count} pending migrations", EventName = "StartupMigrationApplied")]
     public static partial void StartupMigrationApplied(ILogger logger, int count);
 
-    [LoggerMessage(2005, LogLevel.Critical, "Archive:MigrateOnStartup could not apply migrations: {Error}", EventName = "StartupMigrationFailed")]
+    [LoggerMessage(FunctionsLogEventIds.StartupMigrationFailed, LogLevel.Critical, "Archive:MigrateOnStartup could not apply migrations: {Error}", EventName = "StartupMigrationFailed")]
     public static partial void StartupMigrationFailed(ILogger logger, string error, Exception exception);
 
-    [LoggerMessage(2006, LogLevel.Error, "NexusArchive needs attention: {Problems}", EventName = "NeedsAttention")]
+    [LoggerMessage(FunctionsLogEventIds.NeedsAttention, LogLevel.Error, "NexusArchive needs attention: {Problems}", EventName = "NeedsAttention")]
     public static partial void NeedsAttention(ILogger logger, string problems);
 
-    [LoggerMessage(2010, LogLevel.Information, "Archive kick for {Entities} with budget {MaxDuration}", EventName = "KickReceived")]
+    [LoggerMessage(FunctionsLogEventIds.KickReceived, LogLevel.Information, "Archive kick for {Entities} with budget {MaxDuration}", EventName = "KickReceived")]
     public static partial void KickReceived(ILogger logger, string entities, TimeSpan maxDuration);
 
-    [LoggerMessage(2011, LogLevel.Warning, "Archive kick rejected: {Reason}", EventName = "KickRejected")]
+    [LoggerMessage(FunctionsLogEventIds.KickRejected, LogLevel.Warning, "Archive kick rejected: {Reason}", EventName = "KickRejected")]
     public static partial void KickRejected(ILogger logger, string reason);
 
-    [LoggerMessage(2012, LogLevel.Information, "Archive kick run {RunId} answered {StatusCode} ({Status})", EventName = "KickAnswered")]
+    [LoggerMessage(FunctionsLogEventIds.KickAnswered, LogLevel.Information, "Archive kick run {RunId} answered {StatusCode} ({Status})", EventName = "KickAnswered")]
     public static partial void KickAnswered(ILogger logger, Guid runId, int statusCode, string status);
 }

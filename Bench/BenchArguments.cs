@@ -1,0 +1,19 @@
+using System.Globalization;
+
+namespace NexusArchive.Bench;
+
+/// <summary>The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name</c>.</summary>
+internal sealed record BenchArguments(long Messages, int MemoryScale, int PageSize, long[] MergeScaling, int RedisDatabase, string Database)
+{
+    public static BenchArguments Parse(string[] args)
+    {
+        string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        return new BenchArguments(
+            long.Parse(Value("--messages") ?? "1000000", CultureInfo.InvariantCulture),
+            int.Parse(Value("--memory-scale") ?? "5", CultureInfo.InvariantCulture),
+            int.Parse(Value("--page-size") ?? "0", CultureInfo.InvariantCulture),
+            (Value("--merge-scaling") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray(),
+            int.Parse(Value("--redis-database") ?? "1", CultureInfo.InvariantCulture),
+            Value("--database") ?? "nexus_bench");
+    }
+}

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using NexusArchive.Core;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Sink;
+using NexusArchive.Core.Source;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace NexusArchive.Bench;
+
+/// <summary>
+/// The Redis database and PostgreSQL database under test, and NexusArchive's registration pointed at them: the
+/// settings every pass uses (in this process or as the CLI), a cold service provider per step or one warm provider
+/// kept for the whole run, and a reset that wipes both servers between measurements.
+/// </summary>
+internal sealed class BenchServers(BenchArguments arguments, string redisConnection, string postgresAdmin)
+{
+    private ServiceProvider? _warm;
+
+    public BenchArguments Arguments => arguments;
+
+    /// <summary>The benchmark database (not the admin connection's own).</summary>
+    public string Postgres { get; } = new NpgsqlConnectionStringBuilder(postgresAdmin) { Database = arguments.Database, MaxPoolSize = 20 }.ConnectionString;
+
+    /// <summary>The archiver's page size: <c>--page-size</c>, or <see cref="ArchiveOptions.PageSize"/>'s default.</summary>
+    public int PageSize => arguments.PageSize > 0 ? arguments.PageSize : new ArchiveOptions().PageSize;
+
+    /// <summary>One long-lived archiver in this process, as a Functions worker keeps it between timer ticks.</summary>
+    public ServiceProvider Warm => _warm ??= Services();
+
+    public Dictionary<string, string?> Settings(int? pageSize = null) => new()
+    {
+        ["ConnectionStrings:Redis"] = redisConnection,
+        ["ConnectionStrings:Postgres"] = Postgres,
+        ["Archive:KeyPrefix"] = "bench",
+        ["Archive:SettleWindow"] = "00:00:00",
+        ["Archive:TimeBudget"] = "01:00:00",
+        ["Archive:QuietPasses"] = "true", // every benchmark write goes through the Lua writer with its counter key
+        ["Archive:PageSize"] = (pageSize ?? (arguments.PageSize > 0 ? arguments.PageSize : null))?.ToString(CultureInfo.InvariantCulture),
+    };
+
+    public ServiceProvider Services(int? pageSize = null)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings(pageSize).Where(s => s.Value is not null)).Build();
+        var services = new ServiceCollection();
+        // The benchmark connects as the superuser: the safety check's least-privilege warning would repeat every pass.
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning).AddFilter("NexusArchive.Core.Security", LogLevel.Error).AddSimpleConsole());
+        services.AddNexusArchive(configuration);
+        return services.BuildServiceProvider();
+    }
+
+    public async Task DisposeWarmAsync()
+    {
+        if (_warm is not null)
+        {
+            await _warm.DisposeAsync();
+        }
+    }
+
+    /// <summary>Drops and re-creates the benchmark database (migrated), empties the Redis database and waits until Redis is idle.</summary>
+    public async Task ResetAsync()
+    {
+        await using (var admin = new NpgsqlConnection(postgresAdmin))
+        {
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{arguments.Database}\" WITH (FORCE)", admin);
+            await drop.ExecuteNonQueryAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{arguments.Database}\"", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        await using var services = Services();
+        await services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(redisConnection + ",allowAdmin=true");
+        // ASYNC: freeing millions of keys must not block Redis (or time out this client).
+        var database = mux.GetDatabase(arguments.RedisDatabase);
+        await database.ExecuteAsync("FLUSHDB", "ASYNC");
+
+        // Wait until Redis has actually freed them and handed the memory back: after a 5×N run that takes minutes of a
+        // whole core, which the next measurements would otherwise pay for.
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            var memory = (string)(await database.ExecuteAsync("INFO", "memory"))!;
+            var pending = memory.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("lazyfree_pending_objects:", StringComparison.Ordinal));
+            if (pending is null || pending.EndsWith(":0", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        await database.ExecuteAsync("MEMORY", "PURGE");
+        while (waited.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            var before = CpuSample.Take();
+            await Task.Delay(1000);
+            if ((CpuSample.Take() - before).Redis < 0.05)
+            {
+                break; // Redis idle: the kernel has taken the memory back
+            }
+        }
+    }
+
+    /// <summary>Redis-now in epoch milliseconds.</summary>
+    public async Task<long> RedisNowMsAsync()
+    {
+        await using var services = Services();
+        return (await services.GetRequiredService<IChangeSource>().GetServerTimeAsync(CancellationToken.None)).ToUnixTimeMilliseconds();
+    }
+
+    /// <summary>One row of <see cref="BenchData.MessageRow"/> into a binary COPY.</summary>
+    public static async Task WriteRowAsync(NpgsqlBinaryImporter importer, object?[] row)
+    {
+        await importer.StartRowAsync();
+        for (var c = 0; c < row.Length; c++)
+        {
+            if (row[c] is null)
+            {
+                await importer.WriteNullAsync();
+            }
+            else
+            {
+                await importer.WriteAsync(row[c]!, BenchData.MessageTypes[c]);
+            }
+        }
+    }
+
+    /// <summary>Runs SQL without a command timeout.</summary>
+    public static async Task ExecAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.CommandTimeout = 0;
+        await command.ExecuteNonQueryAsync();
+    }
+}

@@ -1,0 +1,49 @@
+namespace NexusArchive.Core.Diagnostics;
+
+/// <summary>
+/// The event id of every log event Core writes, in one place. Ids and event names are a contract with dashboards and
+/// alerts (docs/functions.md, infra/main.bicep): never change or reuse one. Tests/Unit/LogEventContractTests.cs pins
+/// every id with its name and level. The Functions app owns 2000-2099 (<c>FunctionsLogEventIds</c>).
+/// </summary>
+internal static class LogEventIds
+{
+    // 1000-1099: archive runs, migrations, demo data (Log.cs).
+    public const int RunStarted = 1000;
+    public const int RunFinished = 1001;
+    public const int RunFailed = 1002;
+    public const int EntityBusy = 1003;
+    public const int RunStoppedEarly = 1004;
+    public const int PageCommitted = 1005;
+    public const int RecordsVanished = 1006;
+    public const int RecordDeadLettered = 1007;
+    public const int RowRejected = 1008;
+    public const int CheckpointMirrorFailed = 1009;
+    public const int RunHistoryFailed = 1010;
+    public const int LeaseReleaseFailed = 1011;
+    public const int MigrationApplied = 1020;
+    public const int DemoSeeded = 1030;
+
+    // 3000-3099: verify, restore, backfill (Log.cs).
+    public const int VerifyEntityFinished = 3000;
+    public const int VerifyFoundProblems = 3001;
+    public const int RestoreEntityFinished = 3010;
+    public const int BackfillResumed = 3020;
+    public const int BackfillEntityFinished = 3021;
+    public const int BackfillInterrupted = 3022;
+    public const int BackfillCheckpointRewound = 3023;
+    public const int BackfillRewindBlocked = 3024;
+
+    // 4000-4099: resilience and dead letters (Log.Resilience.cs).
+    public const int RetryScheduled = 4000;
+    public const int CircuitOpened = 4001;
+    public const int CircuitClosed = 4002;
+    public const int DeadLetterReplayed = 4003;
+    public const int DeadLettersDiscarded = 4004;
+
+    // 5000-5099: security (Log.Security.cs).
+    public const int SafetyCheckPassed = 5000;
+    public const int SafetyCheckDisabled = 5001;
+    public const int RoleBypassesRls = 5002;
+    public const int SafetyCheckFailed = 5003;
+    public const int OwnerClaimConfigured = 5004;
+}

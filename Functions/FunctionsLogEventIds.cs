@@ -1,0 +1,23 @@
+namespace NexusArchive.Functions;
+
+/// <summary>
+/// The event id of every log event the Functions app writes (2000-2099), in one place. Ids and event names are a
+/// contract with dashboards and alerts (docs/functions.md, infra/main.bicep): never change or reuse one.
+/// Tests/Unit/LogEventContractTests.cs pins every id with its name and level. Core's ids are in <c>LogEventIds</c>.
+/// </summary>
+internal static class FunctionsLogEventIds
+{
+    // 2000-2009: timer and start-up.
+    public const int TimerFired = 2000;
+    public const int TimerConflict = 2001;
+    public const int TimerRunFailed = 2002;
+    public const int ArchiveScheduleInvalid = 2003;
+    public const int StartupMigrationApplied = 2004;
+    public const int StartupMigrationFailed = 2005;
+    public const int NeedsAttention = 2006;
+
+    // 2010-2019: HTTP kick.
+    public const int KickReceived = 2010;
+    public const int KickRejected = 2011;
+    public const int KickAnswered = 2012;
+}

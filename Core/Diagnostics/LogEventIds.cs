@@ -20,6 +20,8 @@ internal static class LogEventIds
     public const int CheckpointMirrorFailed = 1009;
     public const int RunHistoryFailed = 1010;
     public const int LeaseReleaseFailed = 1011;
+    public const int LeaseLost = 1012;
+    public const int LeaseRenewalFailed = 1013;
     public const int MigrationApplied = 1020;
     public const int DemoSeeded = 1030;
 

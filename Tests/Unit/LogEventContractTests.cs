@@ -31,6 +31,8 @@ public sealed class LogEventContractTests
         new(Core, 1009, "CheckpointMirrorFailed", LogLevel.Warning),
         new(Core, 1010, "RunHistoryFailed", LogLevel.Warning),
         new(Core, 1011, "LeaseReleaseFailed", LogLevel.Warning),
+        new(Core, 1012, "LeaseLost", LogLevel.Warning),
+        new(Core, 1013, "LeaseRenewalFailed", LogLevel.Warning),
         new(Core, 1020, "MigrationApplied", LogLevel.Information),
         new(Core, 1030, "DemoSeeded", LogLevel.Information),
 

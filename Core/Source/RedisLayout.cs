@@ -36,6 +36,20 @@ public sealed class RedisLayout
     /// </summary>
     public RedisKey WriteCounterKey(EntityDescriptor entity) => $"{KeyPrefix}:writes:{entity.Name}";
 
+    /// <summary>
+    /// The late horizon <c>{prefix}:archive:horizon:{entity}</c> (string, epoch ms): a pass raises it to the highest score
+    /// it will read <em>before</em> it reads the change index, so a write the writer stamps at or below it may land behind
+    /// the pass and is also recorded in <see cref="LateSetKey"/>. Only ever raised.
+    /// </summary>
+    public RedisKey LateHorizonKey(EntityDescriptor entity) => $"{KeyPrefix}:archive:horizon:{entity.Name}";
+
+    /// <summary>
+    /// The late set <c>{prefix}:late:{entity}</c> (zset, member = id, score = updatedAt): writes the writer stamped at or
+    /// below the late horizon. Every pass drains it (archives each record, then removes the entries it archived unless they
+    /// were written again meanwhile), so a late write is archived at any age without a time window.
+    /// </summary>
+    public RedisKey LateSetKey(EntityDescriptor entity) => $"{KeyPrefix}:late:{entity.Name}";
+
     /// <summary>The mirrored checkpoint <c>{prefix}:archive:checkpoint:{entity}</c>: every score at or below it is archived.</summary>
     public RedisKey CheckpointKey(EntityDescriptor entity) => $"{KeyPrefix}:archive:checkpoint:{entity.Name}";
 }

@@ -50,6 +50,9 @@ public sealed class EntityRunStats
     /// <summary>Index entries whose hash was gone (expired, evicted, deleted): counted, not an error, not a delete.</summary>
     public long Vanished { get; set; }
 
+    /// <summary>Late-set entries drained: writes stamped at or behind where a pass had read (archived at any age).</summary>
+    public long Late { get; set; }
+
     /// <summary>Records that went to the dead-letter table.</summary>
     public long DeadLettered { get; set; }
 

@@ -22,6 +22,7 @@ public sealed class ArchiveService
     private readonly IArchiveSink _sink;
     private readonly IArchiveSafetyCheck _safetyCheck;
     private readonly PagePipeline _pages;
+    private readonly LateWriteDrain _late;
     private readonly QuietPassTracker _quiet;
     private readonly IOptions<ArchiveOptions> _options;
     private readonly TimeProvider _timeProvider;
@@ -48,6 +49,7 @@ public sealed class ArchiveService
         _metrics = metrics;
         _logger = logger;
         _pages = new PagePipeline(source, sink, mapper, options, timeProvider, metrics, logger);
+        _late = new LateWriteDrain(source, sink, mapper, options, metrics, logger);
     }
 
     /// <summary>Runs one pass. Never throws for data or infrastructure errors: the result says what happened.</summary>
@@ -179,7 +181,16 @@ public sealed class ArchiveService
             var from = checkpoint is { } c
                 ? overlapUnchanged ? c : ChangeCursor.AtScore(Math.Max(double.MinValue, c.Score - settings.LookbackOverlap.TotalMilliseconds))
                 : ChangeCursor.Start;
+            // Late writes first: raise the horizon before reading anything, then archive what the writer recorded as late.
+            await _late.RaiseHorizonAsync(pass, work);
             stats.Status = RunStatus.Succeeded;
+            if (!await _late.DrainAsync(pass, committed, work))
+            {
+                stats.Status = RunStatus.Partial;
+                Log.RunStoppedEarly(_logger, run.RunId, entity.Name, "time budget (late writes)", stats.CheckpointScore);
+                return;
+            }
+
             committed = await _pages.RunAsync(pass, from, committed, work);
 
             if (stats.Status == RunStatus.Succeeded)

@@ -54,8 +54,8 @@ public static class EntityCatalog
         ],
         new Dictionary<string, string> { ["message_id"] = "message", ["session_id"] = "session", ["user_id"] = "user" });
 
-    /// <summary>All entities in dependency order (users → sessions → messages → attachments).</summary>
-    public static readonly IReadOnlyList<EntityDescriptor> All = [User, Session, Message, Attachment];
+    /// <summary>All entities in dependency order (<see cref="EntityDescriptor.Order"/>: users → sessions → messages → attachments).</summary>
+    public static readonly IReadOnlyList<EntityDescriptor> All = [.. new[] { User, Session, Message, Attachment }.OrderBy(e => e.Order)];
 
     /// <summary>Finds an entity by its name (<c>user</c>, <c>session</c>, <c>message</c>, <c>attachment</c>).</summary>
     public static EntityDescriptor? Find(string name) =>

@@ -51,7 +51,10 @@ public sealed class EntityDescriptor
     /// <summary>Mapped columns in table order (id first, timestamps last). <c>extra</c> and <c>archived_at</c> are implicit.</summary>
     public IReadOnlyList<ColumnDescriptor> Columns { get; }
 
-    /// <summary>Column → parent entity name (for documentation, verify's orphan report and restore order).</summary>
+    /// <summary>
+    /// Column → parent entity name. Scopes (verify and restore of one user or session) follow these paths: a record is in a
+    /// user's scope when a parent column names the user or a parent record in that scope.
+    /// </summary>
     public IReadOnlyDictionary<string, string> Parents { get; }
 
     /// <summary>Field name → position in <see cref="Columns"/>.</summary>

@@ -42,5 +42,17 @@ public sealed class ResilientChangeSource(IChangeSource inner, RedisCalls redis)
             return true;
         }, cancellationToken);
 
+    /// <inheritdoc />
+    public Task RaiseLateHorizonAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
+        redis.RunAsync(ct => inner.RaiseLateHorizonAsync(entity, score, ct), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ChangeEntry>> ReadLateAsync(EntityDescriptor entity, int limit, CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.ReadLateAsync(entity, limit, ct), cancellationToken);
+
+    /// <inheritdoc />
+    public Task RemoveLateAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken) =>
+        redis.RunAsync(ct => inner.RemoveLateAsync(entity, entries, ct), cancellationToken);
+
     private Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) => redis.RunAsync(call, cancellationToken);
 }

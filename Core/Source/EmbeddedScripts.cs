@@ -6,12 +6,20 @@ public static class EmbeddedScripts
 {
     private static readonly Lazy<string> s_writeRecord = new(() => Load("write-record.lua"));
     private static readonly Lazy<string> s_pageIndex = new(() => Load("page-index.lua"));
+    private static readonly Lazy<string> s_lateHorizon = new(() => Load("late-horizon.lua"));
+    private static readonly Lazy<string> s_lateRemove = new(() => Load("late-remove.lua"));
 
     /// <summary>The record writer: updates a record hash and its change index atomically.</summary>
     public static string WriteRecord => s_writeRecord.Value;
 
     /// <summary>The change-index pager: one page after a (score, member) cursor.</summary>
     public static string PageIndex => s_pageIndex.Value;
+
+    /// <summary>Raises an entity's late horizon (never lowers it).</summary>
+    public static string LateHorizon => s_lateHorizon.Value;
+
+    /// <summary>Removes drained late entries that still carry the score that was archived.</summary>
+    public static string LateRemove => s_lateRemove.Value;
 
     private static string Load(string name)
     {

@@ -28,6 +28,15 @@ public interface IChangeSource
 
     /// <summary>Publishes a committed checkpoint to <c>{prefix}:archive:checkpoint:{entity}</c>.</summary>
     Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken);
+
+    /// <summary>Raises the entity's late horizon to <paramref name="score"/> (never lowers it); see <see cref="RedisLayout.LateHorizonKey"/>.</summary>
+    Task RaiseLateHorizonAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken);
+
+    /// <summary>The oldest entries of the entity's late set (member = id, score = the late write's updatedAt), at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<ChangeEntry>> ReadLateAsync(EntityDescriptor entity, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Removes drained late entries, each only while it still carries the score read (a newer late write stays).</summary>
+    Task RemoveLateAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken);
 }
 
 /// <summary>

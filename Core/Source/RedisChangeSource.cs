@@ -145,4 +145,34 @@ public sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayout 
     public Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
         Database.StringSetAsync(layout.CheckpointKey(entity), score.ToString("R", CultureInfo.InvariantCulture))
             .WaitAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task RaiseLateHorizonAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
+        Database.ScriptEvaluateAsync(EmbeddedScripts.LateHorizon, [layout.LateHorizonKey(entity)], [score.ToString("R", CultureInfo.InvariantCulture)])
+            .WaitAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<ChangeEntry>> ReadLateAsync(EntityDescriptor entity, int limit, CancellationToken cancellationToken)
+    {
+        var items = await Database.SortedSetRangeByRankWithScoresAsync(layout.LateSetKey(entity), 0, limit - 1).WaitAsync(cancellationToken);
+        return [.. items.Select(i => new ChangeEntry((byte[])i.Element!, i.Score))];
+    }
+
+    /// <inheritdoc />
+    public Task RemoveLateAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken)
+    {
+        if (entries.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var args = new RedisValue[entries.Count * 2];
+        for (var i = 0; i < entries.Count; i++)
+        {
+            args[2 * i] = entries[i].Member;
+            args[(2 * i) + 1] = entries[i].Score.ToString("R", CultureInfo.InvariantCulture);
+        }
+
+        return Database.ScriptEvaluateAsync(EmbeddedScripts.LateRemove, [layout.LateSetKey(entity)], args).WaitAsync(cancellationToken);
+    }
 }

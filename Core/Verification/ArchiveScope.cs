@@ -41,76 +41,104 @@ public sealed record ArchiveScope(ScopeKind Kind, string? Id)
         return new(ScopeKind.Session, sessionId);
     }
 
-    /// <summary>False for entities outside the scope (a session scope has no user).</summary>
-    public bool Includes(EntityDescriptor entity) => !(Kind == ScopeKind.Session && entity == EntityCatalog.User);
+    /// <summary>The entity whose record the scope is rooted at (<c>user</c> or <c>session</c>); null for <see cref="ScopeKind.All"/>.</summary>
+    internal EntityDescriptor? Root => Kind switch
+    {
+        ScopeKind.User => EntityCatalog.User,
+        ScopeKind.Session => EntityCatalog.Session,
+        _ => null,
+    };
 
-    /// <summary>A boolean SQL expression over the entity's table; <paramref name="parameter"/> (e.g. <c>$2</c>) carries <see cref="Id"/>.</summary>
+    /// <summary>
+    /// True for the root and for every entity with a parent path to it (<see cref="EntityDescriptor.Parents"/>); false
+    /// for entities outside the scope (a session scope has no user).
+    /// </summary>
+    public bool Includes(EntityDescriptor entity) => Root is not { } root || ReachesRoot(entity, root);
+
+    /// <summary>
+    /// A boolean SQL expression over the entity's table; <paramref name="parameter"/> (e.g. <c>$2</c>) carries <see cref="Id"/>.
+    /// Built from the descriptors' parent columns: a record is in scope when it is the root, or when one of its parent
+    /// columns names the root or a parent record that is itself in scope (so a user's scope includes every message of
+    /// the user's sessions even when the message's own <c>userId</c> names someone else).
+    /// </summary>
     internal string SqlFilter(EntityDescriptor entity, SchemaNames schemas, string parameter)
     {
-        var p = parameter;
-        return (Kind, entity.Name) switch
+        if (Root is not { } root)
         {
-            (ScopeKind.All, _) => "TRUE",
-            (ScopeKind.User, "user") => $"id = {p}",
-            (ScopeKind.User, "session") => $"user_id = {p}",
-            (ScopeKind.User, _) => $"(user_id = {p} OR session_id IN (SELECT id FROM {schemas.Target}.chat_sessions WHERE user_id = {p}))",
-            (ScopeKind.Session, "session") => $"id = {p}",
-            (ScopeKind.Session, "message") => $"session_id = {p}",
-            (ScopeKind.Session, "attachment") => $"(session_id = {p} OR message_id IN (SELECT id FROM {schemas.Target}.messages WHERE session_id = {p}))",
-            _ => "FALSE",
+            return "TRUE";
+        }
+
+        if (entity == root)
+        {
+            return $"id = {parameter}";
+        }
+
+        var paths = ParentPaths(entity, root)
+            .Select(p => p.Parent == root
+                ? $"{p.Column} = {parameter}"
+                : $"{p.Column} IN (SELECT id FROM {schemas.Target}.{p.Parent.Table} WHERE {SqlFilter(p.Parent, schemas, parameter)})")
+            .ToList();
+        return paths.Count switch
+        {
+            0 => "FALSE",
+            1 => paths[0],
+            _ => $"({string.Join(" OR ", paths)})",
         };
     }
 
-    /// <summary>A predicate over Redis records that learns the scope's sessions and messages as it sees them.</summary>
+    /// <summary>A predicate over Redis records that learns the scope's in-scope parents as it sees them.</summary>
     internal ScopeMatcher CreateMatcher() => new(this);
+
+    /// <summary>The parent columns of <paramref name="entity"/> whose parent is the root or reaches it.</summary>
+    internal static IEnumerable<(string Column, string Field, EntityDescriptor Parent)> ParentPaths(EntityDescriptor entity, EntityDescriptor root) =>
+        entity.Parents
+            .Select(p => (Column: p.Key, Parent: EntityCatalog.Find(p.Value)!))
+            .Where(p => p.Parent == root || ReachesRoot(p.Parent, root))
+            .Select(p => (p.Column, entity.Columns.First(c => c.Column == p.Column).Field, p.Parent));
+
+    private static bool ReachesRoot(EntityDescriptor entity, EntityDescriptor root) =>
+        entity == root || entity.Parents.Values.Any(p => EntityCatalog.Find(p) is { } parent && ReachesRoot(parent, root));
 }
 
-/// <summary>Decides whether a Redis record is in an <see cref="ArchiveScope"/>, from its raw fields.</summary>
+/// <summary>
+/// Decides whether a Redis record is in an <see cref="ArchiveScope"/>, from its raw fields and the descriptors' parent
+/// columns. Entities are read in dependency order, so a record's in-scope parents are known before it is matched (from
+/// the archive, <see cref="AddKnown"/>, and from Redis records matched earlier).
+/// </summary>
 internal sealed class ScopeMatcher(ArchiveScope scope)
 {
-    private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _messages = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> _known = new(StringComparer.Ordinal);
 
-    /// <summary>Ids known to be in scope before the Redis side is read (from the archive).</summary>
-    public void AddKnownSessions(IEnumerable<string> ids) => _sessions.UnionWith(ids);
-
-    /// <summary>Ids known to be in scope before the Redis side is read (from the archive).</summary>
-    public void AddKnownMessages(IEnumerable<string> ids) => _messages.UnionWith(ids);
+    /// <summary>Ids of <paramref name="entity"/> known to be in scope before the Redis side is read (from the archive).</summary>
+    public void AddKnown(EntityDescriptor entity, IEnumerable<string> ids) => Known(entity).UnionWith(ids);
 
     /// <summary>True when the record belongs to the scope; <paramref name="field"/> reads a field of the hash (null when absent).</summary>
     public bool Matches(EntityDescriptor entity, string id, Func<string, string?> field)
     {
-        var target = scope.Id;
-        switch (scope.Kind, entity.Name)
+        if (scope.Root is not { } root)
         {
-            case (ScopeKind.All, _):
-                return true;
-            case (ScopeKind.User, "user"):
-                return id == target;
-            case (ScopeKind.User, "session"):
-                if (field("userId") == target)
-                {
-                    _sessions.Add(id);
-                    return true;
-                }
-
-                return false;
-            case (ScopeKind.User, _):
-                return field("userId") == target || (field("sessionId") is { } s && _sessions.Contains(s));
-            case (ScopeKind.Session, "session"):
-                return id == target;
-            case (ScopeKind.Session, "message"):
-                if (field("sessionId") == target)
-                {
-                    _messages.Add(id);
-                    return true;
-                }
-
-                return false;
-            case (ScopeKind.Session, "attachment"):
-                return field("sessionId") == target || (field("messageId") is { } m && _messages.Contains(m));
-            default:
-                return false;
+            return true;
         }
+
+        var matches = entity == root
+            ? id == scope.Id
+            : ArchiveScope.ParentPaths(entity, root).Any(p => field(p.Field) is { } value
+                && (p.Parent == root ? value == scope.Id : Known(p.Parent).Contains(value)));
+        if (matches)
+        {
+            Known(entity).Add(id);
+        }
+
+        return matches;
+    }
+
+    private HashSet<string> Known(EntityDescriptor entity)
+    {
+        if (!_known.TryGetValue(entity.Name, out var ids))
+        {
+            _known[entity.Name] = ids = new HashSet<string>(StringComparer.Ordinal);
+        }
+
+        return ids;
     }
 }

@@ -281,37 +281,33 @@ public sealed class VerifyService
         return (rows, await DeadLetterStore.ReadMembersAsync(reader, cancellationToken));
     }
 
+    /// <summary>
+    /// Loads from the archive the ids of every in-scope entity that other entities hang off (a user's sessions and
+    /// messages, a session's messages), so a Redis child whose parent exists only in the archive is still matched.
+    /// </summary>
     private async Task PreloadScopeAsync(ArchiveScope scope, ScopeMatcher matcher, CancellationToken cancellationToken)
     {
-        var sql = scope.Kind switch
-        {
-            ScopeKind.User => $"SELECT id FROM {_schemas.Target}.chat_sessions WHERE user_id = $1",
-            ScopeKind.Session => $"SELECT id FROM {_schemas.Target}.messages WHERE session_id = $1",
-            _ => null,
-        };
-        if (sql is null)
+        if (scope.Root is not { } root)
         {
             return;
         }
 
-        var ids = new List<string>();
-        await using (var command = _dataSource.CreateCommand(sql))
+        var parents = EntityCatalog.All
+            .Where(e => e != root && scope.Includes(e) && EntityCatalog.All.Any(child => child.Parents.Values.Contains(e.Name)))
+            .ToList();
+        foreach (var entity in parents)
         {
+            var ids = new List<string>();
+            await using var command = _dataSource.CreateCommand(
+                $"SELECT id FROM {ArchivedRows.Table(entity, _schemas)} WHERE {scope.SqlFilter(entity, _schemas, "$1")}");
             command.Parameters.Add(new() { Value = scope.Id! });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 ids.Add(reader.GetString(0));
             }
-        }
 
-        if (scope.Kind == ScopeKind.User)
-        {
-            matcher.AddKnownSessions(ids);
-        }
-        else
-        {
-            matcher.AddKnownMessages(ids);
+            matcher.AddKnown(entity, ids);
         }
     }
 

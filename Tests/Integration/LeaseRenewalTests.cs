@@ -76,5 +76,14 @@ public sealed class LeaseRenewalTests
 
         public Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
             inner.MirrorCheckpointAsync(entity, score, cancellationToken);
+
+        public Task RaiseLateHorizonAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
+            inner.RaiseLateHorizonAsync(entity, score, cancellationToken);
+
+        public Task<IReadOnlyList<ChangeEntry>> ReadLateAsync(EntityDescriptor entity, int limit, CancellationToken cancellationToken) =>
+            inner.ReadLateAsync(entity, limit, cancellationToken);
+
+        public Task RemoveLateAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken) =>
+            inner.RemoveLateAsync(entity, entries, cancellationToken);
     }
 }

@@ -29,6 +29,8 @@ public sealed class ArchiveServiceTests
         _source.Setup(s => s.MirrorCheckpointAsync(It.IsAny<EntityDescriptor>(), It.IsAny<double>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
         _source.Setup(s => s.GetWriteCountAsync(It.IsAny<EntityDescriptor>(), It.IsAny<CancellationToken>())).ReturnsAsync((WriteCount?)null);
         _source.Setup(s => s.ReadBeyondAsync(It.IsAny<EntityDescriptor>(), It.IsAny<double>(), It.IsAny<int>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        _source.Setup(s => s.RaiseLateHorizonAsync(It.IsAny<EntityDescriptor>(), It.IsAny<double>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
+        _source.Setup(s => s.ReadLateAsync(It.IsAny<EntityDescriptor>(), It.IsAny<int>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
         _source.Setup(s => s.FetchAsync(It.IsAny<EntityDescriptor>(), It.IsAny<IReadOnlyList<ChangeEntry>>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((EntityDescriptor _, IReadOnlyList<ChangeEntry> entries, CancellationToken _) =>
                 [.. entries.Select(e => new SourceRecord(e, [new HashEntry("id", e.DisplayId), new HashEntry("createdAt", "1"), new HashEntry("updatedAt", "1")]) )]);

@@ -45,7 +45,12 @@ public static class NexusArchiveServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ArchiveOptions>, ArchiveOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ArchiveOptions>, SecurityOptionsValidator>());
+
+        // Archive:Security is its own options type, like Archive:Resilience.
+        services.AddOptions<SecurityOptions>()
+            .Bind(configuration.GetSection(SecurityOptions.SectionName))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>());
 
         services.AddOptions<ConnectionOptions>()
             .Configure(o =>
@@ -65,7 +70,7 @@ public static class NexusArchiveServiceCollectionExtensions
         {
             var connection = sp.GetRequiredService<IOptions<ConnectionOptions>>().Value;
             var redis = RedisConnectionString.Parse(connection.Redis!);
-            if (sp.GetRequiredService<IOptions<ArchiveOptions>>().Value.Security.RedisTrustedCertificatePath is { Length: > 0 } trusted)
+            if (sp.GetRequiredService<IOptions<SecurityOptions>>().Value.RedisTrustedCertificatePath is { Length: > 0 } trusted)
             {
                 redis.TrustIssuer(trusted);
             }

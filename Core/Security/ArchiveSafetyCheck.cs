@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Sink;
@@ -23,7 +22,7 @@ public interface IArchiveSafetyCheck
 public sealed class ArchiveSafetyCheck(
     NpgsqlDataSource dataSource,
     SchemaNames schemas,
-    IOptions<ArchiveOptions> options,
+    IOptions<SecurityOptions> options,
     ILogger<ArchiveSafetyCheck> logger) : IArchiveSafetyCheck
 {
     /// <summary>The <c>auth</c> tables holding credentials, sessions and tokens on Supabase.</summary>
@@ -33,7 +32,7 @@ public sealed class ArchiveSafetyCheck(
     /// <summary>Verifies the database; throws <see cref="ArchiveSafetyException"/> naming every problem found.</summary>
     public async Task VerifyAsync(CancellationToken cancellationToken)
     {
-        if (!options.Value.Security.SafetyCheck)
+        if (!options.Value.SafetyCheck)
         {
             Log.SafetyCheckDisabled(logger);
             return;

@@ -6,6 +6,9 @@ namespace NexusArchive.Core.Security;
 /// </summary>
 public sealed class SecurityOptions
 {
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string SectionName = "Archive:Security";
+
     /// <summary>
     /// The JWT claim holding NexusChat's user id; Row Level Security lets <c>authenticated</c> read the rows whose
     /// owner equals <c>auth.jwt() -&gt;&gt; OwnerClaim</c>. The migrator writes it into the bookkeeping schema.

@@ -1,13 +1,12 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
-using NexusArchive.Core.Configuration;
 
 namespace NexusArchive.Core.Security;
 
 /// <summary>Rules for <c>Archive:Security</c>; every failure names the setting.</summary>
-public sealed partial class SecurityOptionsValidator : IValidateOptions<ArchiveOptions>
+public sealed partial class SecurityOptionsValidator : IValidateOptions<SecurityOptions>
 {
-    private const string Section = ArchiveOptions.SectionName + ":Security";
+    private const string Section = SecurityOptions.SectionName;
 
     // A JSON claim name: plain names and URI-style namespaced claims (https://nexuschat.example/uid). The value
     // only ever travels as a SQL parameter; the pattern keeps configuration typos and control characters out.
@@ -15,14 +14,10 @@ public sealed partial class SecurityOptionsValidator : IValidateOptions<ArchiveO
     private static partial Regex ClaimPattern();
 
     /// <inheritdoc />
-    public ValidateOptionsResult Validate(string? name, ArchiveOptions options)
+    public ValidateOptionsResult Validate(string? name, SecurityOptions options)
     {
-        var security = options.Security;
-        if (security is null)
-        {
-            return ValidateOptionsResult.Fail($"{Section} must not be null.");
-        }
-
+        ArgumentNullException.ThrowIfNull(options);
+        var security = options;
         var failures = new List<string>();
         if (security.OwnerClaim is null || !ClaimPattern().IsMatch(security.OwnerClaim))
         {

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Security;
 using Npgsql;
@@ -15,7 +14,7 @@ public sealed record Migration(int Version, string Name, string Sql);
 /// Applies the embedded, versioned, forward-only migrations. Each runs in its own transaction together with
 /// its row in <c>{bookkeeping}.schema_migrations</c>; an advisory lock keeps two migrators from racing.
 /// </summary>
-public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames schemas, ILogger<Migrator> logger, IOptions<ArchiveOptions>? options = null)
+public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames schemas, IOptions<SecurityOptions> security, ILogger<Migrator> logger)
 {
     private const long MigrationLockKey = 0x4E58_4D49_4752; // "NXMIGR"
 
@@ -102,7 +101,7 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
     /// <summary>Stores <c>Archive:Security:OwnerClaim</c> where the Row Level Security policies read it (migration 0002).</summary>
     private async Task WriteOwnerClaimAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        var claim = options?.Value.Security.OwnerClaim ?? new SecurityOptions().OwnerClaim;
+        var claim = security.Value.OwnerClaim;
         await using var command = new NpgsqlCommand(
             $"""
             INSERT INTO {schemas.Bookkeeping}.settings (key, value) VALUES ('owner_claim', $1)

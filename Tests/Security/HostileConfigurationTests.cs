@@ -50,8 +50,8 @@ public sealed class HostileConfigurationTests
     public void Validator_DefaultsAndTypicalValues_Accepted()
     {
         var options = new ArchiveOptions { KeyPrefix = "nexus-chat.v2", TargetSchema = "public", BookkeepingSchema = "nexus_archive" };
-        options.Security.OwnerClaim = "https://nexuschat.example/uid";
-        Assert.True(new NexusArchive.Core.Security.SecurityOptionsValidator().Validate(null, options).Succeeded);
+        var security = new NexusArchive.Core.Security.SecurityOptions { OwnerClaim = "https://nexuschat.example/uid" };
+        Assert.True(new NexusArchive.Core.Security.SecurityOptionsValidator().Validate(null, security).Succeeded);
         Assert.True(new ArchiveOptionsValidator().Validate(null, options).Succeeded);
     }
 }

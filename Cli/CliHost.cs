@@ -19,6 +19,19 @@ internal static class CliHost
     public const int ExitConfiguration = 2;
     public const int ExitConflict = 3;
 
+    /// <summary>
+    /// What a command's exception means for the caller: a bad argument (unknown entity, both a user and a session, …) is
+    /// exit 2 with the message in the caller's words; everything else is exit 1 with the redacted error.
+    /// </summary>
+    internal static (int Code, string Message)? ExitCodeFor(Exception exception) => exception switch
+    {
+        ArgumentException argument => (ExitConfiguration, argument.ParamName is null
+            ? argument.Message
+            : argument.Message.Replace($" (Parameter '{argument.ParamName}')", string.Empty, StringComparison.Ordinal)),
+        OperationCanceledException => (ExitFailed, "Cancelled."),
+        _ => (ExitFailed, "Failed: " + Core.Diagnostics.ErrorText.Describe(exception)),
+    };
+
     /// <summary>Builds and starts the host (which validates every option), runs <paramref name="work"/>, stops the host.</summary>
     public static async Task<int> RunAsync(Func<IServiceProvider, CancellationToken, Task<int>> work, CancellationToken cancellationToken)
     {
@@ -61,6 +74,12 @@ internal static class CliHost
         try
         {
             return await work(host.Services, cancellationToken);
+        }
+        catch (Exception ex) when (ExitCodeFor(ex) is { } exit)
+        {
+            // One mapping for every command; the text is ErrorText's (never a connection string or password).
+            await Console.Error.WriteLineAsync(exit.Message);
+            return exit.Code;
         }
         finally
         {

@@ -16,16 +16,7 @@ internal static class ArchiveCommand
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
             var service = services.GetRequiredService<ArchiveService>();
-            ArchiveRunResult run;
-            try
-            {
-                run = await service.RunAsync(new ArchiveRunRequest("cli", parse.GetValue(entities), parse.GetValue(maxDuration)), ct);
-            }
-            catch (ArgumentException ex)
-            {
-                await Console.Error.WriteLineAsync(ex.Message);
-                return CliHost.ExitConfiguration;
-            }
+            var run = await service.RunAsync(new ArchiveRunRequest("cli", parse.GetValue(entities), parse.GetValue(maxDuration)), ct);
 
             Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(run, Output.Json) : Describe(run));
             return run.Status switch

@@ -28,11 +28,6 @@ internal static class BackfillCommand
                 report = await services.GetRequiredService<BackfillService>().RunAsync(
                     new BackfillRequest(parse.GetValue(entities), parse.GetValue(restart), parse.GetValue(scanCount)), display, ct);
             }
-            catch (ArgumentException ex)
-            {
-                await Console.Error.WriteLineAsync(ex.Message);
-                return CliHost.ExitConfiguration;
-            }
             finally
             {
                 display.End();

@@ -24,17 +24,8 @@ internal static class RestoreCommand
         };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
-            RestoreReport report;
-            try
-            {
-                report = await services.GetRequiredService<RestoreService>().RestoreAsync(
-                    new RestoreRequest(parse.GetValue(user), parse.GetValue(session), parse.GetValue(all), parse.GetValue(dryRun), parse.GetValue(batchSize)), ct);
-            }
-            catch (ArgumentException ex)
-            {
-                await Console.Error.WriteLineAsync(ex.Message + " Use --user <id>, --session <id> or --all.");
-                return CliHost.ExitConfiguration;
-            }
+            var report = await services.GetRequiredService<RestoreService>().RestoreAsync(
+                new RestoreRequest(parse.GetValue(user), parse.GetValue(session), parse.GetValue(all), parse.GetValue(dryRun), parse.GetValue(batchSize)), ct);
 
             Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, Output.Json) : Describe(report));
             return CliHost.ExitOk;

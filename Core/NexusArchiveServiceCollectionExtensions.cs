@@ -42,7 +42,6 @@ public static class NexusArchiveServiceCollectionExtensions
 
         services.AddOptions<ArchiveOptions>()
             .Bind(configuration.GetSection(ArchiveOptions.SectionName))
-            .ValidateDataAnnotations()
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ArchiveOptions>, ArchiveOptionsValidator>());
 

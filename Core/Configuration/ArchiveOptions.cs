@@ -1,10 +1,8 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace NexusArchive.Core.Configuration;
 
 /// <summary>
 /// Settings of the archive pipeline, bound from the <c>Archive</c> section
-/// (environment: <c>Archive__PageSize</c>, …). Validated at start-up by <see cref="ArchiveOptionsValidator"/>.
+/// (environment: <c>Archive__PageSize</c>, …). Validated at start-up by <see cref="ArchiveOptionsValidator"/>, the one place that holds every rule and range.
 /// </summary>
 public sealed class ArchiveOptions
 {
@@ -12,15 +10,12 @@ public sealed class ArchiveOptions
     public const string SectionName = "Archive";
 
     /// <summary>Prefix of every Redis key NexusChat writes and we read (<c>nexus</c> → <c>nexus:message:{id}</c>).</summary>
-    [Required]
     public string KeyPrefix { get; set; } = "nexus";
 
     /// <summary>Records read from a change index and written to PostgreSQL per transaction.</summary>
-    [Range(1, 100_000)]
     public int PageSize { get; set; } = 2000;
 
     /// <summary>Pages read and mapped ahead while earlier pages are written (bounds memory to about this many pages + 1).</summary>
-    [Range(1, 16)]
     public int PipelineDepth { get; set; } = 2;
 
     /// <summary>Only records whose change score is older than Redis-now minus this window are read, so late writers settle first.</summary>
@@ -52,11 +47,9 @@ public sealed class ArchiveOptions
     public TimeSpan FutureTolerance { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>Schema of the archive tables (Supabase: <c>public</c>).</summary>
-    [Required]
     public string TargetSchema { get; set; } = "public";
 
     /// <summary>Private schema for checkpoints, run history, dead letters and migrations.</summary>
-    [Required]
     public string BookkeepingSchema { get; set; } = "nexus_archive";
 
     /// <summary>Apply pending migrations when the host starts (the CLI's <c>migrate</c> does it on demand).</summary>
@@ -72,7 +65,6 @@ public sealed class ArchiveOptions
     public bool PostgresUseManagedIdentity { get; set; }
 
     /// <summary>How many past runs <c>status</c> shows.</summary>
-    [Range(1, 1000)]
     public int StatusRunCount { get; set; } = 10;
 
 }

@@ -3,7 +3,7 @@ using NexusArchive.Core.Entities;
 
 namespace NexusArchive.Core.Configuration;
 
-/// <summary>Cross-field and format rules for <see cref="ArchiveOptions"/>; every failure names the setting.</summary>
+/// <summary>Every rule for <see cref="ArchiveOptions"/> (ranges, formats, cross-field), in one place; every failure names the setting.</summary>
 public sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
 {
     /// <inheritdoc />
@@ -34,6 +34,11 @@ public sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
         if (options.PageSize is < 1 or > 100_000)
         {
             failures.Add($"{S}:PageSize must be between 1 and 100000 (was {options.PageSize}).");
+        }
+
+        if (options.StatusRunCount is < 1 or > 1000)
+        {
+            failures.Add($"{S}:StatusRunCount must be between 1 and 1000 (was {options.StatusRunCount}).");
         }
 
         if (options.PipelineDepth is < 1 or > 16)

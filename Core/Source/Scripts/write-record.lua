@@ -17,6 +17,48 @@
 -- index score and the record can never disagree.
 -- Returns { 1, score } when written, { 0, currentScore } when skipped by 'if-newer'.
 
+-- BEGIN GENERATED WRITER RULES
+-- Rendered by Core/Source/WriterRules.cs from the entity descriptors (Core/Entities); do not edit by hand.
+-- Regenerate: NEXUS_REGENERATE_WRITER_RULES=1 dotnet test Tests -c Release --filter FullyQualifiedName~WriterRulesTests
+-- Timestamps must lie between EARLIEST_MS and the Redis clock + MAX_AHEAD_MS (Archive:FutureTolerance's default).
+local EARLIEST_MS = 946684800000
+local EARLIEST_TEXT = '2000-01-01'
+local MAX_AHEAD_MS = 86400000
+local MAX_AHEAD_TEXT = '1 day'
+local ENTITY_NAMES = 'attachment, message, session, user'
+-- The rules of one entity: the fields a new record (or a replace) must carry, the kind of every required or typed
+-- field, and allowed values. Other fields (unknown ones land in the archive's extra column) take any text without NUL.
+-- A function, so that a write builds the tables of its own entity only.
+local function entity_rules(entity)
+  if entity == 'user' then
+    return {
+      required = { 'createdAt' },
+      kinds = { createdAt = 'timestamp', deletedAt = 'timestamp' },
+    }
+  end
+  if entity == 'session' then
+    return {
+      required = { 'userId', 'createdAt' },
+      kinds = { userId = 'text', createdAt = 'timestamp', deletedAt = 'timestamp' },
+    }
+  end
+  if entity == 'message' then
+    return {
+      required = { 'sessionId', 'userId', 'role', 'createdAt' },
+      kinds = { sessionId = 'text', userId = 'text', role = 'text', tokenCount = 'integer', metadata = 'json', createdAt = 'timestamp', deletedAt = 'timestamp' },
+      allowed = { role = { 'user', 'assistant', 'system', 'tool' } },
+    }
+  end
+  if entity == 'attachment' then
+    return {
+      required = { 'messageId', 'userId', 'createdAt' },
+      kinds = { messageId = 'text', userId = 'text', sizeBytes = 'integer', createdAt = 'timestamp', deletedAt = 'timestamp' },
+    }
+  end
+  return nil
+end
+-- END GENERATED WRITER RULES
+
 local score = ARGV[2]
 if score == '*' then
   local now = redis.call('TIME')

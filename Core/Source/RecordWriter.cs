@@ -21,9 +21,10 @@ public enum WriteMode
 public readonly record struct WriteResult(bool Written, long Score);
 
 /// <summary>
-/// Writes a record the way the layout contract requires: hash and change index in one atomic Lua script
-/// (<c>write-record.lua</c>), optionally stamping <c>updatedAt</c> from the Redis server clock.
-/// NexusChat's own servers call the same script; see docs/redis-layout.md.
+/// Writes a record the way the layout contract requires: one atomic Lua script (<c>write-record.lua</c>) updates the
+/// hash, the change index and the write counter and records a late write in the late set, optionally stamping
+/// <c>updatedAt</c> from the Redis server clock. NexusChat's own servers call the same script with the same five keys;
+/// see docs/redis-layout.md.
 /// </summary>
 public sealed class RecordWriter(RedisLayout layout)
 {
@@ -64,10 +65,20 @@ public sealed class RecordWriter(RedisLayout layout)
 
         var result = (RedisResult[])(await database.ScriptEvaluateAsync(
             EmbeddedScripts.WriteRecord,
-            [layout.RecordKey(entity, id), layout.ChangeIndexKey(entity), layout.WriteCounterKey(entity)],
+            Keys(entity, id),
             [.. args]))!;
         return new WriteResult(
             (long)result[0] == 1,
             (long)double.Parse((string)result[1]!, CultureInfo.InvariantCulture));
     }
+
+    /// <summary>The five keys of one write, in the script's order (docs/redis-layout.md).</summary>
+    public RedisKey[] Keys(EntityDescriptor entity, string id) =>
+    [
+        layout.RecordKey(entity, id),
+        layout.ChangeIndexKey(entity),
+        layout.WriteCounterKey(entity),
+        layout.LateHorizonKey(entity),
+        layout.LateSetKey(entity),
+    ];
 }

@@ -1,10 +1,12 @@
 -- NexusArchive record writer: the only supported way to write a record NexusArchive archives.
--- Updates the record hash and its change index atomically (a Lua script runs as one unit).
+-- Updates the record hash, its change index and the write counter atomically (a Lua script runs as one unit), and
+-- records a late write in the late set.
 --
--- KEYS[1]  record hash            e.g. nexus:message:m-42
--- KEYS[2]  change index (zset)    e.g. nexus:changes:message
--- KEYS[3]  write counter (optional, string) e.g. nexus:writes:message — incremented by every write, so NexusArchive
---          can tell that nothing was written since its last pass and skip re-reading its look-back overlap
+-- KEYS[1]  record hash                      {prefix}:{entity}:{id}           e.g. nexus:message:m-42
+-- KEYS[2]  change index (zset)              {prefix}:changes:{entity}        e.g. nexus:changes:message
+-- KEYS[3]  write counter (string)           {prefix}:writes:{entity}         incremented by every write
+-- KEYS[4]  late horizon (string, epoch ms)  {prefix}:archive:horizon:{entity} raised by NexusArchive before each pass
+-- KEYS[5]  late set (zset)                  {prefix}:late:{entity}           writes at or below the horizon
 -- ARGV[1]  record id (the index member)
 -- ARGV[2]  updatedAt in Unix epoch milliseconds, or '*' to stamp it from the Redis server clock (TIME)
 -- ARGV[3]  'merge'   : set the given fields, keep the others
@@ -14,7 +16,8 @@
 -- ARGV[5..] field, value, field, value, ...
 --
 -- The script always stores the final score as the hash's updatedAt field (decimal epoch ms), so the
--- index score and the record can never disagree.
+-- index score and the record can never disagree. A write whose score is at or below the late horizon is also added
+-- to the late set, which every pass drains.
 -- Returns { 1, score } when written, { 0, currentScore } when skipped by 'if-newer'.
 
 -- BEGIN GENERATED WRITER RULES
@@ -59,6 +62,12 @@ local function entity_rules(entity)
 end
 -- END GENERATED WRITER RULES
 
+if #KEYS ~= 5 then
+  return redis.error_reply('ERR nexus: ' .. #KEYS .. ' keys passed; the writer needs exactly 5: KEYS[1] record hash {prefix}:{entity}:{id}, '
+    .. 'KEYS[2] change index {prefix}:changes:{entity}, KEYS[3] write counter {prefix}:writes:{entity}, '
+    .. 'KEYS[4] late horizon {prefix}:archive:horizon:{entity}, KEYS[5] late set {prefix}:late:{entity}')
+end
+
 local score = ARGV[2]
 if score == '*' then
   local now = redis.call('TIME')
@@ -74,6 +83,10 @@ if ARGV[4] == 'if-newer' then
   end
 end
 
+local horizon = redis.call('GET', KEYS[4])
+local late = horizon and (tonumber(horizon) == nil or tonumber(score) <= tonumber(horizon))
+
+redis.call('INCR', KEYS[3])
 if ARGV[3] == 'replace' then
   redis.call('DEL', KEYS[1])
 end
@@ -83,7 +96,7 @@ if #ARGV >= 6 then
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'updatedAt', score)
 redis.call('ZADD', KEYS[2], score, ARGV[1])
-if KEYS[3] then
-  redis.call('INCR', KEYS[3])
+if late then
+  redis.call('ZADD', KEYS[5], score, ARGV[1])
 end
 return { 1, score }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Restore;
 using NexusArchive.Core.Source;
 using NexusArchive.Tests.Infrastructure;
 using StackExchange.Redis;
@@ -266,6 +267,23 @@ public sealed class WriterContractTests(ITestOutputHelper output)
         await h.RunAsync("message");
 
         Assert.Null((await h.QueryAsync("SELECT deleted_at FROM {t}.messages WHERE id = $1", Id))[0]["deleted_at"]);
+    }
+
+    [Fact]
+    public async Task Restore_ArchivedValueTheWriterRefuses_StopsWithTheWritersErrorNamingTheRecord()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var now = await h.RedisNowMsAsync();
+        // Written around the writer before it checked timestamps: seconds, which the mapper reads as January 1970.
+        await h.WriteUncheckedAsync(EntityCatalog.Session, "s-old", now - 30_000, ("userId", "u-1"), ("createdAt", Sec(now)));
+        await h.RunAsync("session");
+        await RedisKeys.DeletePrefixAsync(h.Redis, h.Prefix);
+
+        var ex = await Assert.ThrowsAsync<RedisServerException>(() =>
+            h.Services.GetRequiredService<RestoreService>().RestoreAsync(new RestoreRequest(SessionId: "s-old"), CancellationToken.None));
+
+        Assert.Equal($"ERR nexus: session s-old: createdAt {Sec(now)} looks like seconds; send epoch milliseconds", ex.Message);
+        Assert.False(await h.Redis.KeyExistsAsync(h.Layout.RecordKey(EntityCatalog.Session, "s-old")));
     }
 
     [Fact]

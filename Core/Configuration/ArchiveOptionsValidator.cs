@@ -14,7 +14,7 @@ public sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
 
         if (!Identifiers.IsKeyPrefix(options.KeyPrefix))
         {
-            failures.Add($"{S}:KeyPrefix '{options.KeyPrefix}' is invalid: use 1-64 letters, digits, '_', '.' or '-' (no ':' or glob characters).");
+            failures.Add($"{S}:KeyPrefix '{options.KeyPrefix}' is invalid: use 1-64 letters, digits, '_', '.' or '-', with at most one hash tag such as '{{nexus}}' (no ':' or glob characters).");
         }
 
         if (!Identifiers.IsSqlIdentifier(options.TargetSchema))

@@ -12,13 +12,17 @@ public static partial class Identifiers
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$", RegexOptions.CultureInvariant)]
     private static partial Regex SqlIdentifierPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9_.\\-]{1,64}$", RegexOptions.CultureInvariant)]
+    // At most one Redis Cluster hash tag ({nexus}); braces are not glob characters in SCAN MATCH.
+    [GeneratedRegex("^(?=.{1,64}\\z)[A-Za-z0-9_.\\-]*(\\{[A-Za-z0-9_.\\-]+\\})?[A-Za-z0-9_.\\-]*\\z", RegexOptions.CultureInvariant)]
     private static partial Regex KeyPrefixPattern();
 
     /// <summary>A lower-case PostgreSQL identifier: letters, digits, underscore, at most 63 characters.</summary>
     public static bool IsSqlIdentifier(string? value) => value is not null && SqlIdentifierPattern().IsMatch(value);
 
-    /// <summary>A Redis key prefix: letters, digits, <c>_ . -</c>, at most 64 characters, no <c>:</c> or glob characters.</summary>
+    /// <summary>
+    /// A Redis key prefix: 1–64 characters of letters, digits, <c>_ . -</c> and at most one non-empty hash tag such as
+    /// <c>{nexus}</c> (so that on Redis Cluster every key of the layout hashes to one slot); no <c>:</c> or glob characters.
+    /// </summary>
     public static bool IsKeyPrefix(string? value) => value is not null && KeyPrefixPattern().IsMatch(value);
 
     /// <summary>Double-quotes a validated identifier for SQL text.</summary>

@@ -21,9 +21,11 @@ public enum WriteMode
 public readonly record struct WriteResult(bool Written, long Score);
 
 /// <summary>
-/// Writes a record the way the layout contract requires: hash and change index in one atomic Lua script
-/// (<c>write-record.lua</c>), optionally stamping <c>updatedAt</c> from the Redis server clock.
-/// NexusChat's own servers call the same script; see docs/redis-layout.md.
+/// Writes a record the way the layout contract requires: one atomic Lua script (<c>write-record.lua</c>) checks the
+/// write, then updates the hash, the change index and the write counter and records a late write in the late set,
+/// optionally stamping <c>updatedAt</c> from the Redis server clock. A write the script refuses changes nothing and
+/// throws a <see cref="RedisServerException"/> whose message starts with <c>ERR nexus: </c> and names the problem.
+/// NexusChat's own servers call the same script with the same five keys; see docs/redis-layout.md.
 /// </summary>
 public sealed class RecordWriter(RedisLayout layout)
 {
@@ -35,6 +37,7 @@ public sealed class RecordWriter(RedisLayout layout)
     /// <param name="updatedAtMs">The version's updatedAt in epoch ms; null stamps it from the Redis server clock.</param>
     /// <param name="mode">Merge into or replace the existing hash.</param>
     /// <param name="onlyIfNewer">Skip the write when Redis already holds this version or a newer one.</param>
+    /// <exception cref="RedisServerException">The script refused the write (<c>ERR nexus: …</c>); Redis is unchanged.</exception>
     public async Task<WriteResult> WriteAsync(
         IDatabaseAsync database,
         EntityDescriptor entity,
@@ -64,10 +67,20 @@ public sealed class RecordWriter(RedisLayout layout)
 
         var result = (RedisResult[])(await database.ScriptEvaluateAsync(
             EmbeddedScripts.WriteRecord,
-            [layout.RecordKey(entity, id), layout.ChangeIndexKey(entity), layout.WriteCounterKey(entity)],
+            Keys(entity, id),
             [.. args]))!;
         return new WriteResult(
             (long)result[0] == 1,
             (long)double.Parse((string)result[1]!, CultureInfo.InvariantCulture));
     }
+
+    /// <summary>The five keys of one write, in the script's order (docs/redis-layout.md).</summary>
+    public RedisKey[] Keys(EntityDescriptor entity, string id) =>
+    [
+        layout.RecordKey(entity, id),
+        layout.ChangeIndexKey(entity),
+        layout.WriteCounterKey(entity),
+        layout.LateHorizonKey(entity),
+        layout.LateSetKey(entity),
+    ];
 }

@@ -135,6 +135,26 @@ public sealed class ArchiveHarness : IAsyncDisposable
         WriteAsync(EntityCatalog.Message, id, updatedAtMs,
             [("sessionId", session), ("userId", user), ("role", "user"), ("content", content), ("createdAt", updatedAtMs.ToString(CultureInfo.InvariantCulture)), .. extra]);
 
+    /// <summary>
+    /// Writes a record the way a client writing around the Lua writer does (and as records from before the writer checked
+    /// writes look): the hash with <c>id</c> and <c>updatedAt</c>, its index entry and the write counter, checked by
+    /// nothing. For tests of what the archive does with bad records that the writer would refuse.
+    /// </summary>
+    public async Task WriteUncheckedAsync(EntityDescriptor entity, string id, long updatedAtMs, params (string Field, string Value)[] fields)
+    {
+        var transaction = Redis.CreateTransaction();
+        _ = transaction.HashSetAsync(Layout.RecordKey(entity, id),
+            [.. fields.Select(f => new HashEntry(f.Field, f.Value)), new("id", id), new("updatedAt", updatedAtMs.ToString(CultureInfo.InvariantCulture))]);
+        _ = transaction.SortedSetAddAsync(Layout.ChangeIndexKey(entity), id, updatedAtMs);
+        _ = transaction.StringIncrementAsync(Layout.WriteCounterKey(entity));
+        Assert.True(await transaction.ExecuteAsync());
+    }
+
+    /// <summary><see cref="WriteMessageAsync"/> around the writer: defaults for every required field, then <paramref name="extra"/> (the last value wins).</summary>
+    public Task WriteMessageUncheckedAsync(string id, long updatedAtMs, params (string Field, string Value)[] extra) =>
+        WriteUncheckedAsync(EntityCatalog.Message, id, updatedAtMs,
+            [("sessionId", "s-1"), ("userId", "u-1"), ("role", "user"), ("content", "hello"), ("createdAt", updatedAtMs.ToString(CultureInfo.InvariantCulture)), .. extra]);
+
     public Task<ArchiveRunResult> RunAsync(params string[] entities) =>
         Archive.RunAsync(new ArchiveRunRequest("test", entities), CancellationToken.None);
 

@@ -8,6 +8,8 @@ namespace NexusArchive.Cli.Commands;
 
 internal static class VerifyCommand
 {
+    private const string Trigger = "cli";
+
     public static Command Create()
     {
         var entities = new Option<string[]>("--entity") { Description = "Verify only these entities (repeatable): user, session, message, attachment.", AllowMultipleArgumentsPerToken = true };
@@ -22,7 +24,7 @@ internal static class VerifyCommand
             try
             {
                 report = await services.GetRequiredService<VerifyService>().VerifyAsync(
-                    new VerifyRequest(parse.GetValue(entities), parse.GetValue(user), parse.GetValue(session), parse.GetValue(batchSize)), ct);
+                    new VerifyRequest(parse.GetValue(entities), parse.GetValue(user), parse.GetValue(session), parse.GetValue(batchSize), Trigger: Trigger), ct);
             }
             catch (ArgumentException ex)
             {

@@ -51,6 +51,9 @@ public sealed class LogEventContractTests
         // Core: verify, restore, backfill.
         new(Core, 3000, "VerifyEntityFinished", LogLevel.Information),
         new(Core, 3001, "VerifyFoundProblems", LogLevel.Warning),
+        new(Core, 3002, "VerificationFinished", LogLevel.Information),
+        new(Core, 3004, "VerificationFailed", LogLevel.Error),
+        new(Core, 3005, "VerificationHistoryFailed", LogLevel.Warning),
         new(Core, 3010, "RestoreEntityFinished", LogLevel.Information),
         new(Core, 3020, "BackfillResumed", LogLevel.Information),
         new(Core, 3021, "BackfillEntityFinished", LogLevel.Information),

@@ -116,6 +116,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<RecordChecker>();
         services.TryAddSingleton<VerificationRecorder>();
         AddWithInternalConstructor<VerifyService>(services);
+        AddWithInternalConstructor<IncrementalVerifyService>(services);
         services.TryAddSingleton<RestoreService>();
         AddWithInternalConstructor<BackfillService>(services);
         return services;

@@ -75,6 +75,9 @@ public sealed class ArchiveOptions
     [Range(1, 1000)]
     public int StatusRunCount { get; set; } = 10;
 
+    /// <summary>Bounds of one run of the incremental verify (<c>Archive:Verify</c>).</summary>
+    public VerifyOptions Verify { get; set; } = new();
+
     /// <summary>Row Level Security owner claim, the pre-pass safety check and Redis TLS trust (<c>Archive:Security</c>).</summary>
     public Security.SecurityOptions Security { get; set; } = new();
 }

@@ -62,6 +62,9 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.VerificationFinished, LogLevel.Information, "Verification {VerificationId} ({Kind}, trigger {Trigger}) finished {Status} in {ElapsedMs} ms: {RecordsChecked} records checked, {Gaps} gaps, {Differences} differences; examples: {ExampleIds}", EventName = "VerificationFinished")]
     public static partial void VerificationFinished(ILogger logger, long verificationId, string kind, string trigger, string status, double elapsedMs, long recordsChecked, long gaps, long differences, string exampleIds);
 
+    [LoggerMessage(LogEventIds.IncrementalVerifyEntityFinished, LogLevel.Information, "Incremental verify of {Entity}: {ChangesChecked} changed records checked after score {SinceScore} up to {UntilScore} (caught up: {CaughtUp}); {KeysChecked} keys of the keyspace slice from SCAN cursor {CursorFrom} to {CursorTo} (walk completed: {WalkCompleted}); {Gaps} gaps, {Differences} differences", EventName = "IncrementalVerifyEntityFinished")]
+    public static partial void IncrementalVerifyEntityFinished(ILogger logger, string entity, long changesChecked, double? sinceScore, double? untilScore, bool caughtUp, long keysChecked, string cursorFrom, string cursorTo, bool walkCompleted, long gaps, long differences);
+
     [LoggerMessage(LogEventIds.VerificationFailed, LogLevel.Error, "Verification {VerificationId} ({Kind}, trigger {Trigger}) failed: {Error}", EventName = "VerificationFailed")]
     public static partial void VerificationFailed(ILogger logger, long verificationId, string kind, string trigger, string error, Exception exception);
 

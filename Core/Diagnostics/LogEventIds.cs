@@ -29,6 +29,7 @@ internal static class LogEventIds
     public const int VerifyEntityFinished = 3000;
     public const int VerifyFoundProblems = 3001;
     public const int VerificationFinished = 3002;
+    public const int IncrementalVerifyEntityFinished = 3003;
     public const int VerificationFailed = 3004;
     public const int VerificationHistoryFailed = 3005;
     public const int RestoreEntityFinished = 3010;

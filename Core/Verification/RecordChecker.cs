@@ -34,7 +34,7 @@ internal delegate bool RecordFilter(string id, Func<string, string?> field);
 
 /// <summary>
 /// The one classification of Redis records against the archive, shared by the full verify (<see cref="VerifyService"/>)
-/// and the incremental verify: for a chunk of record ids, pipelined
+/// and the incremental verify (<see cref="IncrementalVerifyService"/>): for a chunk of record ids, pipelined
 /// <c>HGETALL</c> + <c>ZSCORE</c>, the record mapped by the archive's own <see cref="RecordMapper"/>, one PostgreSQL round
 /// trip that looks the chunk's ids up with <c>WHERE id = ANY($1)</c> together with their open dead letters, and each
 /// record classified by <see cref="VerifyClassifier"/> over content hashes (<see cref="CanonicalRecord"/>).

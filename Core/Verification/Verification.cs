@@ -8,7 +8,7 @@ public static class VerificationKinds
     /// <summary>Every record of the scope, both sides (<see cref="VerifyService"/>).</summary>
     public const string Full = "full";
 
-    /// <summary>One bounded run of the incremental verify.</summary>
+    /// <summary>One bounded run of the incremental verify (<see cref="IncrementalVerifyService"/>).</summary>
     public const string Incremental = "incremental";
 }
 

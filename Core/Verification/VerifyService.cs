@@ -23,7 +23,8 @@ namespace NexusArchive.Core.Verification;
 /// </list>
 /// SCAN order is not sortable cheaply, so this is a chunked lookup rather than a merge-join; each record is classified
 /// once (by the Redis pass when it is in Redis, by the PostgreSQL pass otherwise). Every verify is recorded in
-/// <c>{bookkeeping}.verifications</c> and records <c>nexus_archive.verify.gaps</c> per entity.
+/// <c>{bookkeeping}.verifications</c> and records <c>nexus_archive.verify.gaps</c> per entity. A full verify reads
+/// everything; the bounded check to run on a schedule is <see cref="IncrementalVerifyService"/>.
 /// </summary>
 public sealed class VerifyService
 {

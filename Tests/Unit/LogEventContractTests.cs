@@ -52,6 +52,7 @@ public sealed class LogEventContractTests
         new(Core, 3000, "VerifyEntityFinished", LogLevel.Information),
         new(Core, 3001, "VerifyFoundProblems", LogLevel.Warning),
         new(Core, 3002, "VerificationFinished", LogLevel.Information),
+        new(Core, 3003, "IncrementalVerifyEntityFinished", LogLevel.Information),
         new(Core, 3004, "VerificationFailed", LogLevel.Error),
         new(Core, 3005, "VerificationHistoryFailed", LogLevel.Warning),
         new(Core, 3010, "RestoreEntityFinished", LogLevel.Information),

@@ -10,7 +10,7 @@ namespace NexusArchive.Functions;
 /// the report (always 200; <c>ok</c> says whether there is a real gap or difference). <see cref="VerifyService"/> records
 /// the metric <c>nexus_archive.verify.gaps</c> — real gaps = 0 is the invariant to alert on. A full verify reads every
 /// record once: call it from a schedule sized to the data (an Azure Monitor availability test, a Logic App), not per minute.
-/// Each verify is recorded
+/// The bounded check that runs on its own schedule is <see cref="ArchiveVerifyTimerFunction"/>. Each verify is recorded
 /// in <c>{bookkeeping}.verifications</c> (trigger <c>http</c>) and shows in status as <c>lastVerification</c>.
 /// </summary>
 public sealed class ArchiveVerifyFunction(VerifyService verify)

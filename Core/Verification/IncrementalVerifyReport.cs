@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace NexusArchive.Core.Verification;
 
 /// <summary>What one run of the incremental verify covers.</summary>
@@ -14,8 +16,10 @@ public sealed record IncrementalVerifyRequest(
 /// <summary>
 /// Part (a) of a run for one entity: the change-index entries after the last verified point, up to the committed
 /// checkpoint and Redis-now minus the settle window (what a pass has archived by now), at most
-/// <c>Archive:Verify:MaxRecordsPerRun</c>.
+/// <c>Archive:Verify:MaxRecordsPerRun</c>. Scores are epoch ms; another client may have written ±infinity into an index,
+/// which JSON spells as a string.
 /// </summary>
+[JsonNumberHandling(JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 public sealed class ChangesSlice
 {
     /// <summary>Entries after this score were read (null = from the first entry of the index).</summary>

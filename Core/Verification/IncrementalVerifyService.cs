@@ -194,7 +194,7 @@ public sealed class IncrementalVerifyService
             var count = (int)Math.Min(request.BatchSize, maxKeys - slice.Keys);
             (cursor, var keys) = await _scanner.ScanAsync(entity, cursor, count, cancellationToken);
             slice.Keys += keys.Length;
-            var members = keys.Select(k => _checker.MemberOf(entity, k)).ToArray();
+            var members = _checker.MembersOf(entity, keys);
             slice.Checked += await _checker.CheckAsync(entity, members, due, result.Tally, request.SamplesPerCategory, null, cancellationToken);
         }
         while (cursor != 0 && slice.Keys < maxKeys);

@@ -59,9 +59,12 @@ internal sealed class RecordChecker(
         return new DueRule(checkpoint, (redisNow - settings.SettleWindow).ToUnixTimeMilliseconds(), redisNow + settings.FutureTolerance);
     }
 
-    /// <summary>The change-index member (record id bytes) of a record key of <paramref name="entity"/>.</summary>
-    public byte[] MemberOf(EntityDescriptor entity, RedisKey key) =>
-        ((byte[])key!)[Encoding.UTF8.GetByteCount(layout.RecordKeyPrefix(entity))..];
+    /// <summary>The change-index members (record id bytes) of record keys of <paramref name="entity"/>, as SCAN returns them.</summary>
+    public byte[][] MembersOf(EntityDescriptor entity, RedisKey[] keys)
+    {
+        var prefixLength = Encoding.UTF8.GetByteCount(layout.RecordKeyPrefix(entity));
+        return [.. keys.Select(k => ((byte[])k!)[prefixLength..])];
+    }
 
     /// <summary>
     /// Classifies the records named by <paramref name="members"/> into <paramref name="result"/> (keeping up to

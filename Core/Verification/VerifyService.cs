@@ -193,7 +193,7 @@ public sealed class VerifyService
         {
             cancellationToken.ThrowIfCancellationRequested();
             (cursor, var keys) = await _scanner.ScanAsync(entity, cursor, request.BatchSize, cancellationToken);
-            var members = keys.Select(k => _checker.MemberOf(entity, k)).ToArray();
+            var members = _checker.MembersOf(entity, keys);
             await _checker.CheckAsync(entity, members, due, result, request.SamplesPerCategory, InScope, cancellationToken);
         }
         while (cursor != 0);

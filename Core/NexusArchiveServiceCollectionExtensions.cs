@@ -102,6 +102,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<CheckpointStore>();
         services.TryAddSingleton<DeadLetterStore>();
         services.TryAddSingleton<RunHistory>();
+        services.TryAddSingleton<VerificationHistory>();
         services.TryAddSingleton<PageWriter>();
         services.TryAddSingleton<PostgresArchiveSink>();
         services.TryAddSingleton<IChangeSource>(sp => ActivatorUtilities.CreateInstance<ResilientChangeSource>(sp, sp.GetRequiredService<RedisChangeSource>()));
@@ -116,7 +117,10 @@ public static class NexusArchiveServiceCollectionExtensions
         AddWithInternalConstructor<ArchiveService>(services);
         AddWithInternalConstructor<StatusService>(services);
         services.TryAddSingleton<DemoDataSeeder>();
+        services.TryAddSingleton<RecordChecker>();
+        services.TryAddSingleton<VerificationRecorder>();
         AddWithInternalConstructor<VerifyService>(services);
+        AddWithInternalConstructor<IncrementalVerifyService>(services);
         services.TryAddSingleton<RestoreService>();
         AddWithInternalConstructor<BackfillService>(services);
         return services;

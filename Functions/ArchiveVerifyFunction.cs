@@ -10,9 +10,13 @@ namespace NexusArchive.Functions;
 /// the report (always 200; <c>ok</c> says whether there is a real gap or difference). <see cref="VerifyService"/> records
 /// the metric <c>nexus_archive.verify.gaps</c> — real gaps = 0 is the invariant to alert on. A full verify reads every
 /// record once: call it from a schedule sized to the data (an Azure Monitor availability test, a Logic App), not per minute.
+/// The bounded check that runs on its own schedule is <see cref="ArchiveVerifyTimerFunction"/>. Each verify is recorded
+/// in <c>{bookkeeping}.verifications</c> (trigger <c>http</c>) and shows in status as <c>lastVerification</c>.
 /// </summary>
 public sealed class ArchiveVerifyFunction(VerifyService verify)
 {
+    public const string Trigger = "http";
+
     [Function("ArchiveVerify")]
     public async Task<IActionResult> VerifyAsync(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "archive/verify")] HttpRequest request,
@@ -27,7 +31,7 @@ public sealed class ArchiveVerifyFunction(VerifyService verify)
 
         try
         {
-            return new OkObjectResult(await verify.VerifyAsync(new VerifyRequest(entities), cancellationToken));
+            return new OkObjectResult(await verify.VerifyAsync(new VerifyRequest(entities, Trigger: Trigger), cancellationToken));
         }
         catch (ArgumentException ex)
         {

@@ -25,7 +25,7 @@ public static class FunctionsHost
 
     /// <summary>
     /// ASP.NET Core integration → Application Insights (Information logs flowing) → OpenTelemetry metrics → the Core registration
-    /// → the Functions-only settings (<c>ArchiveSchedule</c>), all validated when the host starts.
+    /// → the Functions-only settings (<c>ArchiveSchedule</c>, <c>VerifySchedule</c>), all validated when the host starts.
     /// </summary>
     public static FunctionsApplicationBuilder Configure(FunctionsApplicationBuilder builder)
     {
@@ -60,13 +60,17 @@ public static class FunctionsHost
 
         builder.Services.AddNexusArchive(builder.Configuration);
 
-        // A bad ArchiveSchedule does not stop the worker (ArchiveScheduleCheck says why); every other setting does.
+        // A bad ArchiveSchedule or VerifySchedule does not stop the worker (ArchiveScheduleCheck says why); every other setting does.
+        // Not validated as options (that would make reading them throw): the two checks below run the validator's rules.
         builder.Services.AddOptions<FunctionsOptions>()
-            .Configure(o => o.ArchiveSchedule = builder.Configuration[FunctionsOptions.ArchiveScheduleSetting]);
-        // Not an IValidateOptions registration: that would make reading the options throw. ArchiveScheduleCheck runs it.
-        builder.Services.TryAddSingleton<FunctionsOptionsValidator>();
+            .Configure(o =>
+            {
+                o.ArchiveSchedule = builder.Configuration[FunctionsOptions.ArchiveScheduleSetting];
+                o.VerifySchedule = builder.Configuration[FunctionsOptions.VerifyScheduleSetting];
+            });
         builder.Services.TryAddSingleton<StartupProblems>();
         builder.Services.AddHostedService<ArchiveScheduleCheck>();
+        builder.Services.AddHostedService<VerifyScheduleCheck>();
         builder.Services.AddHostedService<StartupMigration>();
 
         ConfigureJson(builder.Services);

@@ -15,9 +15,14 @@ internal static class FunctionsLogEventIds
     public const int StartupMigrationApplied = 2004;
     public const int StartupMigrationFailed = 2005;
     public const int NeedsAttention = 2006;
+    public const int VerifyScheduleInvalid = 2007;
 
     // 2010-2019: HTTP kick.
     public const int KickReceived = 2010;
     public const int KickRejected = 2011;
     public const int KickAnswered = 2012;
+
+    // 2020-2029: verify timer.
+    public const int VerifyTimerFired = 2020;
+    public const int VerifyTimerFailed = 2021;
 }

@@ -21,6 +21,9 @@ internal static partial class Log
     [LoggerMessage(FunctionsLogEventIds.ArchiveScheduleInvalid, LogLevel.Critical, "Scheduled archiving is off: {Problem} The host disables the timer; HTTP functions still run. Fix the app setting and restart.", EventName = "ArchiveScheduleInvalid")]
     public static partial void ArchiveScheduleInvalid(ILogger logger, string problem);
 
+    [LoggerMessage(FunctionsLogEventIds.VerifyScheduleInvalid, LogLevel.Critical, "Scheduled verification is off: {Problem} The host disables the verify timer; archiving and the HTTP functions still run. Fix the app setting and restart.", EventName = "VerifyScheduleInvalid")]
+    public static partial void VerifyScheduleInvalid(ILogger logger, string problem);
+
     [LoggerMessage(FunctionsLogEventIds.StartupMigrationApplied, LogLevel.Information, "Archive:MigrateOnStartup applied {Count} pending migrations", EventName = "StartupMigrationApplied")]
     public static partial void StartupMigrationApplied(ILogger logger, int count);
 
@@ -38,4 +41,10 @@ internal static partial class Log
 
     [LoggerMessage(FunctionsLogEventIds.KickAnswered, LogLevel.Information, "Archive kick run {RunId} answered {StatusCode} ({Status})", EventName = "KickAnswered")]
     public static partial void KickAnswered(ILogger logger, Guid runId, int statusCode, string status);
+
+    [LoggerMessage(FunctionsLogEventIds.VerifyTimerFired, LogLevel.Information, "Verify timer fired (past due: {IsPastDue}, next: {NextRun})", EventName = "VerifyTimerFired")]
+    public static partial void VerifyTimerFired(ILogger logger, bool isPastDue, DateTime? nextRun);
+
+    [LoggerMessage(FunctionsLogEventIds.VerifyTimerFailed, LogLevel.Error, "Verify timer run (verification {VerificationId}) failed: {Error}", EventName = "VerifyTimerFailed")]
+    public static partial void VerifyTimerFailed(ILogger logger, long verificationId, string? error);
 }

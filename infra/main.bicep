@@ -1,6 +1,6 @@
 // NexusArchive on Azure: a Flex Consumption Function App (.NET 10 isolated) with a managed identity,
 // storage without shared keys, Application Insights on Log Analytics, Key Vault references for both
-// connection strings, and alerts for failed runs and archive lag. Deploy with `azd up` or
+// connection strings, and alerts for failed runs, archive lag and verify gaps. Deploy with `azd up` or
 // `az deployment group create -g <rg> -f infra/main.bicep -p infra/main.bicepparam`.
 targetScope = 'resourceGroup'
 
@@ -14,6 +14,9 @@ param location string = resourceGroup().location
 
 @description('Six-field NCRONTAB schedule of the archive timer (app setting ArchiveSchedule).')
 param archiveSchedule string = '0 */5 * * * *'
+
+@description('Six-field NCRONTAB schedule of the incremental verify timer ArchiveVerifyTimer (app setting VerifySchedule); hourly at minute 15 by default.')
+param verifySchedule string = '0 15 * * * *'
 
 @description('Archive:TimeBudget: a pass stops between pages after this long; keep it below functionTimeout (host.json, 00:10:00).')
 param archiveTimeBudget string = '00:08:00'
@@ -211,6 +214,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AzureWebJobsStorage__credential: 'managedidentity'
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
     ArchiveSchedule: archiveSchedule
+    VerifySchedule: verifySchedule
     ConnectionStrings__Redis: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${redisSecretName})'
     ConnectionStrings__Postgres: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${postgresSecretName})'
     Archive__KeyPrefix: keyPrefix
@@ -314,15 +318,16 @@ resource failedRunAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
-// ArchiveScheduleInvalid (2003), StartupMigrationFailed (2005) and NeedsAttention (2006) come from the Functions worker
-// when it runs but cannot archive on schedule (a schedule the host refused, migrations that failed at start-up).
+// ArchiveScheduleInvalid (2003), StartupMigrationFailed (2005), NeedsAttention (2006) and VerifyScheduleInvalid (2007)
+// come from the Functions worker when it runs but cannot archive or verify on schedule (a schedule the host refused,
+// migrations that failed at start-up).
 resource startupProblemAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${environmentName}-archive-startup-problem'
   location: location
   tags: tags
   properties: {
-    displayName: 'NexusArchive: needs attention (bad ArchiveSchedule or failed start-up migration)'
-    description: 'The Functions worker runs, but scheduled archiving is off or migrations failed; GET /api/archive/status answers 503 with the problem.'
+    displayName: 'NexusArchive: needs attention (bad ArchiveSchedule or VerifySchedule, or failed start-up migration)'
+    description: 'The Functions worker runs, but scheduled archiving or verification is off or migrations failed; GET /api/archive/status answers 503 with the problem.'
     severity: 1
     enabled: true
     scopes: [
@@ -333,7 +338,46 @@ resource startupProblemAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01'
     criteria: {
       allOf: [
         {
-          query: 'traces | where tostring(customDimensions.EventName) in ("ArchiveScheduleInvalid", "StartupMigrationFailed", "NeedsAttention")'
+          query: 'traces | where tostring(customDimensions.EventName) in ("ArchiveScheduleInvalid", "StartupMigrationFailed", "NeedsAttention", "VerifyScheduleInvalid")'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: alertActions
+    }
+  }
+}
+
+// VerificationFinished (3002) ends every verification the worker runs: the scheduled incremental verify (ArchiveVerifyTimer)
+// and GET /api/archive/verify. Lag cannot see a record the change index never had; this can. Gaps are records due but
+// not archived, differences archived records whose content differs from Redis (a plain HSET around the writer shows
+// here); both are data the archive does not hold. A verification that failed checks nothing, so it alerts too.
+resource verifyGapsAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${environmentName}-archive-verify-gaps'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'NexusArchive: verify found gaps or differences (or failed)'
+    description: 'A verification ended with Gaps > 0 or Differences > 0 (VerificationFinished event; ExampleIds names records), or with Status Failed. Runbook: docs/operations.md, "When the scheduled verify alerts".'
+    severity: 1
+    enabled: true
+    scopes: [
+      appInsights.id
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT1H'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where tostring(customDimensions.EventName) == "VerificationFinished" | extend Gaps = tolong(customDimensions.Gaps), Differences = tolong(customDimensions.Differences), Status = tostring(customDimensions.Status) | where Gaps > 0 or Differences > 0 or Status == "Failed"'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

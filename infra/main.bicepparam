@@ -4,6 +4,7 @@ using './main.bicep'
 param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'nexus-archive')
 param location = readEnvironmentVariable('AZURE_LOCATION', 'westeurope')
 param archiveSchedule = readEnvironmentVariable('NEXUS_ARCHIVE_SCHEDULE', '0 */5 * * * *')
+param verifySchedule = readEnvironmentVariable('NEXUS_VERIFY_SCHEDULE', '0 15 * * * *')
 param redisConnectionString = readEnvironmentVariable('NEXUS_REDIS_CONNECTION_STRING', '')
 param postgresConnectionString = readEnvironmentVariable('NEXUS_POSTGRES_CONNECTION_STRING', '')
 param postgresUseManagedIdentity = bool(readEnvironmentVariable('NEXUS_POSTGRES_USE_MANAGED_IDENTITY', 'false'))

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Verification;
 
 namespace NexusArchive.Cli.Commands;
 
@@ -10,7 +11,7 @@ internal static class StatusCommand
     public static Command Create()
     {
         var json = new Option<bool>("--json") { Description = "Print the status as JSON." };
-        var command = new Command("status", "Show checkpoints, lag and backlog per entity, recent runs and open dead letters.") { json };
+        var command = new Command("status", "Show checkpoints, lag and backlog per entity, recent runs, open dead letters and the last verification.") { json };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
             var status = await services.GetRequiredService<StatusService>().GetAsync(ct);
@@ -36,6 +37,22 @@ internal static class StatusCommand
                 Output.Time(r.StartedAt), r.Trigger, r.Status,
                 Output.Duration(r.FinishedAt is { } f ? (f - r.StartedAt).TotalMilliseconds : null), r.Error ?? string.Empty,
             ]));
-        return $"Redis time {Output.Time(status.RedisNow)}; open dead letters: {Output.Number(status.OpenDeadLetters)}\n\n{entities}\nRecent runs\n{runs}";
+        return $"Redis time {Output.Time(status.RedisNow)}; open dead letters: {Output.Number(status.OpenDeadLetters)}\n\n{entities}\nRecent runs\n{runs}"
+            + $"\n{Describe(status.LastVerification)}\n";
+    }
+
+    private static string Describe(VerificationSummary? verification)
+    {
+        if (verification is null)
+        {
+            return "Last verification: none yet (run `verify --since`, or let the Functions app's ArchiveVerifyTimer run)";
+        }
+
+        var v = verification;
+        var outcome = v.Status == VerificationStatus.Failed
+            ? $"FAILED: {v.Error}"
+            : $"{Output.Number(v.RecordsChecked)} records checked, {Output.Number(v.Gaps)} gaps, {Output.Number(v.Differences)} differences";
+        var examples = v.ExampleIds.Count > 0 ? $" (e.g. {string.Join(", ", v.ExampleIds.Take(5))})" : string.Empty;
+        return $"Last verification: {Output.Time(v.FinishedAt)} ({v.Kind}, {v.Trigger}, #{v.VerificationId}): {outcome}{examples}";
     }
 }

@@ -6,6 +6,7 @@ using NexusArchive.Core.Entities;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Sink;
+using NexusArchive.Core.Verification;
 
 namespace NexusArchive.Core.Archiving;
 
@@ -24,14 +25,25 @@ public sealed record EntityStatus(
 public sealed record RunSummary(Guid RunId, string Trigger, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, string Status, string? Error, JsonElement Entities);
 
 /// <summary>What <c>status</c> (CLI and HTTP) reports.</summary>
-public sealed record ArchiveStatus(DateTimeOffset RedisNow, IReadOnlyList<EntityStatus> Entities, IReadOnlyList<RunSummary> RecentRuns, long OpenDeadLetters);
+/// <param name="RedisNow">"Now" on the Redis server.</param>
+/// <param name="Entities">Per-entity state.</param>
+/// <param name="RecentRuns">The newest <c>Archive:StatusRunCount</c> runs.</param>
+/// <param name="OpenDeadLetters">Open dead letters over all entities.</param>
+/// <param name="LastVerification">The newest finished verification (full or incremental); null when none has finished yet.</param>
+public sealed record ArchiveStatus(
+    DateTimeOffset RedisNow,
+    IReadOnlyList<EntityStatus> Entities,
+    IReadOnlyList<RunSummary> RecentRuns,
+    long OpenDeadLetters,
+    VerificationSummary? LastVerification);
 
-/// <summary>Reads checkpoints, lag, backlog, recent runs and open dead letters (every call through the retry pipelines).</summary>
+/// <summary>Reads checkpoints, lag, backlog, recent runs, open dead letters and the last verification (every call through the retry pipelines).</summary>
 public sealed class StatusService
 {
     private readonly CheckpointStore _checkpoints;
     private readonly DeadLetterStore _deadLetters;
     private readonly RunHistory _runs;
+    private readonly VerificationHistory _verifications;
     private readonly ArchivedRowCounter _rows;
     private readonly IChangeSource _source;
     private readonly PostgresCalls _postgres;
@@ -41,6 +53,7 @@ public sealed class StatusService
         CheckpointStore checkpoints,
         DeadLetterStore deadLetters,
         RunHistory runs,
+        VerificationHistory verifications,
         ArchivedRowCounter rows,
         IChangeSource source,
         PostgresCalls postgres,
@@ -49,6 +62,7 @@ public sealed class StatusService
         _checkpoints = checkpoints;
         _deadLetters = deadLetters;
         _runs = runs;
+        _verifications = verifications;
         _rows = rows;
         _source = source;
         _postgres = postgres;
@@ -86,6 +100,7 @@ public sealed class StatusService
         }
 
         var runs = await _postgres.RunAsync(ct => _runs.RecentAsync(_options.Value.StatusRunCount, ct), cancellationToken);
-        return new ArchiveStatus(redisNow, entities, runs, deadLetters.Values.Sum());
+        var lastVerification = await _postgres.RunAsync(ct => _verifications.LatestFinishedAsync(ct), cancellationToken);
+        return new ArchiveStatus(redisNow, entities, runs, deadLetters.Values.Sum(), lastVerification);
     }
 }

@@ -67,4 +67,6 @@ public sealed class ArchiveOptions
     /// <summary>How many past runs <c>status</c> shows.</summary>
     public int StatusRunCount { get; set; } = 10;
 
+    /// <summary>Bounds of one run of the incremental verify (<c>Archive:Verify</c>).</summary>
+    public VerifyOptions Verify { get; set; } = new();
 }

@@ -76,6 +76,23 @@ public sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
             failures.Add($"{S}:FutureTolerance must not be negative (was {options.FutureTolerance}).");
         }
 
+        if (options.Verify is null)
+        {
+            failures.Add($"{S}:Verify must not be null.");
+        }
+        else
+        {
+            if (options.Verify.MaxRecordsPerRun is < 1 or > VerifyOptions.MaxPerRun)
+            {
+                failures.Add($"{S}:Verify:MaxRecordsPerRun must be between 1 and {VerifyOptions.MaxPerRun} (was {options.Verify.MaxRecordsPerRun}).");
+            }
+
+            if (options.Verify.ScanKeysPerRun is < 1 or > VerifyOptions.MaxPerRun)
+            {
+                failures.Add($"{S}:Verify:ScanKeysPerRun must be between 1 and {VerifyOptions.MaxPerRun} (was {options.Verify.ScanKeysPerRun}).");
+            }
+        }
+
         foreach (var entity in options.Entities.Where(e => EntityCatalog.Find(e) is null))
         {
             failures.Add($"{S}:Entities contains unknown entity '{entity}'; known: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.");

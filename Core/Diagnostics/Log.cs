@@ -59,6 +59,18 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.VerifyFoundProblems, LogLevel.Warning, "Verify of {Entity} found {Gaps} gaps and {Differences} differences, for example {ExampleId}", EventName = "VerifyFoundProblems")]
     public static partial void VerifyFoundProblems(ILogger logger, string entity, long gaps, long differences, string exampleId);
 
+    [LoggerMessage(LogEventIds.VerificationFinished, LogLevel.Information, "Verification {VerificationId} ({Kind}, trigger {Trigger}) finished {Status} in {ElapsedMs} ms: {RecordsChecked} records checked, {Gaps} gaps, {Differences} differences; examples: {ExampleIds}", EventName = "VerificationFinished")]
+    public static partial void VerificationFinished(ILogger logger, long verificationId, string kind, string trigger, string status, double elapsedMs, long recordsChecked, long gaps, long differences, string exampleIds);
+
+    [LoggerMessage(LogEventIds.IncrementalVerifyEntityFinished, LogLevel.Information, "Incremental verify of {Entity}: {ChangesChecked} changed records checked after score {SinceScore} up to {UntilScore} (caught up: {CaughtUp}); {KeysChecked} keys of the keyspace slice from SCAN cursor {CursorFrom} to {CursorTo} (walk completed: {WalkCompleted}); {Gaps} gaps, {Differences} differences", EventName = "IncrementalVerifyEntityFinished")]
+    public static partial void IncrementalVerifyEntityFinished(ILogger logger, string entity, long changesChecked, double? sinceScore, double? untilScore, bool caughtUp, long keysChecked, string cursorFrom, string cursorTo, bool walkCompleted, long gaps, long differences);
+
+    [LoggerMessage(LogEventIds.VerificationFailed, LogLevel.Error, "Verification {VerificationId} ({Kind}, trigger {Trigger}) failed: {Error}", EventName = "VerificationFailed")]
+    public static partial void VerificationFailed(ILogger logger, long verificationId, string kind, string trigger, string error, Exception exception);
+
+    [LoggerMessage(LogEventIds.VerificationHistoryFailed, LogLevel.Warning, "Could not record the outcome of verification {VerificationId}", EventName = "VerificationHistoryFailed")]
+    public static partial void VerificationHistoryFailed(ILogger logger, long verificationId, Exception exception);
+
     [LoggerMessage(LogEventIds.RestoreEntityFinished, LogLevel.Information, "Restore of {Entity} ({Scope}{DryRun}): {Written} written, {Skipped} skipped (equal or newer in Redis)", EventName = "RestoreEntityFinished")]
     public static partial void RestoreEntityFinished(ILogger logger, string entity, string scope, string dryRun, long written, long skipped);
 

@@ -29,6 +29,10 @@ internal static class LogEventIds
     // 3000-3099: verify, restore, backfill (Log.cs).
     public const int VerifyEntityFinished = 3000;
     public const int VerifyFoundProblems = 3001;
+    public const int VerificationFinished = 3002;
+    public const int IncrementalVerifyEntityFinished = 3003;
+    public const int VerificationFailed = 3004;
+    public const int VerificationHistoryFailed = 3005;
     public const int RestoreEntityFinished = 3010;
     public const int BackfillResumed = 3020;
     public const int BackfillEntityFinished = 3021;

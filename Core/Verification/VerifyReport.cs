@@ -40,12 +40,14 @@ public enum VerifyCategory
 /// <param name="SessionId">Only this session and everything under it.</param>
 /// <param name="BatchSize">Keys per Redis SCAN call and ids per PostgreSQL page.</param>
 /// <param name="SamplesPerCategory">How many example ids to keep per category (memory stays flat either way).</param>
+/// <param name="Trigger">Who asked, as recorded in <c>{bookkeeping}.verifications</c>: <c>cli</c>, <c>http</c>, …</param>
 public sealed record VerifyRequest(
     IReadOnlyList<string>? Entities = null,
     string? UserId = null,
     string? SessionId = null,
     int BatchSize = 1000,
-    int SamplesPerCategory = 5);
+    int SamplesPerCategory = 5,
+    string Trigger = "manual");
 
 /// <summary>Counts per category for one entity, with a few example ids each.</summary>
 public sealed class EntityVerifyResult
@@ -69,6 +71,19 @@ public sealed class EntityVerifyResult
 
     /// <summary>Records archived with other content than Redis holds and no pending change to explain it.</summary>
     public long Differences => Counts[VerifyCategory.PostgresOlder] + Counts[VerifyCategory.PostgresNewer] + Counts[VerifyCategory.ContentDiffers];
+
+    /// <summary>Records checked: every record lands in exactly one category.</summary>
+    public long RecordsChecked => Counts.Values.Sum();
+
+    /// <summary>The categories that count as a gap or a difference.</summary>
+    internal static readonly VerifyCategory[] ProblemCategories =
+    [
+        VerifyCategory.Gap, VerifyCategory.Unindexed, VerifyCategory.PostgresOlder, VerifyCategory.PostgresNewer, VerifyCategory.ContentDiffers,
+    ];
+
+    /// <summary>The example ids kept for gaps and differences, gaps first.</summary>
+    internal IEnumerable<string> ProblemSamples() =>
+        ProblemCategories.SelectMany(c => Samples.TryGetValue(c, out var ids) ? ids : []);
 
     internal void Add(VerifyCategory category, string id, int samples)
     {
@@ -99,6 +114,9 @@ public sealed record SessionMessageCount(string SessionId, long Redis, long Post
 /// <summary>The outcome of a verify: <see cref="Ok"/> is the alertable invariant (no gap, no difference).</summary>
 public sealed class VerifyReport
 {
+    /// <summary>This verify's row in <c>{bookkeeping}.verifications</c>.</summary>
+    public long VerificationId { get; init; }
+
     public required DateTimeOffset RedisNow { get; init; }
 
     public required ArchiveScope Scope { get; init; }

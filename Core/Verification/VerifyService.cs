@@ -1,12 +1,8 @@
-using System.Text;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using NexusArchive.Core.Bookkeeping;
-using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
-using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 using Npgsql;
@@ -19,29 +15,29 @@ namespace NexusArchive.Core.Verification;
 /// (<see cref="CanonicalRecord"/>). Memory stays flat however large the data set: both sides stream in chunks.
 /// <list type="number">
 /// <item>Redis side: <c>SCAN MATCH {prefix}:{entity}:*</c> (never <c>KEYS</c>) — so hashes without an index entry are
-/// found too — then per chunk pipelined <c>HGETALL</c> + <c>ZSCORE</c>, and one PostgreSQL round trip that looks the
-/// chunk's ids up with <c>WHERE id = ANY($1)</c> together with their open dead letters.</item>
+/// found too — then per chunk the classification shared with the incremental verify (<see cref="RecordChecker"/>):
+/// pipelined <c>HGETALL</c> + <c>ZSCORE</c>, and one PostgreSQL round trip that looks the chunk's ids up with
+/// <c>WHERE id = ANY($1)</c> together with their open dead letters.</item>
 /// <item>PostgreSQL side: keyset pages ordered by id, each page's ids checked with pipelined <c>EXISTS</c>; rows whose
 /// hash is gone are "only in PostgreSQL".</item>
 /// </list>
 /// SCAN order is not sortable cheaply, so this is a chunked lookup rather than a merge-join; each record is classified
-/// once (by the Redis pass when it is in Redis, by the PostgreSQL pass otherwise). The Functions app can call
-/// <see cref="VerifyAsync"/> on a schedule: it records <c>nexus_archive.verify.gaps</c> per entity.
+/// once (by the Redis pass when it is in Redis, by the PostgreSQL pass otherwise). Every verify is recorded in
+/// <c>{bookkeeping}.verifications</c> and records <c>nexus_archive.verify.gaps</c> per entity. A full verify reads
+/// everything; the bounded check to run on a schedule is <see cref="IncrementalVerifyService"/>.
 /// </summary>
 public sealed class VerifyService
 {
     private readonly IConnectionMultiplexer _redis;
     private readonly NpgsqlDataSource _dataSource;
-    private readonly CheckpointStore _checkpoints;
-    private readonly DeadLetterStore _deadLetters;
+    private readonly RecordChecker _checker;
     private readonly RecordKeyScanner _scanner;
     private readonly RedisCalls _redisCalls;
     private readonly PostgresCalls _postgresCalls;
     private readonly IChangeSource _source;
-    private readonly RecordMapper _mapper;
     private readonly RedisLayout _layout;
     private readonly SchemaNames _schemas;
-    private readonly IOptions<ArchiveOptions> _options;
+    private readonly VerificationRecorder _recorder;
     private readonly TimeProvider _timeProvider;
     private readonly ArchiveMetrics _metrics;
     private readonly ILogger<VerifyService> _logger;
@@ -49,38 +45,38 @@ public sealed class VerifyService
     internal VerifyService(
         IConnectionMultiplexer redis,
         NpgsqlDataSource dataSource,
-        CheckpointStore checkpoints,
-        DeadLetterStore deadLetters,
+        RecordChecker checker,
         RecordKeyScanner scanner,
         RedisCalls redisCalls,
         PostgresCalls postgresCalls,
         IChangeSource source,
-        RecordMapper mapper,
         RedisLayout layout,
         SchemaNames schemas,
-        IOptions<ArchiveOptions> options,
+        VerificationRecorder recorder,
         TimeProvider timeProvider,
         ArchiveMetrics metrics,
         ILogger<VerifyService> logger)
     {
         _redis = redis;
         _dataSource = dataSource;
-        _checkpoints = checkpoints;
-        _deadLetters = deadLetters;
+        _checker = checker;
         _scanner = scanner;
         _redisCalls = redisCalls;
         _postgresCalls = postgresCalls;
         _source = source;
-        _mapper = mapper;
         _layout = layout;
         _schemas = schemas;
-        _options = options;
+        _recorder = recorder;
         _timeProvider = timeProvider;
         _metrics = metrics;
         _logger = logger;
     }
 
-    /// <summary>Runs one verify and returns the report; <see cref="VerifyReport.Ok"/> false means a real gap or difference.</summary>
+    /// <summary>
+    /// Runs one verify, records it in <c>{bookkeeping}.verifications</c> (kind <c>full</c>) and returns the report;
+    /// <see cref="VerifyReport.Ok"/> false means a real gap or difference. Infrastructure errors are recorded as a failed
+    /// verification and thrown.
+    /// </summary>
     /// <exception cref="ArgumentException">Unknown entity, both a user and a session, or a batch size out of range.</exception>
     public async Task<VerifyReport> VerifyAsync(VerifyRequest request, CancellationToken cancellationToken)
     {
@@ -98,6 +94,40 @@ public sealed class VerifyService
         var scope = request.UserId is { } u ? ArchiveScope.ForUser(u) : request.SessionId is { } s ? ArchiveScope.ForSession(s) : ArchiveScope.All;
         var entities = EntityCatalog.Resolve(request.Entities).Where(scope.Includes).ToList();
         var started = _timeProvider.GetTimestamp();
+        var record = new VerificationRecord
+        {
+            Kind = VerificationKinds.Full,
+            Trigger = request.Trigger,
+            Scope = scope.Kind == ScopeKind.All ? null : $"{scope.Kind.ToString().ToLowerInvariant()} {scope.Id}",
+            StartedAt = _timeProvider.GetUtcNow(),
+        };
+        await _recorder.StartAsync(record, cancellationToken);
+
+        VerifyReport report;
+        try
+        {
+            report = await VerifyAsync(request, scope, entities, record.Id, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            await _recorder.FailAsync(record, started, ex, _logger);
+            throw;
+        }
+
+        report.DurationMs = _timeProvider.GetElapsedTime(started).TotalMilliseconds;
+        record.Entities = report.Entities;
+        foreach (var result in report.Entities)
+        {
+            record.Add(result);
+        }
+
+        await _recorder.SucceedAsync(record, started, _logger);
+        return report;
+    }
+
+    private async Task<VerifyReport> VerifyAsync(
+        VerifyRequest request, ArchiveScope scope, List<EntityDescriptor> entities, long verificationId, CancellationToken cancellationToken)
+    {
         var redisNow = await _source.GetServerTimeAsync(cancellationToken);
         var matcher = scope.CreateMatcher();
         await _postgresCalls.RunAsync(ct => PreloadScopeAsync(scope, matcher, ct), cancellationToken);
@@ -105,11 +135,11 @@ public sealed class VerifyService
         var sessionCounts = scope.Kind != ScopeKind.All && entities.Contains(EntityCatalog.Message)
             ? new Dictionary<string, long>(StringComparer.Ordinal)
             : null;
-        var report = new VerifyReport { RedisNow = redisNow, Scope = scope, Entities = [] };
+        var report = new VerifyReport { VerificationId = verificationId, RedisNow = redisNow, Scope = scope, Entities = [] };
         foreach (var entity in entities)
         {
             var result = new EntityVerifyResult { Entity = entity.Name };
-            await VerifyRedisSideAsync(entity, scope, matcher, request, redisNow, result, sessionCounts, cancellationToken);
+            await VerifyRedisSideAsync(entity, matcher, request, redisNow, result, sessionCounts, cancellationToken);
             await VerifyPostgresSideAsync(entity, scope, request, result, cancellationToken);
             report.Entities.Add(result);
             _metrics.RecordVerify(entity.Name, result.Gaps, result.Differences);
@@ -118,9 +148,7 @@ public sealed class VerifyService
                 result.Counts[VerifyCategory.Pending], result.Gaps, result.Counts[VerifyCategory.DeadLettered], result.Counts[VerifyCategory.OnlyInPostgres]);
             if (result.Gaps + result.Differences > 0)
             {
-                var example = result.Samples.Where(x => x.Key is VerifyCategory.Gap or VerifyCategory.Unindexed or VerifyCategory.PostgresOlder
-                    or VerifyCategory.PostgresNewer or VerifyCategory.ContentDiffers).SelectMany(x => x.Value).FirstOrDefault() ?? "?";
-                Log.VerifyFoundProblems(_logger, entity.Name, result.Gaps, result.Differences, example);
+                Log.VerifyFoundProblems(_logger, entity.Name, result.Gaps, result.Differences, result.ProblemSamples().FirstOrDefault() ?? "?");
             }
         }
 
@@ -132,13 +160,11 @@ public sealed class VerifyService
                 .Select(id => new SessionMessageCount(id, sessionCounts.GetValueOrDefault(id), archived.GetValueOrDefault(id))));
         }
 
-        report.DurationMs = _timeProvider.GetElapsedTime(started).TotalMilliseconds;
         return report;
     }
 
     private async Task VerifyRedisSideAsync(
         EntityDescriptor entity,
-        ArchiveScope scope,
         ScopeMatcher matcher,
         VerifyRequest request,
         DateTimeOffset redisNow,
@@ -146,84 +172,29 @@ public sealed class VerifyService
         Dictionary<string, long>? sessionCounts,
         CancellationToken cancellationToken)
     {
-        var settings = _options.Value;
-        var checkpoint = await _postgresCalls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken); // null = never archived: nothing is due yet
-        var latestAllowed = redisNow + settings.FutureTolerance;
-        var settleBound = (double)(redisNow - settings.SettleWindow).ToUnixTimeMilliseconds();
-        var database = _redis.GetDatabase();
-        var prefixLength = Encoding.UTF8.GetByteCount(_layout.RecordKeyPrefix(entity));
-        var updatedAt = ArchivedRows.IndexOf(entity, "updated_at");
-        var indexKey = _layout.ChangeIndexKey(entity);
+        var due = await _checker.ReadDueRuleAsync(entity, redisNow, cancellationToken);
+        bool InScope(string id, Func<string, string?> field)
+        {
+            if (!matcher.Matches(entity, id, field))
+            {
+                return false;
+            }
+
+            if (sessionCounts is not null && entity == EntityCatalog.Message && field("sessionId") is { } sessionId)
+            {
+                sessionCounts[sessionId] = sessionCounts.GetValueOrDefault(sessionId) + 1;
+            }
+
+            return true;
+        }
 
         RedisValue cursor = 0;
         do
         {
             cancellationToken.ThrowIfCancellationRequested();
             (cursor, var keys) = await _scanner.ScanAsync(entity, cursor, request.BatchSize, cancellationToken);
-            if (keys.Length == 0)
-            {
-                continue;
-            }
-
-            var members = keys.Select(k => ((byte[])k!)[prefixLength..]).ToArray();
-            var (hashes, scores, isHash) = await _redisCalls.RunAsync(
-                async ct =>
-                {
-                    var hashes = keys.Select(k => database.HashGetAllAsync(k)).ToArray();
-                    var scores = members.Select(m => database.SortedSetScoreAsync(indexKey, m)).ToArray();
-                    var isHash = await RedisBatch.WhenAllToleratingWrongTypeAsync(hashes, ct);
-                    await Task.WhenAll(scores).WaitAsync(ct);
-                    return (hashes, scores, isHash);
-                },
-                cancellationToken);
-
-            var chunk = new List<(string Id, byte[] Member, double? Score, object?[]? Values)>(keys.Length);
-            for (var i = 0; i < keys.Length; i++)
-            {
-                var fields = isHash[i] ? hashes[i].Result : [];
-                if (fields.Length == 0)
-                {
-                    continue; // not a hash, or deleted since SCAN returned it
-                }
-
-                var id = Encoding.UTF8.GetString(members[i]);
-                string? Field(string name) => fields.FirstOrDefault(f => f.Name == name).Value is { IsNull: false } v ? (string?)v : null;
-                if (!matcher.Matches(entity, id, Field))
-                {
-                    continue;
-                }
-
-                var score = scores[i].Result;
-                var (row, _) = _mapper.Map(entity, new SourceRecord(new ChangeEntry(members[i], score ?? 0), fields), latestAllowed);
-                chunk.Add((id, members[i], score, row?.Values));
-                if (sessionCounts is not null && entity == EntityCatalog.Message && Field("sessionId") is { } sessionId)
-                {
-                    sessionCounts[sessionId] = sessionCounts.GetValueOrDefault(sessionId) + 1;
-                }
-            }
-
-            if (chunk.Count == 0)
-            {
-                continue;
-            }
-
-            result.RedisRecords += chunk.Count;
-            var (rows, deadLettered) = await _postgresCalls.RunAsync(
-                ct => LookUpAsync(entity, chunk.Select(c => c.Id).ToArray(), chunk.Select(c => c.Member).ToArray(), ct), cancellationToken);
-            foreach (var (id, member, score, values) in chunk)
-            {
-                var row = rows.GetValueOrDefault(id);
-                var facts = new RecordFacts(
-                    InPostgres: row is not null,
-                    RedisHash: values is null ? null : CanonicalRecord.Hash(entity, values),
-                    PostgresHash: row is null ? null : CanonicalRecord.Hash(entity, row),
-                    RedisUpdatedUs: values?[updatedAt] is DateTime r ? CanonicalRecord.Microseconds(r) : null,
-                    PostgresUpdatedUs: row?[updatedAt] is DateTime p ? CanonicalRecord.Microseconds(p) : null,
-                    Indexed: score is not null,
-                    Due: score is { } s && checkpoint is { } c && c.CompareEntry(s, member) <= 0 && s <= settleBound,
-                    DeadLettered: deadLettered.Contains(member));
-                result.Add(VerifyClassifier.Classify(facts), id, request.SamplesPerCategory);
-            }
+            var members = _checker.MembersOf(entity, keys);
+            await _checker.CheckAsync(entity, members, due, result, request.SamplesPerCategory, InScope, cancellationToken);
         }
         while (cursor != 0);
     }
@@ -252,33 +223,6 @@ public sealed class VerifyService
                 }
             }
         }
-    }
-
-    private async Task<(Dictionary<string, object?[]> Rows, HashSet<byte[]> DeadLettered)> LookUpAsync(
-        EntityDescriptor entity, string[] ids, byte[][] members, CancellationToken cancellationToken)
-    {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection)
-        {
-            BatchCommands =
-            {
-                new NpgsqlBatchCommand($"SELECT {ArchivedRows.ColumnList(entity)} FROM {ArchivedRows.Table(entity, _schemas)} WHERE id = ANY($1)")
-                {
-                    Parameters = { new() { Value = ids } },
-                },
-                _deadLetters.DeadLetteredAmongCommand(entity, members),
-            },
-        };
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        var rows = new Dictionary<string, object?[]>(StringComparer.Ordinal);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var values = ArchivedRows.Read(reader, entity);
-            rows[(string)values[0]!] = values;
-        }
-
-        await reader.NextResultAsync(cancellationToken);
-        return (rows, await DeadLetterStore.ReadMembersAsync(reader, cancellationToken));
     }
 
     /// <summary>

@@ -21,6 +21,7 @@ public sealed class FunctionsHostTests
     private static Dictionary<string, string?> ValidSettings() => new()
     {
         ["ArchiveSchedule"] = "0 */5 * * * *",
+        ["VerifySchedule"] = "0 15 * * * *",
         ["ConnectionStrings:Redis"] = "127.0.0.1:1,abortConnect=false",
         ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Port=1;Database=nexus;Username=archiver",
 
@@ -47,6 +48,8 @@ public sealed class FunctionsHostTests
 
         Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(services));
         Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveHttpFunctions>(services));
+        Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveVerifyTimerFunction>(services));
+        Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveVerifyFunction>(services));
         Assert.NotNull(services.GetRequiredService<ArchiveService>());
         Assert.NotNull(services.GetRequiredService<StatusService>());
         Assert.NotNull(services.GetRequiredService<ArchiveMetrics>());
@@ -129,7 +132,7 @@ public sealed class FunctionsHostTests
     [InlineData("0 0 2 * * Sun-Sat")]
     [InlineData(" 30 15,45 9-17 * 1-12 MON ")]
     public void Validator_ScheduleTheHostAccepts_Succeeds(string schedule) =>
-        Assert.True(new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule }).Succeeded);
+        Assert.True(new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule, VerifySchedule = "0 15 * * * *" }).Succeeded);
 
     [Theory]
     [InlineData(null, "ArchiveSchedule is missing")]
@@ -141,7 +144,7 @@ public sealed class FunctionsHostTests
     [InlineData("00:05:00", "has 1 fields")]
     public void Validator_ScheduleTheHostWouldRefuseOrMisread_FailsNamingTheSetting(string? schedule, string expected)
     {
-        var result = new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule });
+        var result = new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule, VerifySchedule = "0 15 * * * *" });
 
         Assert.True(result.Failed);
         Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);

@@ -24,6 +24,7 @@ public sealed class WorkerCompositionTests(ITestOutputHelper output)
         var settings = new Dictionary<string, string?>(h.Settings)
         {
             ["ArchiveSchedule"] = "0 */5 * * * *",
+            ["VerifySchedule"] = "0 15 * * * *",
             ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
             ["Functions:Worker:WorkerId"] = "test-worker",
             ["Functions:Worker:RequestId"] = "test-request",

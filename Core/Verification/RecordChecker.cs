@@ -1,0 +1,175 @@
+using System.Text;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Bookkeeping;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Resilience;
+using NexusArchive.Core.Sink;
+using NexusArchive.Core.Source;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace NexusArchive.Core.Verification;
+
+/// <summary>
+/// When a record counts as due for one entity during one verification: its change-index entry lies at or before the
+/// committed checkpoint and at or below Redis-now minus the settle window. Fixed at the start of an entity's check.
+/// </summary>
+/// <param name="Checkpoint">The committed checkpoint; null = never archived, nothing is due.</param>
+/// <param name="SettleBound">Redis-now minus <c>Archive:SettleWindow</c>, epoch ms.</param>
+/// <param name="LatestAllowed">Redis-now plus <c>Archive:FutureTolerance</c>, for the mapper.</param>
+internal readonly record struct DueRule(ChangeCursor? Checkpoint, double SettleBound, DateTimeOffset LatestAllowed)
+{
+    /// <summary>True when an index entry (score, member) is due.</summary>
+    public bool IsDue(double score, ReadOnlySpan<byte> member) =>
+        Checkpoint is { } c && c.CompareEntry(score, member) <= 0 && score <= SettleBound;
+}
+
+/// <summary>
+/// Decides whether a Redis record takes part in a check (a scope), from its id and its raw fields (a field reader
+/// that returns null when the field is absent).
+/// </summary>
+internal delegate bool RecordFilter(string id, Func<string, string?> field);
+
+/// <summary>
+/// The one classification of Redis records against the archive, shared by the full verify (<see cref="VerifyService"/>)
+/// and the incremental verify (<see cref="IncrementalVerifyService"/>): for a chunk of record ids, pipelined
+/// <c>HGETALL</c> + <c>ZSCORE</c>, the record mapped by the archive's own <see cref="RecordMapper"/>, one PostgreSQL round
+/// trip that looks the chunk's ids up with <c>WHERE id = ANY($1)</c> together with their open dead letters, and each
+/// record classified by <see cref="VerifyClassifier"/> over content hashes (<see cref="CanonicalRecord"/>).
+/// </summary>
+internal sealed class RecordChecker(
+    IConnectionMultiplexer redis,
+    NpgsqlDataSource dataSource,
+    CheckpointStore checkpoints,
+    DeadLetterStore deadLetters,
+    RedisCalls redisCalls,
+    PostgresCalls postgresCalls,
+    RecordMapper mapper,
+    RedisLayout layout,
+    SchemaNames schemas,
+    IOptions<ArchiveOptions> options)
+{
+    /// <summary>Reads the entity's committed checkpoint and fixes the due rule at <paramref name="redisNow"/>.</summary>
+    public async Task<DueRule> ReadDueRuleAsync(EntityDescriptor entity, DateTimeOffset redisNow, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var checkpoint = await postgresCalls.RunAsync(ct => checkpoints.ReadAsync(entity, ct), cancellationToken); // null = never archived: nothing is due yet
+        return new DueRule(checkpoint, (redisNow - settings.SettleWindow).ToUnixTimeMilliseconds(), redisNow + settings.FutureTolerance);
+    }
+
+    /// <summary>The change-index members (record id bytes) of record keys of <paramref name="entity"/>, as SCAN returns them.</summary>
+    public byte[][] MembersOf(EntityDescriptor entity, RedisKey[] keys)
+    {
+        var prefixLength = Encoding.UTF8.GetByteCount(layout.RecordKeyPrefix(entity));
+        return [.. keys.Select(k => ((byte[])k!)[prefixLength..])];
+    }
+
+    /// <summary>
+    /// Classifies the records named by <paramref name="members"/> into <paramref name="result"/> (keeping up to
+    /// <paramref name="samples"/> example ids per category). Ids whose hash is gone or is not a hash, and records
+    /// <paramref name="filter"/> refuses, are skipped. Returns how many records were classified.
+    /// </summary>
+    public async Task<int> CheckAsync(
+        EntityDescriptor entity,
+        IReadOnlyList<byte[]> members,
+        DueRule due,
+        EntityVerifyResult result,
+        int samples,
+        RecordFilter? filter,
+        CancellationToken cancellationToken)
+    {
+        if (members.Count == 0)
+        {
+            return 0;
+        }
+
+        var database = redis.GetDatabase();
+        var indexKey = layout.ChangeIndexKey(entity);
+        var (hashes, scores, isHash) = await redisCalls.RunAsync(
+            async ct =>
+            {
+                var hashes = members.Select(m => database.HashGetAllAsync(layout.RecordKey(entity, m))).ToArray();
+                var scores = members.Select(m => database.SortedSetScoreAsync(indexKey, m)).ToArray();
+                var isHash = await RedisBatch.WhenAllToleratingWrongTypeAsync(hashes, ct);
+                await Task.WhenAll(scores).WaitAsync(ct);
+                return (hashes, scores, isHash);
+            },
+            cancellationToken);
+
+        var chunk = new List<(string Id, byte[] Member, double? Score, object?[]? Values)>(members.Count);
+        for (var i = 0; i < members.Count; i++)
+        {
+            var fields = isHash[i] ? hashes[i].Result : [];
+            if (fields.Length == 0)
+            {
+                continue; // not a hash, or deleted since it was listed
+            }
+
+            var id = Encoding.UTF8.GetString(members[i]);
+            string? Field(string name) => fields.FirstOrDefault(f => f.Name == name).Value is { IsNull: false } v ? (string?)v : null;
+            if (filter is not null && !filter(id, Field))
+            {
+                continue;
+            }
+
+            var score = scores[i].Result;
+            var (row, _) = mapper.Map(entity, new SourceRecord(new ChangeEntry(members[i], score ?? 0), fields), due.LatestAllowed);
+            chunk.Add((id, members[i], score, row?.Values));
+        }
+
+        if (chunk.Count == 0)
+        {
+            return 0;
+        }
+
+        result.RedisRecords += chunk.Count;
+        var updatedAt = ArchivedRows.IndexOf(entity, "updated_at");
+        var (rows, deadLettered) = await postgresCalls.RunAsync(
+            ct => LookUpAsync(entity, chunk.Select(c => c.Id).ToArray(), chunk.Select(c => c.Member).ToArray(), ct), cancellationToken);
+        foreach (var (id, member, score, values) in chunk)
+        {
+            var row = rows.GetValueOrDefault(id);
+            var facts = new RecordFacts(
+                InPostgres: row is not null,
+                RedisHash: values is null ? null : CanonicalRecord.Hash(entity, values),
+                PostgresHash: row is null ? null : CanonicalRecord.Hash(entity, row),
+                RedisUpdatedUs: values?[updatedAt] is DateTime r ? CanonicalRecord.Microseconds(r) : null,
+                PostgresUpdatedUs: row?[updatedAt] is DateTime p ? CanonicalRecord.Microseconds(p) : null,
+                Indexed: score is not null,
+                Due: score is { } s && due.IsDue(s, member),
+                DeadLettered: deadLettered.Contains(member));
+            result.Add(VerifyClassifier.Classify(facts), id, samples);
+        }
+
+        return chunk.Count;
+    }
+
+    private async Task<(Dictionary<string, object?[]> Rows, HashSet<byte[]> DeadLettered)> LookUpAsync(
+        EntityDescriptor entity, string[] ids, byte[][] members, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand($"SELECT {ArchivedRows.ColumnList(entity)} FROM {ArchivedRows.Table(entity, schemas)} WHERE id = ANY($1)")
+                {
+                    Parameters = { new() { Value = ids } },
+                },
+                deadLetters.DeadLetteredAmongCommand(entity, members),
+            },
+        };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var rows = new Dictionary<string, object?[]>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var values = ArchivedRows.Read(reader, entity);
+            rows[(string)values[0]!] = values;
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        return (rows, await DeadLetterStore.ReadMembersAsync(reader, cancellationToken));
+    }
+}

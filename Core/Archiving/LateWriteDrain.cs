@@ -42,21 +42,30 @@ internal sealed class LateWriteDrain(
                 return true;
             }
 
-            var records = await source.FetchAsync(entity, entries, cancellationToken);
+            // Only entries at or behind the committed checkpoint need the drain: one ahead of it is in the change index
+            // ahead of the checkpoint, which this pass (or the next, from the checkpoint) reads anyway.
+            var behind = entries.Where(e => double.IsFinite(committed.Score) && e.Score <= committed.Score).ToList();
+            var records = behind.Count == 0 ? [] : await source.FetchAsync(entity, behind, cancellationToken);
             var mapped = mapper.MapPage(entity, records, pass.LatestAllowed);
 
             // The committed checkpoint is passed unchanged: the page writer never moves it backwards, and a drain must not move it forwards.
-            var written = await sink.WritePageAsync(entity, pass.RunId, mapped.Rows, mapped.DeadLetters, committed, cancellationToken);
+            var written = behind.Count == 0
+                ? default
+                : await sink.WritePageAsync(entity, pass.RunId, mapped.Rows, mapped.DeadLetters, committed, cancellationToken);
             await source.RemoveLateAsync(entity, entries, cancellationToken);
 
-            stats.Late += entries.Count;
-            stats.Read += entries.Count;
+            stats.Late += behind.Count;
+            stats.Read += behind.Count;
             stats.Upserted += written.Upserted;
             stats.Unchanged += written.Unchanged;
             stats.Vanished += mapped.Vanished;
             stats.DeadLettered += written.DeadLettered;
             metrics.RecordPage(entity.Name, written.Upserted, written.DeadLettered, mapped.Vanished);
-            Log.LateWritesDrained(logger, entity.Name, entries.Count, written.Upserted, written.DeadLettered);
+            if (behind.Count > 0)
+            {
+                Log.LateWritesDrained(logger, entity.Name, behind.Count, written.Upserted, written.DeadLettered);
+            }
+
             foreach (var deadLetter in mapped.DeadLetters)
             {
                 Log.RecordDeadLettered(logger, entity.Name, deadLetter.Entry.DisplayId, deadLetter.Category, deadLetter.Reason);

@@ -60,7 +60,7 @@ public static class FunctionsHost
 
         builder.Services.AddNexusArchive(builder.Configuration);
 
-        // A bad ArchiveSchedule or VerifySchedule does not stop the worker (ArchiveScheduleCheck says why); every other setting does.
+        // A bad ArchiveSchedule or VerifySchedule does not stop the worker (ScheduleCheck says why); every other setting does.
         // Not validated as options (that would make reading them throw): the two checks below run the validator's rules.
         builder.Services.AddOptions<FunctionsOptions>()
             .Configure(o =>
@@ -69,8 +69,7 @@ public static class FunctionsHost
                 o.VerifySchedule = builder.Configuration[FunctionsOptions.VerifyScheduleSetting];
             });
         builder.Services.TryAddSingleton<StartupProblems>();
-        builder.Services.AddHostedService<ArchiveScheduleCheck>();
-        builder.Services.AddHostedService<VerifyScheduleCheck>();
+        builder.Services.AddHostedService<ScheduleCheck>();
         builder.Services.AddHostedService<StartupMigration>();
 
         ConfigureJson(builder.Services);

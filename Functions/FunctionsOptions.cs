@@ -24,8 +24,7 @@ public sealed class FunctionsOptions
 /// seconds included), so every expression the host would refuse (and then silently disable the timer for) is caught by
 /// us with a message naming the setting. Stricter than the host in one place: the host also reads a five-field
 /// expression (no seconds), which turns the sample's <c>0 */5 * * * *</c> with one field dropped into "every five
-/// hours"; we refuse it. A refused schedule does not stop the worker (see <see cref="ArchiveScheduleCheck"/> and
-/// <see cref="VerifyScheduleCheck"/>).
+/// hours"; we refuse it. A refused schedule does not stop the worker (see <see cref="ScheduleCheck"/>).
 /// </summary>
 public sealed class FunctionsOptionsValidator : IValidateOptions<FunctionsOptions>
 {

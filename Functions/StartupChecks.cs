@@ -38,53 +38,36 @@ public sealed class StartupProblems
 }
 
 /// <summary>
-/// Checks <c>ArchiveSchedule</c> when the worker starts. A bad schedule does not stop the worker: the host would only
-/// restart it in a loop (on Azure, a crash loop whose cause is easy to miss), while the HTTP functions (status, verify,
-/// a manual kick) still work without the timer. Instead the problem is logged as the Critical event
-/// <c>ArchiveScheduleInvalid</c> (2003, alerted on in <c>infra/</c>) and status answers 503 until it is fixed.
+/// Checks both timer schedules when the worker starts. A bad or missing schedule does not stop the worker: the host
+/// would only restart it in a loop (on Azure, a crash loop whose cause is easy to miss), while the HTTP functions
+/// (status, verify, a manual kick) and the other timer still work. Instead each problem is logged as a Critical event
+/// (<c>ArchiveScheduleInvalid</c> 2003, <c>VerifyScheduleInvalid</c> 2007; alerted on in <c>infra/</c>) and status
+/// answers 503 until it is fixed: without the archive timer nothing is archived, without the verify timer a gap would
+/// again go unnoticed.
 /// </summary>
-internal sealed class ArchiveScheduleCheck(
+internal sealed class ScheduleCheck(
     IOptions<FunctionsOptions> options,
     StartupProblems problems,
-    ILogger<ArchiveScheduleCheck> logger) : IHostedService
+    ILogger<ScheduleCheck> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (FunctionsOptionsValidator.ValidateSchedule(FunctionsOptions.ArchiveScheduleSetting, options.Value.ArchiveSchedule, "0 */5 * * * *") is { } failure)
-        {
-            problems.Add(failure);
-            Log.ArchiveScheduleInvalid(logger, failure);
-        }
-
+        var settings = options.Value;
+        Check(FunctionsOptions.ArchiveScheduleSetting, settings.ArchiveSchedule, "0 */5 * * * *", Log.ArchiveScheduleInvalid);
+        Check(FunctionsOptions.VerifyScheduleSetting, settings.VerifySchedule, "0 15 * * * *", Log.VerifyScheduleInvalid);
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-}
 
-/// <summary>
-/// Checks <c>VerifySchedule</c> when the worker starts, the way <see cref="ArchiveScheduleCheck"/> checks
-/// <c>ArchiveSchedule</c>: a bad or missing schedule keeps the worker up (archiving goes on), is logged as the Critical
-/// event <c>VerifyScheduleInvalid</c> (2007, alerted on in <c>infra/</c>) and makes status answer 503 until it is fixed,
-/// because without the scheduled verify a gap would again go unnoticed.
-/// </summary>
-internal sealed class VerifyScheduleCheck(
-    IOptions<FunctionsOptions> options,
-    StartupProblems problems,
-    ILogger<VerifyScheduleCheck> logger) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
+    private void Check(string setting, string? schedule, string example, Action<ILogger, string> logInvalid)
     {
-        if (FunctionsOptionsValidator.ValidateSchedule(FunctionsOptions.VerifyScheduleSetting, options.Value.VerifySchedule, "0 15 * * * *") is { } failure)
+        if (FunctionsOptionsValidator.ValidateSchedule(setting, schedule, example) is { } failure)
         {
             problems.Add(failure);
-            Log.VerifyScheduleInvalid(logger, failure);
+            logInvalid(logger, failure);
         }
-
-        return Task.CompletedTask;
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>

@@ -162,7 +162,7 @@ public sealed class FunctionsHostTests
         builder.Logging.AddProvider(records);
         using var host = builder.Build();
 
-        await host.Services.GetServices<IHostedService>().OfType<ArchiveScheduleCheck>().Single().StartAsync(CancellationToken.None);
+        await host.Services.GetServices<IHostedService>().OfType<ScheduleCheck>().Single().StartAsync(CancellationToken.None);
 
         var problem = Assert.Single(host.Services.GetRequiredService<StartupProblems>().Current);
         Assert.StartsWith("ArchiveSchedule '99 * * * * *' is not a valid NCRONTAB expression", problem, StringComparison.Ordinal);

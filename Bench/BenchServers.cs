@@ -39,7 +39,6 @@ internal sealed class BenchServers(BenchArguments arguments, string redisConnect
         ["Archive:KeyPrefix"] = "bench",
         ["Archive:SettleWindow"] = "00:00:00",
         ["Archive:TimeBudget"] = "01:00:00",
-        ["Archive:QuietPasses"] = "true", // every benchmark write goes through the Lua writer with its counter key
         ["Archive:PageSize"] = (pageSize ?? (arguments.PageSize > 0 ? arguments.PageSize : null))?.ToString(CultureInfo.InvariantCulture),
     };
 
@@ -105,6 +104,28 @@ internal sealed class BenchServers(BenchArguments arguments, string redisConnect
                 break; // Redis idle: the kernel has taken the memory back
             }
         }
+    }
+
+    /// <summary>
+    /// Calls per Redis command since the server started (<c>INFO commandstats</c>); the difference of two readings is what
+    /// ran in between, plus the first reading's own <c>INFO</c>.
+    /// </summary>
+    public async Task<Dictionary<string, long>> RedisCommandCallsAsync()
+    {
+        await using var mux = await ConnectionMultiplexer.ConnectAsync(redisConnection + ",allowAdmin=true");
+        var stats = (string)(await mux.GetDatabase(arguments.RedisDatabase).ExecuteAsync("INFO", "commandstats"))!;
+        var calls = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var line in stats.Split('\n', StringSplitOptions.TrimEntries))
+        {
+            // cmdstat_evalsha:calls=12,usec=340,...
+            if (line.StartsWith("cmdstat_", StringComparison.Ordinal) && line.IndexOf(':', StringComparison.Ordinal) is > 0 and var colon)
+            {
+                var count = line[(colon + 1)..].Split(',').First(p => p.StartsWith("calls=", StringComparison.Ordinal))["calls=".Length..];
+                calls[line["cmdstat_".Length..colon]] = long.Parse(count, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return calls;
     }
 
     /// <summary>Redis-now in epoch milliseconds.</summary>

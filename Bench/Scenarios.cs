@@ -75,6 +75,7 @@ internal sealed class Scenarios(BenchServers servers, Report report)
         }
 
         var samples = new List<double>();
+        var callsBefore = await servers.RedisCommandCallsAsync();
         for (var i = 0; i < 21; i++)
         {
             var run = await archive.RunAsync(new ArchiveRunRequest("bench"), CancellationToken.None);
@@ -86,8 +87,16 @@ internal sealed class Scenarios(BenchServers servers, Report report)
             samples.Add(run.DurationMs);
         }
 
+        var callsAfter = await servers.RedisCommandCallsAsync();
         samples.Sort();
+        var perPass = callsAfter
+            .Select(c => (Command: c.Key, Calls: (c.Value - callsBefore.GetValueOrDefault(c.Key) - (c.Key == "info" ? 1 : 0)) / (double)samples.Count))
+            .Where(c => c.Calls > 0)
+            .OrderByDescending(c => c.Calls)
+            .ToList();
         report.Note($"NexusArchive no-op pass, {situation}", $"{samples[samples.Count / 2]:N1} ms median", $"p90 {samples[(int)(samples.Count * 0.9)]:N1} ms over {samples.Count} passes of all 4 entities in a warm process");
+        report.Note("  Redis commands per no-op pass", $"{perPass.Sum(c => c.Calls):N1}",
+            string.Join(", ", perPass.Select(c => $"{c.Command} {c.Calls:0.#}")) + " (INFO commandstats over those passes, all 4 entities)");
         report.Note("  the first of those passes", $"{first:N1} ms", "it re-reads and probes the look-back overlap: writes happened since this process's last pass (or it had none)");
     }
 }

@@ -28,7 +28,8 @@ internal static class RestoreCommand
                 new RestoreRequest(parse.GetValue(user), parse.GetValue(session), parse.GetValue(all), parse.GetValue(dryRun), parse.GetValue(batchSize)), ct);
 
             Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, Output.Json) : Describe(report));
-            return CliHost.ExitOk;
+            // Refused rows were left out of Redis: the restore is not complete, so the exit code says so.
+            return report.Refused == 0 ? CliHost.ExitOk : CliHost.ExitFailed;
         }, cancellationToken));
         return command;
     }
@@ -39,8 +40,16 @@ internal static class RestoreCommand
         var verb = report.DryRun ? "Dry run of restore" : "Restore";
         var header = $"{verb} of {scope} in {Output.Duration(report.DurationMs)}: {Output.Number(report.Written)} {(report.DryRun ? "would be written" : "written")}, "
             + $"{Output.Number(report.Skipped)} skipped (Redis holds the same or a newer version)\n\n";
-        return header + Output.Table(
-            ["entity", "archived rows", report.DryRun ? "would write" : "written", "skipped"],
-            report.Entities.Select(e => (IReadOnlyList<string>)[e.Entity, Output.Number(e.Rows), Output.Number(e.Written), Output.Number(e.Skipped)]));
+        var table = Output.Table(
+            ["entity", "archived rows", report.DryRun ? "would write" : "written", "skipped", "refused"],
+            report.Entities.Select(e => (IReadOnlyList<string>)[e.Entity, Output.Number(e.Rows), Output.Number(e.Written), Output.Number(e.Skipped), Output.Number(e.Refused)]));
+        if (report.Refused == 0)
+        {
+            return header + table;
+        }
+
+        var refusals = report.Entities.SelectMany(e => e.Refusals.Select(r => $"  {e.Entity} {r.Id}: {r.Reason}"));
+        return header + table + $"\n\n{Output.Number(report.Refused)} archived rows were refused by the writer and are not in Redis"
+            + $" (first {RestoreService.RefusalsListed} per entity):\n" + string.Join('\n', refusals);
     }
 }

@@ -74,6 +74,9 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.RestoreEntityFinished, LogLevel.Information, "Restore of {Entity} ({Scope}{DryRun}): {Written} written, {Skipped} skipped (equal or newer in Redis)", EventName = "RestoreEntityFinished")]
     public static partial void RestoreEntityFinished(ILogger logger, string entity, string scope, string dryRun, long written, long skipped);
 
+    [LoggerMessage(LogEventIds.RestoreRecordRefused, LogLevel.Warning, "Restore of {Entity} {RecordId}: the writer refused it, Redis unchanged for it: {Reason}", EventName = "RestoreRecordRefused")]
+    public static partial void RestoreRecordRefused(ILogger logger, string entity, string recordId, string reason);
+
     [LoggerMessage(LogEventIds.BackfillResumed, LogLevel.Information, "Backfill of {Entity} resumes at SCAN cursor {Cursor} after {KeysScanned} keys", EventName = "BackfillResumed")]
     public static partial void BackfillResumed(ILogger logger, string entity, string cursor, long keysScanned);
 

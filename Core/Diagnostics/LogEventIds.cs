@@ -34,6 +34,7 @@ internal static class LogEventIds
     public const int VerificationFailed = 3004;
     public const int VerificationHistoryFailed = 3005;
     public const int RestoreEntityFinished = 3010;
+    public const int RestoreRecordRefused = 3011;
     public const int BackfillResumed = 3020;
     public const int BackfillEntityFinished = 3021;
     public const int BackfillInterrupted = 3022;

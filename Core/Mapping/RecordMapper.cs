@@ -155,12 +155,7 @@ public sealed class RecordMapper
                     return (false, null, DeadLetterReasons.InvalidTimestamp, $"Field '{column.Field}' is neither epoch milliseconds nor an ISO-8601 timestamp.");
                 }
 
-                if (timestamp > latestAllowed)
-                {
-                    return (false, null, DeadLetterReasons.FutureTimestamp, $"Field '{column.Field}' lies beyond {latestAllowed:O} (Redis clock plus the future tolerance).");
-                }
-
-                return (true, timestamp.UtcDateTime, null, null);
+                return CheckTimestampRange(column, timestamp, text, latestAllowed);
 
             case ColumnKind.Integer:
                 if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
@@ -202,6 +197,20 @@ public sealed class RecordMapper
         if (!TimestampParser.TryFromEpochMilliseconds(number, out var timestamp))
         {
             return (false, null, DeadLetterReasons.InvalidTimestamp, $"Field '{column.Field}' is neither epoch milliseconds nor an ISO-8601 timestamp.");
+        }
+
+        return CheckTimestampRange(column, timestamp, number, latestAllowed);
+    }
+
+    /// <summary>The writer's bounds, held again for records written around it: not before 2000, not beyond the tolerance.</summary>
+    private static (bool Ok, object? Value, string? Category, string? Reason) CheckTimestampRange<T>(
+        ColumnDescriptor column, DateTimeOffset timestamp, T written, DateTimeOffset latestAllowed)
+    {
+        if (timestamp < TimestampParser.Earliest)
+        {
+            // Epoch seconds or "0" read as milliseconds land in January 1970: refused by the writer, so dead-lettered here.
+            return (false, null, DeadLetterReasons.InvalidTimestamp,
+                $"Field '{column.Field}' is {written}, before {TimestampParser.Earliest:yyyy-MM-dd}: it looks like epoch seconds or zero; send epoch milliseconds.");
         }
 
         if (timestamp > latestAllowed)

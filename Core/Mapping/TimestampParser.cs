@@ -5,6 +5,13 @@ namespace NexusArchive.Core.Mapping;
 /// <summary>Parses the contract's timestamps: Unix epoch milliseconds as a decimal string, or ISO-8601.</summary>
 public static class TimestampParser
 {
+    /// <summary>
+    /// The earliest timestamp the archive accepts, in the writer and in the mapper alike. Nothing NexusChat stores
+    /// predates it, and it sits far above every plausible epoch <em>seconds</em> value read as milliseconds (those land
+    /// in January 1970), so a timestamp before it is refused at write time and dead-lettered if it got around the writer.
+    /// </summary>
+    public static readonly DateTimeOffset Earliest = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     private static readonly long s_minMs = DateTimeOffset.MinValue.ToUnixTimeMilliseconds();
     private static readonly long s_maxMs = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 

@@ -31,7 +31,16 @@ public sealed class EntityRestoreResult
 
     /// <summary>Records left alone because Redis already holds this version or a newer one.</summary>
     public long Skipped { get; set; }
+
+    /// <summary>Archived rows the writer refused (Redis unchanged for them); the rest of the restore went on.</summary>
+    public long Refused { get; set; }
+
+    /// <summary>The first refusals, each with the record id and the writer's reason.</summary>
+    public List<RestoreRefusal> Refusals { get; } = [];
 }
+
+/// <summary>An archived row the Lua writer refused to restore, with its message (<c>ERR nexus: …</c>).</summary>
+public sealed record RestoreRefusal(string Id, string Reason);
 
 /// <summary>The outcome of a restore.</summary>
 public sealed class RestoreReport
@@ -47,6 +56,8 @@ public sealed class RestoreReport
     public long Written => Entities.Sum(e => e.Written);
 
     public long Skipped => Entities.Sum(e => e.Skipped);
+
+    public long Refused => Entities.Sum(e => e.Refused);
 }
 
 /// <summary>
@@ -54,6 +65,8 @@ public sealed class RestoreReport
 /// Every write is <see cref="WriteMode.Replace"/> with <c>onlyIfNewer</c> and the row's own <c>updated_at</c> as the
 /// change score: a restored record looks exactly as it did when archived (soft-deleted state included), it sits
 /// behind the checkpoint so no pass re-archives it, and a newer version already in Redis is never overwritten.
+/// A row the writer refuses (for example a timestamp archived before the writer checked it) is counted and reported
+/// with the writer's reason, and the restore goes on: one bad row must not keep the rest of a user's history out of Redis.
 /// </summary>
 public sealed class RestoreService(
     IConnectionMultiplexer redis,
@@ -66,6 +79,9 @@ public sealed class RestoreService(
     TimeProvider timeProvider,
     ILogger<RestoreService> logger)
 {
+    /// <summary>How many refusals each entity's result lists in full; the count covers all of them.</summary>
+    public const int RefusalsListed = 20;
+
     /// <summary>Runs the restore.</summary>
     /// <exception cref="ArgumentException">Not exactly one of user, session or all; or a batch size out of range.</exception>
     public async Task<RestoreReport> RestoreAsync(RestoreRequest request, CancellationToken cancellationToken)
@@ -122,16 +138,48 @@ public sealed class RestoreService(
                     {
                         var batch = database.CreateBatch();
                         var writes = records
-                            .Select(r => writer.WriteAsync(batch, entity, r.Id, r.Record.Fields, r.Record.UpdatedAtMs, WriteMode.Replace, onlyIfNewer: true))
+                            .Select(r => RefusableAsync(writer.WriteAsync(batch, entity, r.Id, r.Record.Fields, r.Record.UpdatedAtMs, WriteMode.Replace, onlyIfNewer: true)))
                             .ToArray();
                         batch.Execute();
                         return Task.WhenAll(writes).WaitAsync(ct);
                     },
                     cancellationToken);
-                var written = outcomes.Count(o => o.Written);
-                result.Written += written;
-                result.Skipped += outcomes.Length - written;
+                for (var i = 0; i < outcomes.Length; i++)
+                {
+                    var (outcome, refusal) = outcomes[i];
+                    if (refusal is not null)
+                    {
+                        result.Refused++;
+                        if (result.Refusals.Count < RefusalsListed)
+                        {
+                            result.Refusals.Add(new RestoreRefusal(records[i].Id, refusal));
+                        }
+
+                        Log.RestoreRecordRefused(logger, entity.Name, records[i].Id, refusal);
+                    }
+                    else if (outcome.Written)
+                    {
+                        result.Written++;
+                    }
+                    else
+                    {
+                        result.Skipped++;
+                    }
+                }
             }
+        }
+    }
+
+    /// <summary>A write the script refused (<c>ERR nexus: …</c>) is an answer about that row, not a failure of the call.</summary>
+    private static async Task<(WriteResult Outcome, string? Refusal)> RefusableAsync(Task<WriteResult> write)
+    {
+        try
+        {
+            return (await write, null);
+        }
+        catch (RedisServerException ex) when (ex.Message.Contains("nexus: ", StringComparison.Ordinal))
+        {
+            return (default, ex.Message);
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Entities;
+using NexusArchive.Core.Mapping;
 
 namespace NexusArchive.Core.Source;
 
@@ -23,11 +24,8 @@ internal static class WriterRules
     public const string RegenerateCommand =
         RegenerateVariable + "=1 dotnet test Tests -c Release --filter FullyQualifiedName~WriterRulesTests";
 
-    /// <summary>
-    /// The earliest timestamp the writer accepts. Nothing NexusChat stores predates it, and it sits far above every
-    /// plausible epoch <em>seconds</em> value read as milliseconds (those land in January 1970).
-    /// </summary>
-    public static readonly DateTimeOffset Earliest = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    /// <summary>The earliest timestamp the writer accepts: <see cref="TimestampParser.Earliest"/>, which the mapper holds too.</summary>
+    public static DateTimeOffset Earliest => TimestampParser.Earliest;
 
     /// <summary>
     /// How far ahead of the Redis clock the writer accepts a timestamp: the default of <c>Archive:FutureTolerance</c>,

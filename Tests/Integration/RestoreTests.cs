@@ -64,6 +64,35 @@ public sealed class RestoreTests
     }
 
     [Fact]
+    public async Task Restore_ARowTheWriterRefuses_IsReportedWithItsReasonAndTheRestGoesOn()
+    {
+        await using var h = await ArchiveHarness.CreateAsync();
+        var old = await h.RedisNowMsAsync() - 300_000;
+        await h.WriteAsync(EntityCatalog.User, "u-1", old, ("email", "a@example.com"), ("createdAt", Ms(old)));
+        await h.WriteAsync(EntityCatalog.Session, "s-1", old, ("userId", "u-1"), ("createdAt", Ms(old)));
+        await h.WriteMessageAsync("m-1", old, content: "fine", session: "s-1", user: "u-1");
+        await h.WriteMessageAsync("m-2", old, content: "archived before the writer checked createdAt", session: "s-1", user: "u-1");
+        await h.RunAsync();
+        // A row archived long ago, before the writer refused implausible timestamps.
+        await h.ScalarAsync("WITH u AS (UPDATE {t}.messages SET created_at = '1970-01-21T18:57:11Z' WHERE id = 'm-2' RETURNING 1) SELECT count(*) FROM u");
+        await RedisKeys.DeletePrefixAsync(h.Redis, h.Prefix);
+
+        var report = await h.Services.GetRequiredService<RestoreService>().RestoreAsync(new RestoreRequest(UserId: "u-1"), CancellationToken.None);
+
+        var messages = report.Entities.Single(e => e.Entity == "message");
+        Assert.Equal(1, messages.Written);
+        Assert.Equal(1, messages.Refused);
+        var refusal = Assert.Single(messages.Refusals);
+        Assert.Equal("m-2", refusal.Id);
+        Assert.Contains("createdAt", refusal.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, report.Refused);
+        Assert.Equal(2, report.Entities.Where(e => e.Entity is "user" or "session").Sum(e => e.Written));
+        Assert.Equal("fine", (string?)await h.Redis.HashGetAsync(h.Layout.RecordKey(EntityCatalog.Message, "m-1"), "content"));
+        Assert.False(await h.Redis.KeyExistsAsync(h.Layout.RecordKey(EntityCatalog.Message, "m-2")));
+        Assert.Null(await h.Redis.SortedSetScoreAsync(h.Layout.ChangeIndexKey(EntityCatalog.Message), "m-2"));
+    }
+
+    [Fact]
     public async Task Restore_SessionDryRun_ReportsButWritesNothing()
     {
         await using var h = await ArchiveHarness.CreateAsync();

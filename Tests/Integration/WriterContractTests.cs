@@ -270,20 +270,21 @@ public sealed class WriterContractTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Restore_ArchivedValueTheWriterRefuses_StopsWithTheWritersErrorNamingTheRecord()
+    public async Task Restore_ArchivedValueTheWriterRefuses_IsReportedWithTheWritersErrorNamingTheRecord()
     {
         await using var h = await ArchiveHarness.CreateAsync();
         var now = await h.RedisNowMsAsync();
-        // Written around the writer before it checked timestamps: seconds, which the mapper reads as January 1970.
-        await h.WriteUncheckedAsync(EntityCatalog.Session, "s-old", now - 30_000, ("userId", "u-1"), ("createdAt", Sec(now)));
-        await h.RunAsync("session");
+        // Archived before the writer and the mapper checked timestamps: seconds, stored as January 1970.
+        await h.WriteMessageAsync(Id, now - 30_000);
+        await h.RunAsync("message");
+        await h.ScalarAsync($"WITH u AS (UPDATE {{t}}.messages SET created_at = to_timestamp({Sec(now)} / 1000.0) WHERE id = '{Id}' RETURNING 1) SELECT count(*) FROM u");
         await RedisKeys.DeletePrefixAsync(h.Redis, h.Prefix);
 
-        var ex = await Assert.ThrowsAsync<RedisServerException>(() =>
-            h.Services.GetRequiredService<RestoreService>().RestoreAsync(new RestoreRequest(SessionId: "s-old"), CancellationToken.None));
+        var report = await h.Services.GetRequiredService<RestoreService>().RestoreAsync(new RestoreRequest(All: true), CancellationToken.None);
 
-        Assert.Equal($"ERR nexus: session s-old: createdAt {Sec(now)} looks like seconds; send epoch milliseconds", ex.Message);
-        Assert.False(await h.Redis.KeyExistsAsync(h.Layout.RecordKey(EntityCatalog.Session, "s-old")));
+        var refusal = Assert.Single(report.Entities.Single(e => e.Entity == "message").Refusals);
+        Assert.Equal($"ERR nexus: message {Id}: createdAt {Sec(now)} looks like seconds; send epoch milliseconds", refusal.Reason);
+        Assert.False(await h.Redis.KeyExistsAsync(h.Layout.RecordKey(EntityCatalog.Message, Id)));
     }
 
     [Fact]

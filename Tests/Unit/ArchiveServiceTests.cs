@@ -76,7 +76,7 @@ public sealed class ArchiveServiceTests
     [InlineData(true, 7L, 40L, 7L, 41L, false, false)]  // same counter, other index size (a counter rolled back by a failover): re-read
     [InlineData(true, 7L, 40L, 7L, 40L, true, false)]   // the checkpoint moved under us (another process, a backfill rewind): re-read
     [InlineData(true, null, null, null, null, false, false)] // writers keep no counter: always re-read
-    [InlineData(false, 7L, 40L, 7L, 40L, false, false)] // Archive:QuietPasses off (the default): always re-read
+    [InlineData(false, 7L, 40L, 7L, 40L, false, false)] // Archive:QuietPasses off: always re-read
     public async Task RunAsync_SecondPass_SkipsTheOverlapOnlyWhenNothingWasWrittenSince(
         bool quietPasses, long? firstCount, long? firstSize, long? secondCount, long? secondSize, bool checkpointMoved, bool skips)
     {

@@ -60,6 +60,7 @@ public sealed class LogEventContractTests
         new(Core, 3004, "VerificationFailed", LogLevel.Error),
         new(Core, 3005, "VerificationHistoryFailed", LogLevel.Warning),
         new(Core, 3010, "RestoreEntityFinished", LogLevel.Information),
+        new(Core, 3011, "RestoreRecordRefused", LogLevel.Warning),
         new(Core, 3020, "BackfillResumed", LogLevel.Information),
         new(Core, 3021, "BackfillEntityFinished", LogLevel.Information),
         new(Core, 3022, "BackfillInterrupted", LogLevel.Warning),

@@ -88,6 +88,9 @@ public sealed class RecordMapperTests
     [InlineData("createdAt", "12/03/2026", "invalid_timestamp")]
     [InlineData("updatedAt", "99999999999999999999", "invalid_timestamp")]
     [InlineData("updatedAt", "4102444800000", "future_timestamp")]
+    [InlineData("createdAt", "1796231208", "invalid_timestamp")] // epoch seconds written around the writer: not January 1970
+    [InlineData("deletedAt", "0", "invalid_timestamp")]
+    [InlineData("createdAt", "1999-12-31T23:59:59Z", "invalid_timestamp")]
     [InlineData("tokenCount", "12.5", "invalid_integer")]
     [InlineData("metadata", "{oops", "invalid_json")]
     [InlineData("metadata", "[1,2]", "invalid_json")]

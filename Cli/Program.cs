@@ -11,6 +11,7 @@ var root = new RootCommand("NexusArchive: archive NexusChat's Redis data into Po
     VerifyCommand.Create(),
     RestoreCommand.Create(),
     BackfillCommand.Create(),
+    OffloadCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

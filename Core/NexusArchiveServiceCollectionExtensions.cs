@@ -13,6 +13,7 @@ using NexusArchive.Core.DeadLetters;
 using NexusArchive.Core.Demo;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Mapping;
+using NexusArchive.Core.Offload;
 using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Restore;
 using NexusArchive.Core.Security;
@@ -50,6 +51,10 @@ public static class NexusArchiveServiceCollectionExtensions
             .Bind(configuration.GetSection(SecurityOptions.SectionName))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>());
+        services.AddOptions<OffloadOptions>()
+            .Bind(configuration.GetSection(OffloadOptions.SectionName))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OffloadOptions>, OffloadOptionsValidator>());
 
         services.AddOptions<ConnectionOptions>()
             .Configure(o =>
@@ -121,8 +126,10 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<VerificationRecorder>();
         AddWithInternalConstructor<VerifyService>(services);
         AddWithInternalConstructor<IncrementalVerifyService>(services);
-        services.TryAddSingleton<RestoreService>();
+        AddWithInternalConstructor<RestoreService>(services);
         AddWithInternalConstructor<BackfillService>(services);
+        services.TryAddSingleton<OffloadLedger>();
+        AddWithInternalConstructor<OffloadService>(services);
         return services;
     }
 

@@ -15,17 +15,18 @@ internal static class RestoreCommand
         var all = new Option<bool>("--all") { Description = "Restore every archived record." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Only report what would be written and skipped." };
         var batchSize = new Option<int>("--batch-size") { Description = "Rows per PostgreSQL page and Redis pipeline.", DefaultValueFactory = _ => 1000 };
+        var includeOffloaded = new Option<bool>("--include-offloaded") { Description = "With --all: also bring back sessions offloaded to cold storage (otherwise only their markers are written again)." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var command = new Command(
             "restore",
             "Write archived records back into Redis through the Lua writer, keeping each record's updatedAt; never overwrites a newer record.")
         {
-            user, session, all, dryRun, batchSize, json,
+            user, session, all, dryRun, batchSize, includeOffloaded, json,
         };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
             var report = await services.GetRequiredService<RestoreService>().RestoreAsync(
-                new RestoreRequest(parse.GetValue(user), parse.GetValue(session), parse.GetValue(all), parse.GetValue(dryRun), parse.GetValue(batchSize)), ct);
+                new RestoreRequest(parse.GetValue(user), parse.GetValue(session), parse.GetValue(all), parse.GetValue(dryRun), parse.GetValue(batchSize), parse.GetValue(includeOffloaded)), ct);
 
             Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, Output.Json) : Describe(report));
             // Refused rows were left out of Redis: the restore is not complete, so the exit code says so.
@@ -43,6 +44,13 @@ internal static class RestoreCommand
         var table = Output.Table(
             ["entity", "archived rows", report.DryRun ? "would write" : "written", "skipped", "refused"],
             report.Entities.Select(e => (IReadOnlyList<string>)[e.Entity, Output.Number(e.Rows), Output.Number(e.Written), Output.Number(e.Skipped), Output.Number(e.Refused)]));
+        if (report.OffloadedRestored + report.OffloadedKept > 0)
+        {
+            table += report.OffloadedKept > 0
+                ? $"\n{Output.Number(report.OffloadedKept)} offloaded sessions stay in cold storage; their offload markers were written again (--include-offloaded brings them back)\n"
+                : $"\n{Output.Number(report.OffloadedRestored)} offloaded sessions {(report.DryRun ? "would come" : "came")} back into Redis{(report.DryRun ? string.Empty : "; their offload markers are cleared")}\n";
+        }
+
         if (report.Refused == 0)
         {
             return header + table;

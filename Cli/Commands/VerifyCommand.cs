@@ -113,7 +113,7 @@ internal static class VerifyCommand
         text.Append($"Verify of {scope} at Redis time {Output.Time(report.RedisNow)} in {Output.Duration(report.DurationMs)}: ");
         text.Append(report.Ok ? "OK" : $"{Output.Number(report.Gaps)} GAPS, {Output.Number(report.Differences)} DIFFERENCES").Append("\n\n");
         text.Append(Output.Table(
-            ["entity", "redis", "postgres", "equal", "pg older", "pg newer", "content differs", "pending", "gap", "unindexed", "dead-lettered", "only in pg"],
+            ["entity", "redis", "postgres", "equal", "pg older", "pg newer", "content differs", "pending", "gap", "unindexed", "dead-lettered", "only in pg", "offloaded", "OFFLOADED MISSING"],
             report.Entities.Select(e => (IReadOnlyList<string>)
             [
                 e.Entity, Output.Number(e.RedisRecords), Output.Number(e.PostgresRows),
@@ -121,6 +121,7 @@ internal static class VerifyCommand
                 {
                     VerifyCategory.Equal, VerifyCategory.PostgresOlder, VerifyCategory.PostgresNewer, VerifyCategory.ContentDiffers, VerifyCategory.Pending,
                     VerifyCategory.Gap, VerifyCategory.Unindexed, VerifyCategory.DeadLettered, VerifyCategory.OnlyInPostgres,
+                    VerifyCategory.Offloaded, VerifyCategory.OffloadedMissing,
                 }.Select(c => Output.Number(e.Counts[c])),
             ])));
 

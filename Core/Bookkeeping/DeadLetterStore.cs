@@ -132,6 +132,30 @@ internal sealed class DeadLetterStore(NpgsqlDataSource dataSource, SchemaNames s
         return counts;
     }
 
+    /// <summary>
+    /// Every open dead letter with the <c>sessionId</c> and <c>messageId</c> its raw fields carry (as text; absent or
+    /// binary values read as null): offload keeps a session in Redis while one of its records cannot be archived.
+    /// </summary>
+    public async Task<List<(string Entity, string RecordId, string? SessionId, string? MessageId)>> OpenWithParentsAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"""
+            SELECT entity, record_id,
+                   (SELECT p ->> 1 FROM jsonb_array_elements(raw_fields) p WHERE p ->> 0 = 'sessionId' LIMIT 1),
+                   (SELECT p ->> 1 FROM jsonb_array_elements(raw_fields) p WHERE p ->> 0 = 'messageId' LIMIT 1)
+              FROM {Table}
+             WHERE status = '{DeadLetterStatus.Open}'
+            """);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<(string, string, string?, string?)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
+        }
+
+        return rows;
+    }
+
     /// <summary>Dead letters of one entity (or all) and some record ids (or all), oldest first.</summary>
     public async Task<List<StoredDeadLetter>> ListAsync(string? entity, IReadOnlyList<string>? recordIds, bool includeClosed, int limit, CancellationToken cancellationToken)
     {

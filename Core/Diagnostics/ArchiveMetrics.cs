@@ -18,6 +18,9 @@ public sealed class ArchiveMetrics : IDisposable
     private readonly Histogram<double> _runDuration;
     private readonly Gauge<long> _verifyGaps;
     private readonly Gauge<long> _verifyDifferences;
+    private readonly Counter<long> _offloadSessions;
+    private readonly Counter<long> _offloadKeys;
+    private readonly Counter<long> _offloadBytes;
 
     public ArchiveMetrics(IMeterFactory meterFactory)
     {
@@ -28,7 +31,17 @@ public sealed class ArchiveMetrics : IDisposable
         _lag = _meter.CreateHistogram<double>("nexus_archive.lag", "ms", "Redis-now minus the committed checkpoint at the end of a pass.");
         _runDuration = _meter.CreateHistogram<double>("nexus_archive.run.duration", "ms", "Duration of archive passes.");
         _verifyGaps = _meter.CreateGauge<long>("nexus_archive.verify.gaps", "{record}", "Records due but missing from the archive at the last verify (alert when > 0).");
+        _offloadSessions = _meter.CreateCounter<long>("nexus_archive.offload.sessions", "{session}", "Chat sessions removed from Redis by offload.");
+        _offloadKeys = _meter.CreateCounter<long>("nexus_archive.offload.keys", "{key}", "Redis keys (records) removed by offload.");
+        _offloadBytes = _meter.CreateCounter<long>("nexus_archive.offload.bytes_freed", "By", "Redis memory freed by offload (MEMORY USAGE, or an estimate).");
         _verifyDifferences = _meter.CreateGauge<long>("nexus_archive.verify.differences", "{record}", "Records archived with other content than Redis holds at the last verify.");
+    }
+
+    public void RecordOffload(long sessions, long keys, long bytes)
+    {
+        _offloadSessions.Add(sessions);
+        _offloadKeys.Add(keys);
+        _offloadBytes.Add(bytes);
     }
 
     public void RecordPage(string entity, long upserted, long deadLettered, long vanished)

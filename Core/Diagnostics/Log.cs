@@ -74,6 +74,21 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.RestoreEntityFinished, LogLevel.Information, "Restore of {Entity} ({Scope}{DryRun}): {Written} written, {Skipped} skipped (equal or newer in Redis)", EventName = "RestoreEntityFinished")]
     public static partial void RestoreEntityFinished(ILogger logger, string entity, string scope, string dryRun, long written, long skipped);
 
+    [LoggerMessage(LogEventIds.OffloadStarted, LogLevel.Information, "Offload {RunId} started{DryRun}: sessions idle since before {Cutoff:O}", EventName = "OffloadStarted")]
+    public static partial void OffloadStarted(ILogger logger, Guid runId, string dryRun, DateTimeOffset cutoff);
+
+    [LoggerMessage(LogEventIds.OffloadProgress, LogLevel.Information, "Offload {RunId}: {Candidates} candidates checked, {Offloaded} offloaded, {Skipped} skipped, {BytesFreed} bytes freed", EventName = "OffloadProgress")]
+    public static partial void OffloadProgress(ILogger logger, Guid runId, long candidates, long offloaded, long skipped, long bytesFreed);
+
+    [LoggerMessage(LogEventIds.OffloadFinished, LogLevel.Information, "Offload {RunId} {Status}: {Offloaded} sessions offloaded, {Skipped} skipped, {RecordsRemoved} Redis keys removed, {BytesFreed} bytes freed (dry run: {DryRun})", EventName = "OffloadFinished")]
+    public static partial void OffloadFinished(ILogger logger, Guid runId, string status, long offloaded, long skipped, long recordsRemoved, long bytesFreed, bool dryRun);
+
+    [LoggerMessage(LogEventIds.OffloadHistoryFailed, LogLevel.Warning, "Offload {RunId}: could not record the run's outcome: {Error}", EventName = "OffloadHistoryFailed")]
+    public static partial void OffloadHistoryFailed(ILogger logger, Guid runId, string error);
+
+    [LoggerMessage(LogEventIds.OffloadMarkersCleared, LogLevel.Information, "Restore brought {Sessions} offloaded sessions back into Redis and cleared their offload markers", EventName = "OffloadMarkersCleared")]
+    public static partial void OffloadMarkersCleared(ILogger logger, int sessions);
+
     [LoggerMessage(LogEventIds.RestoreRecordRefused, LogLevel.Warning, "Restore of {Entity} {RecordId}: the writer refused it, Redis unchanged for it: {Reason}", EventName = "RestoreRecordRefused")]
     public static partial void RestoreRecordRefused(ILogger logger, string entity, string recordId, string reason);
 

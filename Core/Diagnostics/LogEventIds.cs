@@ -26,7 +26,7 @@ internal static class LogEventIds
     public const int MigrationApplied = 1020;
     public const int DemoSeeded = 1030;
 
-    // 3000-3099: verify, restore, backfill (Log.cs).
+    // 3000-3099: verify, restore, backfill, offload (Log.cs).
     public const int VerifyEntityFinished = 3000;
     public const int VerifyFoundProblems = 3001;
     public const int VerificationFinished = 3002;
@@ -40,6 +40,11 @@ internal static class LogEventIds
     public const int BackfillInterrupted = 3022;
     public const int BackfillCheckpointRewound = 3023;
     public const int BackfillRewindBlocked = 3024;
+    public const int OffloadStarted = 3030;
+    public const int OffloadProgress = 3031;
+    public const int OffloadFinished = 3032;
+    public const int OffloadHistoryFailed = 3033;
+    public const int OffloadMarkersCleared = 3034;
 
     // 4000-4099: resilience and dead letters (Log.Resilience.cs).
     public const int RetryScheduled = 4000;

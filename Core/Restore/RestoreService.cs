@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Sink;
@@ -16,7 +17,11 @@ namespace NexusArchive.Core.Restore;
 /// <param name="All">Every archived record.</param>
 /// <param name="DryRun">Only report what would be written and skipped.</param>
 /// <param name="BatchSize">Rows read per PostgreSQL page and written per Redis pipeline.</param>
-public sealed record RestoreRequest(string? UserId = null, string? SessionId = null, bool All = false, bool DryRun = false, int BatchSize = 1000);
+/// <param name="IncludeOffloaded">
+/// With <paramref name="All"/>: also bring back sessions offloaded to cold storage. Without it they stay offloaded and
+/// only their offload markers are written again (after a Redis loss). A user or session restore always includes them.
+/// </param>
+public sealed record RestoreRequest(string? UserId = null, string? SessionId = null, bool All = false, bool DryRun = false, int BatchSize = 1000, bool IncludeOffloaded = false);
 
 /// <summary>Counts for one entity.</summary>
 public sealed class EntityRestoreResult
@@ -58,6 +63,12 @@ public sealed class RestoreReport
     public long Skipped => Entities.Sum(e => e.Skipped);
 
     public long Refused => Entities.Sum(e => e.Refused);
+
+    /// <summary>Offloaded sessions brought back into Redis (their offload markers cleared).</summary>
+    public int OffloadedRestored { get; set; }
+
+    /// <summary>Offloaded sessions left in cold storage by <c>--all</c> (their markers written again).</summary>
+    public int OffloadedKept { get; set; }
 }
 
 /// <summary>
@@ -67,18 +78,46 @@ public sealed class RestoreReport
 /// behind the checkpoint so no pass re-archives it, and a newer version already in Redis is never overwritten.
 /// A row the writer refuses (for example a timestamp archived before the writer checked it) is counted and reported
 /// with the writer's reason, and the restore goes on: one bad row must not keep the rest of a user's history out of Redis.
+/// Offloaded sessions (cold storage, <see cref="Offload.OffloadService"/>) in scope come back and lose their marker once
+/// every row in scope was written; <c>--all</c> leaves them offloaded unless asked, and writes their markers again.
 /// </summary>
-public sealed class RestoreService(
-    IConnectionMultiplexer redis,
-    NpgsqlDataSource dataSource,
-    PostgresCalls postgresCalls,
-    RedisCalls redisCalls,
-    RecordWriter writer,
-    RedisLayout layout,
-    SchemaNames schemas,
-    TimeProvider timeProvider,
-    ILogger<RestoreService> logger)
+public sealed class RestoreService
 {
+    private readonly IConnectionMultiplexer redis;
+    private readonly NpgsqlDataSource dataSource;
+    private readonly PostgresCalls postgresCalls;
+    private readonly RedisCalls redisCalls;
+    private readonly RecordWriter writer;
+    private readonly RedisLayout layout;
+    private readonly SchemaNames schemas;
+    private readonly OffloadLedger offloads;
+    private readonly TimeProvider timeProvider;
+    private readonly ILogger<RestoreService> logger;
+
+    internal RestoreService(
+        IConnectionMultiplexer redis,
+        NpgsqlDataSource dataSource,
+        PostgresCalls postgresCalls,
+        RedisCalls redisCalls,
+        RecordWriter writer,
+        RedisLayout layout,
+        SchemaNames schemas,
+        OffloadLedger offloads,
+        TimeProvider timeProvider,
+        ILogger<RestoreService> logger)
+    {
+        this.redis = redis;
+        this.dataSource = dataSource;
+        this.postgresCalls = postgresCalls;
+        this.redisCalls = redisCalls;
+        this.writer = writer;
+        this.layout = layout;
+        this.schemas = schemas;
+        this.offloads = offloads;
+        this.timeProvider = timeProvider;
+        this.logger = logger;
+    }
+
     /// <summary>How many refusals each entity's result lists in full; the count covers all of them.</summary>
     public const int RefusalsListed = 20;
 
@@ -101,23 +140,72 @@ public sealed class RestoreService(
         var scope = request.UserId is { } u ? ArchiveScope.ForUser(u) : request.SessionId is { } s ? ArchiveScope.ForSession(s) : ArchiveScope.All;
         var started = timeProvider.GetTimestamp();
         var report = new RestoreReport { Scope = scope, DryRun = request.DryRun, Entities = [] };
+        var offloaded = await postgresCalls.RunAsync(ct => offloads.OffloadedAsync(scope, ct), cancellationToken);
+        var keepOffloaded = scope.Kind == ScopeKind.All && !request.IncludeOffloaded;
         foreach (var entity in EntityCatalog.All.Where(scope.Includes))
         {
             var result = new EntityRestoreResult { Entity = entity.Name };
             report.Entities.Add(result);
-            await RestoreEntityAsync(entity, scope, request, result, cancellationToken);
+            var exclude = keepOffloaded && offloaded.Count > 0 ? $"NOT {offloads.BelongsToOffloadedSql(entity)}" : null;
+            await RestoreEntityAsync(entity, scope, request, exclude, result, cancellationToken);
             Log.RestoreEntityFinished(logger, entity.Name, scope.Kind == ScopeKind.All ? "all" : $"{scope.Kind.ToString().ToLowerInvariant()} {scope.Id}",
                 request.DryRun ? ", dry run" : string.Empty, result.Written, result.Skipped);
+        }
+
+        if (!request.DryRun && offloaded.Count > 0)
+        {
+            await SettleOffloadedAsync(offloaded, keepOffloaded, report, cancellationToken);
+        }
+        else if (keepOffloaded)
+        {
+            report.OffloadedKept = offloaded.Count;
+        }
+        else
+        {
+            report.OffloadedRestored = offloaded.Count;
         }
 
         report.DurationMs = timeProvider.GetElapsedTime(started).TotalMilliseconds;
         return report;
     }
 
-    private async Task RestoreEntityAsync(EntityDescriptor entity, ArchiveScope scope, RestoreRequest request, EntityRestoreResult result, CancellationToken cancellationToken)
+    /// <summary>
+    /// Offloaded sessions in scope after their rows were written: restored ones lose their marker and their ledger row
+    /// (only when no row was refused, else the app would find a marker-less, incomplete session); kept ones (<c>--all</c>)
+    /// get their marker written again, since a Redis that lost its data lost the markers too.
+    /// </summary>
+    private async Task SettleOffloadedAsync(
+        List<(string SessionId, string UserId, DateTimeOffset OffloadedAt)> offloaded, bool keep, RestoreReport report, CancellationToken cancellationToken)
     {
         var database = redis.GetDatabase();
-        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, postgresCalls, entity, schemas, scope, request.BatchSize, idsOnly: false, cancellationToken))
+        if (keep)
+        {
+            await redisCalls.RunAsync(
+                ct => Task.WhenAll(offloaded.Select(o => database.HashSetAsync(
+                    layout.OffloadMarkerKey(o.UserId), o.SessionId, o.OffloadedAt.ToUnixTimeMilliseconds()))).WaitAsync(ct),
+                cancellationToken);
+            report.OffloadedKept = offloaded.Count;
+            return;
+        }
+
+        if (report.Refused > 0)
+        {
+            return;
+        }
+
+        await redisCalls.RunAsync(
+            ct => Task.WhenAll(offloaded.Select(o => database.HashDeleteAsync(layout.OffloadMarkerKey(o.UserId), o.SessionId))).WaitAsync(ct),
+            cancellationToken);
+        await postgresCalls.RunAsync(ct => offloads.ForgetAsync([.. offloaded.Select(o => o.SessionId)], ct), cancellationToken);
+        report.OffloadedRestored = offloaded.Count;
+        Log.OffloadMarkersCleared(logger, offloaded.Count);
+    }
+
+    private async Task RestoreEntityAsync(
+        EntityDescriptor entity, ArchiveScope scope, RestoreRequest request, string? exclude, EntityRestoreResult result, CancellationToken cancellationToken)
+    {
+        var database = redis.GetDatabase();
+        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, postgresCalls, entity, schemas, scope, request.BatchSize, idsOnly: false, cancellationToken, whereSql: exclude))
         {
             result.Rows += rows.Count;
             var records = rows.Select(r => (Id: (string)r[0]!, Record: ArchivedRecordFields.From(entity, r))).ToList();

@@ -8,6 +8,7 @@ public static class EmbeddedScripts
     private static readonly Lazy<string> s_pageIndex = new(() => Load("page-index.lua"));
     private static readonly Lazy<string> s_lateHorizon = new(() => Load("late-horizon.lua"));
     private static readonly Lazy<string> s_lateRemove = new(() => Load("late-remove.lua"));
+    private static readonly Lazy<string> s_offloadSession = new(() => Load("offload-session.lua"));
 
     /// <summary>The record writer: updates a record hash and its change index atomically.</summary>
     public static string WriteRecord => s_writeRecord.Value;
@@ -20,6 +21,9 @@ public static class EmbeddedScripts
 
     /// <summary>Removes drained late entries that still carry the score that was archived.</summary>
     public static string LateRemove => s_lateRemove.Value;
+
+    /// <summary>Removes one offloaded session from Redis, whole or not at all, and sets its offload marker.</summary>
+    public static string OffloadSession => s_offloadSession.Value;
 
     private static string Load(string name)
     {

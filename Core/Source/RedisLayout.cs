@@ -50,6 +50,12 @@ public sealed class RedisLayout
     /// </summary>
     public RedisKey LateSetKey(EntityDescriptor entity) => $"{KeyPrefix}:late:{entity.Name}";
 
+    /// <summary>
+    /// The offload marker of one user (hash: session id → epoch ms when it left Redis). The app reads it to tell an
+    /// offloaded session (read it from Supabase, or ask for it back) from one that never existed.
+    /// </summary>
+    public RedisKey OffloadMarkerKey(string userId) => $"{KeyPrefix}:offloaded:{userId}";
+
     /// <summary>The mirrored checkpoint <c>{prefix}:archive:checkpoint:{entity}</c>: every score at or below it is archived.</summary>
     public RedisKey CheckpointKey(EntityDescriptor entity) => $"{KeyPrefix}:archive:checkpoint:{entity.Name}";
 }

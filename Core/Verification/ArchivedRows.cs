@@ -42,7 +42,9 @@ internal static class ArchivedRows
     /// <summary>
     /// Streams the archived rows of one entity within a scope in id order, one keyset page at a time
     /// (<c>WHERE id &gt; last ORDER BY id LIMIT n</c>): memory stays one page however large the archive.
-    /// With <paramref name="idsOnly"/> each row is just <c>[id]</c>; otherwise the shape of <see cref="Read"/>.
+    /// With <paramref name="idsOnly"/> each row is just <c>[id]</c> (or <c>[id, flag]</c> with <paramref name="flagSql"/>, a
+    /// boolean SQL expression over the table); otherwise the shape of <see cref="Read"/>. <paramref name="whereSql"/>
+    /// narrows the rows further (a boolean SQL expression over the unaliased table).
     /// </summary>
     public static async IAsyncEnumerable<List<object?[]>> PagesAsync(
         NpgsqlDataSource dataSource,
@@ -52,9 +54,13 @@ internal static class ArchivedRows
         ArchiveScope scope,
         int batchSize,
         bool idsOnly,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+        [EnumeratorCancellation] CancellationToken cancellationToken,
+        string? whereSql = null,
+        string? flagSql = null)
     {
-        var sql = $"SELECT {(idsOnly ? "id" : ColumnList(entity))} FROM {Table(entity, schemas)} WHERE id > $1 AND {scope.SqlFilter(entity, schemas, "$3")} ORDER BY id LIMIT $2";
+        var columns = idsOnly ? flagSql is null ? "id" : $"id, {flagSql}" : ColumnList(entity);
+        var sql = $"SELECT {columns} FROM {Table(entity, schemas)} WHERE id > $1 AND {scope.SqlFilter(entity, schemas, "$3")}"
+            + (whereSql is null ? string.Empty : $" AND {whereSql}") + " ORDER BY id LIMIT $2";
         var last = string.Empty;
         while (true)
         {
@@ -86,7 +92,7 @@ internal static class ArchivedRows
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                rows.Add(idsOnly ? [reader.GetString(0)] : Read(reader, entity));
+                rows.Add(!idsOnly ? Read(reader, entity) : flagSql is null ? [reader.GetString(0)] : [reader.GetString(0), reader.GetBoolean(1)]);
             }
 
             return rows;

@@ -69,7 +69,8 @@ internal sealed class RecordChecker(
     /// <summary>
     /// Classifies the records named by <paramref name="members"/> into <paramref name="result"/> (keeping up to
     /// <paramref name="samples"/> example ids per category). Ids whose hash is gone or is not a hash, and records
-    /// <paramref name="filter"/> refuses, are skipped. Returns how many records were classified.
+    /// <paramref name="filter"/> refuses, are skipped. <paramref name="classified"/>, when given, hears each record's
+    /// category (offload decides per session from them). Returns how many records were classified.
     /// </summary>
     public async Task<int> CheckAsync(
         EntityDescriptor entity,
@@ -78,7 +79,8 @@ internal sealed class RecordChecker(
         EntityVerifyResult result,
         int samples,
         RecordFilter? filter,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Action<string, VerifyCategory>? classified = null)
     {
         if (members.Count == 0)
         {
@@ -140,7 +142,9 @@ internal sealed class RecordChecker(
                 Indexed: score is not null,
                 Due: score is { } s && due.IsDue(s, member),
                 DeadLettered: deadLettered.Contains(member));
-            result.Add(VerifyClassifier.Classify(facts), id, samples);
+            var category = VerifyClassifier.Classify(facts);
+            result.Add(category, id, samples);
+            classified?.Invoke(id, category);
         }
 
         return chunk.Count;

@@ -32,6 +32,15 @@ public enum VerifyCategory
 
     /// <summary>Only in PostgreSQL: expired or deleted from Redis. Expected for an archive.</summary>
     OnlyInPostgres,
+
+    /// <summary>Only in PostgreSQL because its chat session was offloaded to cold storage. Expected.</summary>
+    Offloaded,
+
+    /// <summary>
+    /// Its chat session was offloaded, yet the archive holds fewer rows of this entity for it than when it left Redis:
+    /// the only copy is gone. Counted per missing row; a real gap, the most serious one.
+    /// </summary>
+    OffloadedMissing,
 }
 
 /// <summary>What a verify covers.</summary>
@@ -66,8 +75,8 @@ public sealed class EntityVerifyResult
     /// <summary>Up to <see cref="VerifyRequest.SamplesPerCategory"/> example ids per non-empty category other than Equal.</summary>
     public Dictionary<VerifyCategory, List<string>> Samples { get; init; } = [];
 
-    /// <summary>Records due but missing from the archive (<see cref="VerifyCategory.Gap"/> + <see cref="VerifyCategory.Unindexed"/>).</summary>
-    public long Gaps => Counts[VerifyCategory.Gap] + Counts[VerifyCategory.Unindexed];
+    /// <summary>Records due but missing from the archive (<see cref="VerifyCategory.Gap"/>, <see cref="VerifyCategory.Unindexed"/>, <see cref="VerifyCategory.OffloadedMissing"/>).</summary>
+    public long Gaps => Counts[VerifyCategory.Gap] + Counts[VerifyCategory.Unindexed] + Counts[VerifyCategory.OffloadedMissing];
 
     /// <summary>Records archived with other content than Redis holds and no pending change to explain it.</summary>
     public long Differences => Counts[VerifyCategory.PostgresOlder] + Counts[VerifyCategory.PostgresNewer] + Counts[VerifyCategory.ContentDiffers];
@@ -78,16 +87,16 @@ public sealed class EntityVerifyResult
     /// <summary>The categories that count as a gap or a difference.</summary>
     internal static readonly VerifyCategory[] ProblemCategories =
     [
-        VerifyCategory.Gap, VerifyCategory.Unindexed, VerifyCategory.PostgresOlder, VerifyCategory.PostgresNewer, VerifyCategory.ContentDiffers,
+        VerifyCategory.OffloadedMissing, VerifyCategory.Gap, VerifyCategory.Unindexed, VerifyCategory.PostgresOlder, VerifyCategory.PostgresNewer, VerifyCategory.ContentDiffers,
     ];
 
     /// <summary>The example ids kept for gaps and differences, gaps first.</summary>
     internal IEnumerable<string> ProblemSamples() =>
         ProblemCategories.SelectMany(c => Samples.TryGetValue(c, out var ids) ? ids : []);
 
-    internal void Add(VerifyCategory category, string id, int samples)
+    internal void Add(VerifyCategory category, string id, int samples, long count = 1)
     {
-        Counts[category]++;
+        Counts[category] += count;
         if (category == VerifyCategory.Equal || samples <= 0)
         {
             return;

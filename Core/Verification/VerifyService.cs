@@ -38,6 +38,7 @@ public sealed class VerifyService
     private readonly RedisLayout _layout;
     private readonly SchemaNames _schemas;
     private readonly VerificationRecorder _recorder;
+    private readonly OffloadLedger _offloads;
     private readonly TimeProvider _timeProvider;
     private readonly ArchiveMetrics _metrics;
     private readonly ILogger<VerifyService> _logger;
@@ -53,6 +54,7 @@ public sealed class VerifyService
         RedisLayout layout,
         SchemaNames schemas,
         VerificationRecorder recorder,
+        OffloadLedger offloads,
         TimeProvider timeProvider,
         ArchiveMetrics metrics,
         ILogger<VerifyService> logger)
@@ -67,6 +69,7 @@ public sealed class VerifyService
         _layout = layout;
         _schemas = schemas;
         _recorder = recorder;
+        _offloads = offloads;
         _timeProvider = timeProvider;
         _metrics = metrics;
         _logger = logger;
@@ -203,7 +206,9 @@ public sealed class VerifyService
         EntityDescriptor entity, ArchiveScope scope, VerifyRequest request, EntityVerifyResult result, CancellationToken cancellationToken)
     {
         var database = _redis.GetDatabase();
-        await foreach (var rows in ArchivedRows.PagesAsync(_dataSource, _postgresCalls, entity, _schemas, scope, request.BatchSize, idsOnly: true, cancellationToken))
+        // Rows only in PostgreSQL are expected either way; those of an offloaded session are told apart (flag column).
+        await foreach (var rows in ArchivedRows.PagesAsync(
+            _dataSource, _postgresCalls, entity, _schemas, scope, request.BatchSize, idsOnly: true, cancellationToken, flagSql: _offloads.BelongsToOffloadedSql(entity)))
         {
             var ids = rows.Select(r => (string)r[0]!).ToList();
             result.PostgresRows += ids.Count;
@@ -219,9 +224,16 @@ public sealed class VerifyService
             {
                 if (!exists[i].Result)
                 {
-                    result.Add(VerifyCategory.OnlyInPostgres, ids[i], request.SamplesPerCategory);
+                    result.Add((bool)rows[i][1]! ? VerifyCategory.Offloaded : VerifyCategory.OnlyInPostgres, ids[i], request.SamplesPerCategory);
                 }
             }
+        }
+
+        // An offloaded session's rows are its only copy: fewer now than when it left Redis is the worst gap there is.
+        foreach (var shortfall in await _postgresCalls.RunAsync(ct => _offloads.ShortfallsAsync(entity, scope, ct), cancellationToken))
+        {
+            result.Add(VerifyCategory.OffloadedMissing, $"session {shortfall.SessionId} ({shortfall.Archived} of {shortfall.Recorded} archived)",
+                request.SamplesPerCategory, shortfall.Recorded - shortfall.Archived);
         }
     }
 

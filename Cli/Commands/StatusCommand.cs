@@ -38,7 +38,17 @@ internal static class StatusCommand
                 Output.Duration(r.FinishedAt is { } f ? (f - r.StartedAt).TotalMilliseconds : null), r.Error ?? string.Empty,
             ]));
         return $"Redis time {Output.Time(status.RedisNow)}; open dead letters: {Output.Number(status.OpenDeadLetters)}\n\n{entities}\nRecent runs\n{runs}"
-            + $"\n{Describe(status.LastVerification)}\n";
+            + $"\n{Describe(status.LastVerification)}\n{Describe(status.Offload)}\n";
+    }
+
+    private static string Describe(OffloadSummary offload)
+    {
+        var now = $"Cold storage: {Output.Number(offload.OffloadedSessions)} sessions offloaded, {Output.Number(offload.BytesFreed)} bytes of Redis freed";
+        return offload.LastRun is not { } r
+            ? now + "; no offload has run (`offload --dry-run` shows what would go)"
+            : now + $"; last offload {Output.Time(r.StartedAt)} ({r.Trigger}): {r.Status}, {Output.Number(r.SessionsOffloaded)} sessions, "
+                + $"{Output.Number(r.RecordsRemoved)} keys, {Output.Number(r.BytesFreed)} bytes ({r.BytesMethod}), {Output.Number(r.SessionsSkipped)} stayed"
+                + (r.Error is null ? string.Empty : $" — {r.Error}");
     }
 
     private static string Describe(VerificationSummary? verification)

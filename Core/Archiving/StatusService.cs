@@ -30,12 +30,17 @@ public sealed record RunSummary(Guid RunId, string Trigger, DateTimeOffset Start
 /// <param name="RecentRuns">The newest <c>Archive:StatusRunCount</c> runs.</param>
 /// <param name="OpenDeadLetters">Open dead letters over all entities.</param>
 /// <param name="LastVerification">The newest finished verification (full or incremental); null when none has finished yet.</param>
+/// <param name="Offload">Cold storage: sessions offloaded now, the memory they freed, and the last offload run (null when none ran).</param>
 public sealed record ArchiveStatus(
     DateTimeOffset RedisNow,
     IReadOnlyList<EntityStatus> Entities,
     IReadOnlyList<RunSummary> RecentRuns,
     long OpenDeadLetters,
-    VerificationSummary? LastVerification);
+    VerificationSummary? LastVerification,
+    OffloadSummary Offload);
+
+/// <summary>Cold storage in status: what is offloaded now and how the last (non-dry) offload run went.</summary>
+public sealed record OffloadSummary(long OffloadedSessions, long BytesFreed, OffloadRunSummary? LastRun);
 
 /// <summary>Reads checkpoints, lag, backlog, recent runs, open dead letters and the last verification (every call through the retry pipelines).</summary>
 public sealed class StatusService
@@ -44,6 +49,7 @@ public sealed class StatusService
     private readonly DeadLetterStore _deadLetters;
     private readonly RunHistory _runs;
     private readonly VerificationHistory _verifications;
+    private readonly OffloadLedger _offloads;
     private readonly ArchivedRowCounter _rows;
     private readonly IChangeSource _source;
     private readonly PostgresCalls _postgres;
@@ -54,6 +60,7 @@ public sealed class StatusService
         DeadLetterStore deadLetters,
         RunHistory runs,
         VerificationHistory verifications,
+        OffloadLedger offloads,
         ArchivedRowCounter rows,
         IChangeSource source,
         PostgresCalls postgres,
@@ -63,6 +70,7 @@ public sealed class StatusService
         _deadLetters = deadLetters;
         _runs = runs;
         _verifications = verifications;
+        _offloads = offloads;
         _rows = rows;
         _source = source;
         _postgres = postgres;
@@ -101,6 +109,7 @@ public sealed class StatusService
 
         var runs = await _postgres.RunAsync(ct => _runs.RecentAsync(_options.Value.StatusRunCount, ct), cancellationToken);
         var lastVerification = await _postgres.RunAsync(ct => _verifications.LatestFinishedAsync(ct), cancellationToken);
-        return new ArchiveStatus(redisNow, entities, runs, deadLetters.Values.Sum(), lastVerification);
+        var (lastOffload, offloadedSessions, bytesFreed) = await _postgres.RunAsync(ct => _offloads.SummaryAsync(ct), cancellationToken);
+        return new ArchiveStatus(redisNow, entities, runs, deadLetters.Values.Sum(), lastVerification, new OffloadSummary(offloadedSessions, bytesFreed, lastOffload));
     }
 }

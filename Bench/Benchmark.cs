@@ -28,6 +28,14 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             return 0;
         }
 
+        if (arguments.OffloadSessions > 0)
+        {
+            await new OffloadScenario(_servers, scenarios, _report).RunAsync(arguments.OffloadSessions);
+            await _servers.DisposeWarmAsync();
+            _report.Print();
+            return 0;
+        }
+
         if (arguments.MergeScaling.Length > 0)
         {
             await new MergeScaling(_servers, _report).RunAsync();

@@ -17,12 +17,32 @@ internal sealed class Scenarios(BenchServers servers, Report report)
     /// <summary>One <c>nexus-archive archive --json</c> pass in a child process, with its CPU and peak working set.</summary>
     public async Task<PassResult> CliPassAsync()
     {
+        var (root, peakKb, cpu, wallSeconds) = await RunCliAsync(["archive", "--json"]);
+        var read = root.GetProperty("totalRead").GetInt64();
+        return new PassResult(
+            read,
+            root.GetProperty("totalUpserted").GetInt64(),
+            root.GetProperty("durationMs").GetDouble() / 1000,
+            peakKb / 1024.0,
+            cpu.Describe(wallSeconds, Math.Max(1, read)),
+            cpu.PassTotal / Math.Max(1, read));
+    }
+
+    /// <summary>
+    /// Runs the real CLI (<c>nexus-archive.dll</c> next to the benchmark) with the benchmark's settings plus
+    /// <paramref name="settings"/>, and returns its JSON output, its peak working set (kB) and the CPU it cost.
+    /// </summary>
+    public async Task<(JsonElement Json, long PeakKb, CpuSample Cpu, double WallSeconds)> RunCliAsync(string[] args, IReadOnlyDictionary<string, string>? settings = null)
+    {
         var cli = Path.Combine(AppContext.BaseDirectory, "nexus-archive.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(cli);
-        info.ArgumentList.Add("archive");
-        info.ArgumentList.Add("--json");
-        foreach (var (key, value) in servers.Settings())
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in servers.Settings().Concat(settings?.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)) ?? []))
         {
             if (value is not null)
             {
@@ -39,24 +59,15 @@ internal sealed class Scenarios(BenchServers servers, Report report)
         var peakKb = await PeakWorkingSet.WatchKbAsync(process);
 
         await process.WaitForExitAsync();
-        await Task.Delay(300); // let the pass's PostgreSQL backends exit, so their time is counted
+        await Task.Delay(300); // let the child's PostgreSQL backends exit, so their time is counted
         var cpu = CpuSample.Take() - cpuBefore;
-        var wallSeconds = wall.Elapsed.TotalSeconds;
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException($"archive exited {process.ExitCode}: {await stderr}\n{await stdout}");
+            throw new InvalidOperationException($"{args[0]} exited {process.ExitCode}: {await stderr}\n{await stdout}");
         }
 
         using var json = JsonDocument.Parse(await stdout);
-        var root = json.RootElement;
-        var read = root.GetProperty("totalRead").GetInt64();
-        return new PassResult(
-            read,
-            root.GetProperty("totalUpserted").GetInt64(),
-            root.GetProperty("durationMs").GetDouble() / 1000,
-            peakKb / 1024.0,
-            cpu.Describe(wallSeconds, Math.Max(1, read)),
-            cpu.PassTotal / Math.Max(1, read));
+        return (json.RootElement.Clone(), peakKb, cpu, wall.Elapsed.TotalSeconds);
     }
 
     /// <summary>One pass of all entities in the warm process, timed by the pass itself.</summary>

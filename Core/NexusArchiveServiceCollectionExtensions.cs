@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using NexusArchive.Core.Admin;
 using NexusArchive.Core.Archiving;
 using NexusArchive.Core.Backfill;
 using NexusArchive.Core.Bookkeeping;
@@ -129,6 +130,9 @@ public static class NexusArchiveServiceCollectionExtensions
         AddWithInternalConstructor<RestoreService>(services);
         AddWithInternalConstructor<BackfillService>(services);
         services.TryAddSingleton<OffloadLedger>();
+        services.TryAddSingleton<AdminAudit>();
+        AddWithInternalConstructor<ExportService>(services);
+        AddWithInternalConstructor<EraseService>(services);
         AddWithInternalConstructor<OffloadService>(services);
         return services;
     }

@@ -57,8 +57,8 @@ internal sealed class OffloadLedger(NpgsqlDataSource dataSource, SchemaNames sch
               AND NOT EXISTS (SELECT 1 FROM {Sessions} o WHERE o.session_id = s.id AND o.state = 'offloaded')
               AND NOT EXISTS (SELECT 1 FROM {Target(EntityCatalog.Message)} m WHERE m.session_id = s.id AND m.updated_at >= $2)
               AND NOT EXISTS (SELECT 1 FROM {Target(EntityCatalog.Attachment)} a WHERE a.session_id = s.id AND a.updated_at >= $2)
-              AND NOT EXISTS (SELECT 1 FROM {Target(EntityCatalog.Attachment)} a JOIN {Target(EntityCatalog.Message)} m ON m.id = a.message_id
-                              WHERE m.session_id = s.id AND a.updated_at >= $2)
+              AND NOT EXISTS (SELECT 1 FROM {Target(EntityCatalog.Message)} m JOIN {Target(EntityCatalog.Attachment)} a ON a.message_id = m.id
+                              WHERE m.session_id = s.id AND a.session_id IS NULL AND a.updated_at >= $2)
             ORDER BY s.id LIMIT $3
             """);
         command.Parameters.Add(new() { Value = afterSessionId });

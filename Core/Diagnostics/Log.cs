@@ -89,6 +89,12 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.OffloadMarkersCleared, LogLevel.Information, "Restore brought {Sessions} offloaded sessions back into Redis and cleared their offload markers", EventName = "OffloadMarkersCleared")]
     public static partial void OffloadMarkersCleared(ILogger logger, int sessions);
 
+    [LoggerMessage(LogEventIds.UserExported, LogLevel.Information, "Exported user {UserId}: {Records} archived records (audit {AuditId})", EventName = "UserExported")]
+    public static partial void UserExported(ILogger logger, string userId, long records, long auditId);
+
+    [LoggerMessage(LogEventIds.UserErased, LogLevel.Warning, "Erased user {UserId}{DryRun}: {PostgresRows} archive rows, {RedisKeys} Redis keys (audit {AuditId})", EventName = "UserErased")]
+    public static partial void UserErased(ILogger logger, string userId, string dryRun, long postgresRows, long redisKeys, long auditId);
+
     [LoggerMessage(LogEventIds.RestoreRecordRefused, LogLevel.Warning, "Restore of {Entity} {RecordId}: the writer refused it, Redis unchanged for it: {Reason}", EventName = "RestoreRecordRefused")]
     public static partial void RestoreRecordRefused(ILogger logger, string entity, string recordId, string reason);
 

@@ -66,6 +66,8 @@ public sealed class LogEventContractTests
         new(Core, 3032, "OffloadFinished", LogLevel.Information),
         new(Core, 3033, "OffloadHistoryFailed", LogLevel.Warning),
         new(Core, 3034, "OffloadMarkersCleared", LogLevel.Information),
+        new(Core, 3040, "UserExported", LogLevel.Information),
+        new(Core, 3041, "UserErased", LogLevel.Warning),
         new(Core, 3020, "BackfillResumed", LogLevel.Information),
         new(Core, 3021, "BackfillEntityFinished", LogLevel.Information),
         new(Core, 3022, "BackfillInterrupted", LogLevel.Warning),

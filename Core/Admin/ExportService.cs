@@ -79,7 +79,7 @@ public sealed class ExportService
         return counts;
     }
 
-    /// <summary>Streams the user's export to <paramref name="output"/> (flushed after every page) and audits it.</summary>
+    /// <summary>Streams the user's export to <paramref name="output"/> (written and flushed asynchronously after every page) and audits it.</summary>
     /// <param name="userId">The user.</param>
     /// <param name="output">Where the NDJSON goes; not closed.</param>
     /// <param name="actor">Who asked, for the audit trail (<c>cli:…</c>, <c>http:…</c>); never a secret.</param>
@@ -95,15 +95,20 @@ public sealed class ExportService
         try
         {
             var counts = await CountAsync(userId, cancellationToken);
-            await using var writer = new Utf8JsonWriter(output);
-            await WriteLineAsync(writer, output, w =>
+
+            // Lines are built in a one-page buffer and copied to the output asynchronously (an HTTP response allows no
+            // synchronous writes), so memory holds one page however long the user's history.
+            using var page = new MemoryStream();
+            await using var writer = new Utf8JsonWriter(page);
+            WriteLine(writer, page, w =>
             {
                 w.WriteString("export", "nexus-archive");
                 w.WriteNumber("format", 1);
                 w.WriteString("userId", userId);
                 w.WriteString("exportedAt", _timeProvider.GetUtcNow());
                 WriteCounts(w, "counts", counts);
-            }, cancellationToken);
+            });
+            await CopyPageAsync(page, output, cancellationToken);
 
             foreach (var entity in EntityCatalog.All.Where(scope.Includes))
             {
@@ -114,23 +119,21 @@ public sealed class ExportService
                     foreach (var row in rows)
                     {
                         var deleted = deletedAt >= 0 && row[deletedAt] is not null;
-                        WriteRecord(writer, entity, row, deleted);
-                        writer.Flush();
-                        writer.Reset();
-                        output.WriteByte((byte)'\n');
+                        WriteLine(writer, page, w => WriteRecord(w, entity, row, deleted));
                         report.Records[entity.Name]++;
                         report.SoftDeleted += deleted ? 1 : 0;
                     }
 
-                    await output.FlushAsync(cancellationToken);
+                    await CopyPageAsync(page, output, cancellationToken);
                 }
             }
 
-            await WriteLineAsync(writer, output, w =>
+            WriteLine(writer, page, w =>
             {
                 WriteCounts(w, "summary", report.Records);
                 w.WriteNumber("softDeleted", report.SoftDeleted);
-            }, cancellationToken);
+            });
+            await CopyPageAsync(page, output, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -153,15 +156,22 @@ public sealed class ExportService
             timeout.Token);
     }
 
-    private static async Task WriteLineAsync(Utf8JsonWriter writer, Stream output, Action<Utf8JsonWriter> body, CancellationToken cancellationToken)
+    /// <summary>One JSON object and its newline into the page buffer.</summary>
+    private static void WriteLine(Utf8JsonWriter writer, MemoryStream page, Action<Utf8JsonWriter> body)
     {
         writer.WriteStartObject();
         body(writer);
         writer.WriteEndObject();
-        await writer.FlushAsync(cancellationToken);
-        writer.Reset();
-        output.WriteByte((byte)'\n');
+        writer.Flush();
+        writer.Reset(page);
+        page.WriteByte((byte)'\n');
+    }
+
+    private static async Task CopyPageAsync(MemoryStream page, Stream output, CancellationToken cancellationToken)
+    {
+        await output.WriteAsync(page.GetBuffer().AsMemory(0, (int)page.Length), cancellationToken);
         await output.FlushAsync(cancellationToken);
+        page.SetLength(0);
     }
 
     private static void WriteCounts(Utf8JsonWriter writer, string name, Dictionary<string, long> counts)
@@ -178,7 +188,6 @@ public sealed class ExportService
     /// <summary>One archived row as it was in Redis: each column under its field name, unknown fields (extra) merged in.</summary>
     private static void WriteRecord(Utf8JsonWriter writer, EntityDescriptor entity, object?[] row, bool deleted)
     {
-        writer.WriteStartObject();
         writer.WriteString("entity", entity.Name);
         writer.WriteString("id", (string)row[0]!);
         writer.WriteBoolean("deleted", deleted);
@@ -216,7 +225,6 @@ public sealed class ExportService
             writer.WriteRawValue(extra, skipInputValidation: false);
         }
 
-        writer.WriteEndObject();
         writer.WriteEndObject();
     }
 }

@@ -20,7 +20,7 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
     /// <summary>The whole test: publish (a copy of the current build), worker start-up, indexing, loading, two invocations.</summary>
     private static readonly TimeSpan s_budget = TimeSpan.FromSeconds(120);
 
-    private static readonly string[] s_expectedFunctions = ["ArchiveRun", "ArchiveStatus", "ArchiveTimer", "ArchiveVerify", "ArchiveVerifyTimer"];
+    private static readonly string[] s_expectedFunctions = ["ArchiveOffloadTimer", "ArchiveRun", "ArchiveStatus", "ArchiveTimer", "ArchiveVerify", "ArchiveVerifyTimer"];
 
     /// <summary>The TimerInfo the host sends a timer-triggered function (serialized by the host's timer extension).</summary>
     private const string TimerTriggerJson = """{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}""";
@@ -47,6 +47,7 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
             ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
             ["ArchiveSchedule"] = "0 */5 * * * *",
             ["VerifySchedule"] = "0 15 * * * *",
+            ["OffloadSchedule"] = "0 30 3 * * *",
         };
         await using var host = await HostSession.StartAsync(app, appSettings, s_budget, budget.Token);
         Step(clock, "worker started and opened its event stream");

@@ -31,4 +31,7 @@ internal static class FunctionsLogEventIds
     public const int OffloadTimerFired = 2030;
     public const int OffloadDisabled = 2031;
     public const int OffloadTimerRefused = 2032;
+
+    // 2040-2049: session restore (HTTP).
+    public const int SessionRestoreAnswered = 2040;
 }

@@ -59,4 +59,7 @@ internal static partial class Log
 
     [LoggerMessage(FunctionsLogEventIds.OffloadTimerRefused, LogLevel.Warning, "Offload timer run {RunId} was refused and offloaded nothing: {Reason}", EventName = "OffloadTimerRefused")]
     public static partial void OffloadTimerRefused(ILogger logger, Guid runId, string? reason);
+
+    [LoggerMessage(FunctionsLogEventIds.SessionRestoreAnswered, LogLevel.Information, "Session {SessionId} restore answered {StatusCode}: {Rows} archived rows, {Written} written, {Skipped} already in Redis, {Refused} refused, offloaded restored {OffloadedRestored}, {ElapsedMs} ms", EventName = "SessionRestoreAnswered")]
+    public static partial void SessionRestoreAnswered(ILogger logger, string sessionId, int statusCode, long rows, long written, long skipped, long refused, int offloadedRestored, double elapsedMs);
 }

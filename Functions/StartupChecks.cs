@@ -40,7 +40,7 @@ public sealed class StartupProblems
 /// <summary>
 /// Checks the three timer schedules when the worker starts. A bad or missing schedule does not stop the worker: the host
 /// would only restart it in a loop (on Azure, a crash loop whose cause is easy to miss), while the HTTP functions
-/// (status, verify, a manual kick) and the other timers still work. Instead each problem is logged as a
+/// (status, verify, a manual kick, session restore) and the other timers still work. Instead each problem is logged as a
 /// Critical event (<c>ArchiveScheduleInvalid</c> 2003, <c>VerifyScheduleInvalid</c> 2007, <c>OffloadScheduleInvalid</c>
 /// 2008; alerted on in <c>infra/</c>) and status answers 503 until it is fixed: without the archive timer nothing is
 /// archived, without the verify timer a gap would again go unnoticed, without the offload timer Redis keeps growing.

@@ -53,6 +53,7 @@ public sealed class FunctionsHostTests
         Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveVerifyTimerFunction>(services));
         Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveVerifyFunction>(services));
         Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveOffloadTimerFunction>(services));
+        Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveRestoreSessionFunction>(services));
         Assert.NotNull(services.GetRequiredService<ArchiveService>());
         Assert.NotNull(services.GetRequiredService<StatusService>());
         Assert.NotNull(services.GetRequiredService<ArchiveMetrics>());

@@ -55,6 +55,7 @@ public sealed class LogEventContractTests
         new(Functions, 2030, "OffloadTimerFired", LogLevel.Information),
         new(Functions, 2031, "OffloadDisabled", LogLevel.Information),
         new(Functions, 2032, "OffloadTimerRefused", LogLevel.Warning),
+        new(Functions, 2040, "SessionRestoreAnswered", LogLevel.Information),
 
         // Core: verify, restore, backfill.
         new(Core, 3000, "VerifyEntityFinished", LogLevel.Information),

@@ -46,11 +46,16 @@ public sealed class LogEventContractTests
         new(Functions, 2005, "StartupMigrationFailed", LogLevel.Critical),
         new(Functions, 2006, "NeedsAttention", LogLevel.Error),
         new(Functions, 2007, "VerifyScheduleInvalid", LogLevel.Critical),
+        new(Functions, 2008, "OffloadScheduleInvalid", LogLevel.Critical),
         new(Functions, 2010, "KickReceived", LogLevel.Information),
         new(Functions, 2011, "KickRejected", LogLevel.Warning),
         new(Functions, 2012, "KickAnswered", LogLevel.Information),
         new(Functions, 2020, "VerifyTimerFired", LogLevel.Information),
         new(Functions, 2021, "VerifyTimerFailed", LogLevel.Error),
+        new(Functions, 2030, "OffloadTimerFired", LogLevel.Information),
+        new(Functions, 2031, "OffloadDisabled", LogLevel.Information),
+        new(Functions, 2032, "OffloadTimerRefused", LogLevel.Warning),
+        new(Functions, 2040, "SessionRestoreAnswered", LogLevel.Information),
 
         // Core: verify, restore, backfill.
         new(Core, 3000, "VerifyEntityFinished", LogLevel.Information),

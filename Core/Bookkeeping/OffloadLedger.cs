@@ -144,6 +144,21 @@ internal sealed class OffloadLedger(NpgsqlDataSource dataSource, SchemaNames sch
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>Of <paramref name="sessionIds"/>, those whose session row the archive holds.</summary>
+    public async Task<HashSet<string>> ArchivedSessionsAsync(IReadOnlyList<string> sessionIds, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT id FROM {Target(EntityCatalog.Session)} WHERE id = ANY($1)");
+        command.Parameters.Add(new() { Value = sessionIds.ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add(reader.GetString(0));
+        }
+
+        return found;
+    }
+
     /// <summary>Forgets sessions restored into Redis, whatever their state.</summary>
     public async Task<int> ForgetAsync(IReadOnlyList<string> sessionIds, CancellationToken cancellationToken)
     {

@@ -121,6 +121,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<IArchiveSafetyCheck>(sp => sp.GetRequiredService<ArchiveSafetyCheck>());
         services.TryAddSingleton<QuietPassTracker>();
         AddWithInternalConstructor<ArchiveService>(services);
+        AddWithInternalConstructor<ArchiveRecordsService>(services);
         AddWithInternalConstructor<StatusService>(services);
         services.TryAddSingleton<DemoDataSeeder>();
         services.TryAddSingleton<RecordChecker>();

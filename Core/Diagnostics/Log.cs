@@ -74,6 +74,9 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.RestoreEntityFinished, LogLevel.Information, "Restore of {Entity} ({Scope}{DryRun}): {Written} written, {Skipped} skipped (equal or newer in Redis)", EventName = "RestoreEntityFinished")]
     public static partial void RestoreEntityFinished(ILogger logger, string entity, string scope, string dryRun, long written, long skipped);
 
+    [LoggerMessage(LogEventIds.RecordsArchived, LogLevel.Information, "Archived named records now: {Named} named, {Archived} archived, {DeadLettered} dead-lettered in {DurationMs:F1} ms", EventName = "RecordsArchived")]
+    public static partial void RecordsArchived(ILogger logger, int named, int archived, int deadLettered, double durationMs);
+
     [LoggerMessage(LogEventIds.OffloadStarted, LogLevel.Information, "Offload {RunId} started{DryRun}: sessions idle since before {Cutoff:O}", EventName = "OffloadStarted")]
     public static partial void OffloadStarted(ILogger logger, Guid runId, string dryRun, DateTimeOffset cutoff);
 

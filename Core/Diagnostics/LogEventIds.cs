@@ -23,6 +23,7 @@ internal static class LogEventIds
     public const int LeaseLost = 1012;
     public const int LeaseRenewalFailed = 1013;
     public const int LateWritesDrained = 1014;
+    public const int RecordsArchived = 1015;
     public const int MigrationApplied = 1020;
     public const int DemoSeeded = 1030;
 

@@ -2,8 +2,8 @@ using System.Globalization;
 
 namespace NexusArchive.Bench;
 
-/// <summary>The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name --offload-sessions N</c>.</summary>
-internal sealed record BenchArguments(long Messages, int MemoryScale, int PageSize, long[] MergeScaling, int RedisDatabase, string Database, int OffloadSessions)
+/// <summary>The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name --offload-sessions N --records-latency</c>.</summary>
+internal sealed record BenchArguments(long Messages, int MemoryScale, int PageSize, long[] MergeScaling, int RedisDatabase, string Database, int OffloadSessions, bool RecordsLatency)
 {
     public static BenchArguments Parse(string[] args)
     {
@@ -15,6 +15,7 @@ internal sealed record BenchArguments(long Messages, int MemoryScale, int PageSi
             (Value("--merge-scaling") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray(),
             int.Parse(Value("--redis-database") ?? "1", CultureInfo.InvariantCulture),
             Value("--database") ?? "nexus_bench",
-            int.Parse(Value("--offload-sessions") ?? "0", CultureInfo.InvariantCulture));
+            int.Parse(Value("--offload-sessions") ?? "0", CultureInfo.InvariantCulture),
+            args.Contains("--records-latency"));
     }
 }

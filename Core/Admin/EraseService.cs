@@ -330,15 +330,15 @@ public sealed class EraseService
                 leases.BatchCommands.Add(_checkpoints.LeaseOwnerCommand(entity));
             }
 
-            await using var reader = await leases.ExecuteReaderAsync(cancellationToken);
+            await using var owners = await leases.ExecuteReaderAsync(cancellationToken);
             foreach (var entity in EntityCatalog.All)
             {
-                if (!await CheckpointStore.IsOwnedByAsync(reader, runId, cancellationToken))
+                if (!await CheckpointStore.IsOwnedByAsync(owners, runId, cancellationToken))
                 {
                     throw new EntityBusyException(entity.Name);
                 }
 
-                await reader.NextResultAsync(cancellationToken);
+                await owners.NextResultAsync(cancellationToken);
             }
         }
 
@@ -359,7 +359,18 @@ public sealed class EraseService
         });
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {_schemas.Bookkeeping}.offloaded_sessions WHERE user_id = $1") { Parameters = { new() { Value = scope.Id! } } });
         batch.BatchCommands.Add(_audit.RecordCommand(actor, AdminActions.Erase, scope.Id!, succeeded: true, Counts(report), null));
-        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        NpgsqlDataReader reader;
+        try
+        {
+            reader = await batch.ExecuteReaderAsync(cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new InvalidOperationException(
+                $"Erase needs a login that may delete archived rows ({ex.MessageText}): grant the role nexus_eraser to it (docs/erase.md), or run erase with an administrator's connection string. Redis was already cleared; run erase again once it may delete.", ex);
+        }
+
+        await using (reader)
         {
             while (!reader.HasRows || !await reader.ReadAsync(cancellationToken))
             {
@@ -370,6 +381,18 @@ public sealed class EraseService
             }
 
             report.AuditId = reader.HasRows ? reader.GetInt64(0) : 0;
+        }
+
+        // Row Level Security turns a DELETE without a matching policy into "0 rows", not an error: never report an erase
+        // that did not happen.
+        var entities = EntityCatalog.All.Reverse().ToArray();
+        for (var i = 0; i < entities.Length; i++)
+        {
+            if (batch.BatchCommands[i].RecordsAffected < ids[entities[i]].Count)
+            {
+                throw new InvalidOperationException(
+                    $"Erase deleted {batch.BatchCommands[i].RecordsAffected} of {ids[entities[i]].Count} {entities[i].Table} rows: the login may not delete them under Row Level Security. Grant it the role nexus_eraser (docs/erase.md); nothing was deleted from PostgreSQL.");
+            }
         }
 
         await transaction.CommitAsync(cancellationToken);

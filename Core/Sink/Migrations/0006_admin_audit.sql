@@ -20,6 +20,29 @@ ALTER TABLE {{bookkeeping}}.admin_audit ENABLE ROW LEVEL SECURITY;
 CREATE POLICY archiver_append ON {{bookkeeping}}.admin_audit FOR INSERT TO nexus_archiver WITH CHECK (true);
 CREATE POLICY archiver_read ON {{bookkeeping}}.admin_audit FOR SELECT TO nexus_archiver USING (true);
 
--- erase (the right to be forgotten) hard-deletes a user's archived rows; the archiver's app runs it, so it may delete.
--- A deployment that wants the app unable to delete can revoke this and run erase with a separate admin connection.
-GRANT DELETE ON {{target}}.users, {{target}}.chat_sessions, {{target}}.messages, {{target}}.attachment_refs TO nexus_archiver;
+-- erase (the right to be forgotten) hard-deletes a user's archived rows. The archiver itself stays unable to delete
+-- (least privilege, docs/security.md): deleting is a separate role, nexus_eraser, that an operator grants on purpose —
+-- to an administrator's login for the CLI, or to the Functions app's login to allow the admin-level HTTP erase.
+DO $eraser$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'nexus_eraser') THEN
+        BEGIN
+            CREATE ROLE nexus_eraser NOLOGIN;
+        EXCEPTION
+            WHEN duplicate_object OR unique_violation THEN
+                NULL; -- a concurrent migrator created it first
+        END;
+    END IF;
+END
+$eraser$;
+GRANT USAGE ON SCHEMA {{target}} TO nexus_eraser;
+GRANT SELECT, DELETE ON {{target}}.users, {{target}}.chat_sessions, {{target}}.messages, {{target}}.attachment_refs TO nexus_eraser;
+-- Row Level Security applies to DELETE too: without these policies a DELETE by the eraser would silently remove nothing.
+CREATE POLICY eraser_select ON {{target}}.users           FOR SELECT TO nexus_eraser USING (true);
+CREATE POLICY eraser_select ON {{target}}.chat_sessions   FOR SELECT TO nexus_eraser USING (true);
+CREATE POLICY eraser_select ON {{target}}.messages        FOR SELECT TO nexus_eraser USING (true);
+CREATE POLICY eraser_select ON {{target}}.attachment_refs FOR SELECT TO nexus_eraser USING (true);
+CREATE POLICY eraser_delete ON {{target}}.users           FOR DELETE TO nexus_eraser USING (true);
+CREATE POLICY eraser_delete ON {{target}}.chat_sessions   FOR DELETE TO nexus_eraser USING (true);
+CREATE POLICY eraser_delete ON {{target}}.messages        FOR DELETE TO nexus_eraser USING (true);
+CREATE POLICY eraser_delete ON {{target}}.attachment_refs FOR DELETE TO nexus_eraser USING (true);

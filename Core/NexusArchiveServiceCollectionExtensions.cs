@@ -116,14 +116,14 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<RecordKeyScanner>();
         services.TryAddSingleton<ArchivedRowCounter>();
         AddWithInternalConstructor<DeadLetterService>(services);
-        services.TryAddSingleton<Migrator>();
+        AddWithInternalConstructor<Migrator>(services);
         services.TryAddSingleton<ArchiveSafetyCheck>();
         services.TryAddSingleton<IArchiveSafetyCheck>(sp => sp.GetRequiredService<ArchiveSafetyCheck>());
         services.TryAddSingleton<QuietPassTracker>();
         AddWithInternalConstructor<ArchiveService>(services);
         AddWithInternalConstructor<ArchiveRecordsService>(services);
         AddWithInternalConstructor<StatusService>(services);
-        services.TryAddSingleton<DemoDataSeeder>();
+        AddWithInternalConstructor<DemoDataSeeder>(services);
         services.TryAddSingleton<RecordChecker>();
         services.TryAddSingleton<VerificationRecorder>();
         AddWithInternalConstructor<VerifyService>(services);
@@ -139,8 +139,9 @@ public static class NexusArchiveServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Registers a public service whose constructor is internal because it takes Core's internal stores: the container
-    /// only calls public constructors, so its single non-public one is called here with every parameter resolved.
+    /// Registers a public service whose constructor is internal because it takes Core's internal types (stores, writer,
+    /// layout, …): the container only calls public constructors, so its single non-public one is called here with every
+    /// parameter resolved.
     /// </summary>
     private static void AddWithInternalConstructor<TService>(IServiceCollection services)
         where TService : class =>

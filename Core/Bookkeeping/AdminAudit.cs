@@ -6,7 +6,7 @@ using NpgsqlTypes;
 namespace NexusArchive.Core.Bookkeeping;
 
 /// <summary>The administrative actions the audit trail records.</summary>
-public static class AdminActions
+internal static class AdminActions
 {
     public const string Export = "export";
     public const string Erase = "erase";

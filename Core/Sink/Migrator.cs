@@ -14,9 +14,22 @@ public sealed record Migration(int Version, string Name, string Sql);
 /// Applies the embedded, versioned, forward-only migrations. Each runs in its own transaction together with
 /// its row in <c>{bookkeeping}.schema_migrations</c>; an advisory lock keeps two migrators from racing.
 /// </summary>
-public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames schemas, IOptions<SecurityOptions> security, ILogger<Migrator> logger)
+public sealed partial class Migrator
 {
     private const long MigrationLockKey = 0x4E58_4D49_4752; // "NXMIGR"
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly SchemaNames _schemas;
+    private readonly IOptions<SecurityOptions> _security;
+    private readonly ILogger<Migrator> _logger;
+
+    internal Migrator(NpgsqlDataSource dataSource, SchemaNames schemas, IOptions<SecurityOptions> security, ILogger<Migrator> logger)
+    {
+        _dataSource = dataSource;
+        _schemas = schemas;
+        _security = security;
+        _logger = logger;
+    }
 
     [GeneratedRegex(@"^NexusArchive\.Migrations\.(\d{4})_([a-z0-9_]+)\.sql$")]
     private static partial Regex ResourceName();
@@ -27,7 +40,7 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
     /// <summary>Applies every migration not yet recorded; returns the versions applied now.</summary>
     public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         var applied = new List<int>();
         foreach (var migration in All)
         {
@@ -35,8 +48,8 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
             await using (var prepare = new NpgsqlCommand(
                 $"""
                 SELECT pg_advisory_xact_lock({MigrationLockKey});
-                CREATE SCHEMA IF NOT EXISTS {schemas.Bookkeeping};
-                CREATE TABLE IF NOT EXISTS {schemas.Bookkeeping}.schema_migrations (
+                CREATE SCHEMA IF NOT EXISTS {_schemas.Bookkeeping};
+                CREATE TABLE IF NOT EXISTS {_schemas.Bookkeeping}.schema_migrations (
                     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
                 """,
                 connection,
@@ -45,7 +58,7 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
                 await prepare.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            await using (var check = new NpgsqlCommand($"SELECT 1 FROM {schemas.Bookkeeping}.schema_migrations WHERE version = $1", connection, transaction))
+            await using (var check = new NpgsqlCommand($"SELECT 1 FROM {_schemas.Bookkeeping}.schema_migrations WHERE version = $1", connection, transaction))
             {
                 check.Parameters.Add(new() { Value = migration.Version });
                 if (await check.ExecuteScalarAsync(cancellationToken) is not null)
@@ -60,7 +73,7 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
                 await apply.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            await using (var record = new NpgsqlCommand($"INSERT INTO {schemas.Bookkeeping}.schema_migrations (version, name) VALUES ($1, $2)", connection, transaction))
+            await using (var record = new NpgsqlCommand($"INSERT INTO {_schemas.Bookkeeping}.schema_migrations (version, name) VALUES ($1, $2)", connection, transaction))
             {
                 record.Parameters.Add(new() { Value = migration.Version });
                 record.Parameters.Add(new() { Value = migration.Name });
@@ -68,7 +81,7 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
             }
 
             await transaction.CommitAsync(cancellationToken);
-            Log.MigrationApplied(logger, migration.Version, migration.Name);
+            Log.MigrationApplied(_logger, migration.Version, migration.Name);
             applied.Add(migration.Version);
         }
 
@@ -79,15 +92,15 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
     /// <summary>Versions recorded as applied (empty when the bookkeeping schema does not exist yet).</summary>
     public async Task<IReadOnlyList<int>> GetAppliedAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
-        exists.Parameters.Add(new() { Value = schemas.Bookkeeping + ".schema_migrations" });
+        exists.Parameters.Add(new() { Value = _schemas.Bookkeeping + ".schema_migrations" });
         if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken))!)
         {
             return [];
         }
 
-        await using var query = new NpgsqlCommand($"SELECT version FROM {schemas.Bookkeeping}.schema_migrations ORDER BY version", connection);
+        await using var query = new NpgsqlCommand($"SELECT version FROM {_schemas.Bookkeeping}.schema_migrations ORDER BY version", connection);
         await using var reader = await query.ExecuteReaderAsync(cancellationToken);
         var versions = new List<int>();
         while (await reader.ReadAsync(cancellationToken))
@@ -101,23 +114,23 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
     /// <summary>Stores <c>Archive:Security:OwnerClaim</c> where the Row Level Security policies read it (migration 0002).</summary>
     private async Task WriteOwnerClaimAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        var claim = security.Value.OwnerClaim;
+        var claim = _security.Value.OwnerClaim;
         await using var command = new NpgsqlCommand(
             $"""
-            INSERT INTO {schemas.Bookkeeping}.settings (key, value) VALUES ('owner_claim', $1)
+            INSERT INTO {_schemas.Bookkeeping}.settings (key, value) VALUES ('owner_claim', $1)
             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE settings.value IS DISTINCT FROM EXCLUDED.value
             """,
             connection);
         command.Parameters.Add(new() { Value = claim });
         if (await command.ExecuteNonQueryAsync(cancellationToken) > 0)
         {
-            Log.OwnerClaimConfigured(logger, claim);
+            Log.OwnerClaimConfigured(_logger, claim);
         }
     }
 
     private string Render(string sql) =>
-        sql.Replace("{{target}}", schemas.Target, StringComparison.Ordinal)
-           .Replace("{{bookkeeping}}", schemas.Bookkeeping, StringComparison.Ordinal);
+        sql.Replace("{{target}}", _schemas.Target, StringComparison.Ordinal)
+           .Replace("{{bookkeeping}}", _schemas.Bookkeeping, StringComparison.Ordinal);
 
     private static List<Migration> Load()
     {

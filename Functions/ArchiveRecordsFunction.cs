@@ -44,7 +44,7 @@ public sealed class ArchiveRecordsFunction(ArchiveRecordsService records)
         }
         catch (ArgumentException ex)
         {
-            return Invalid(ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
+            return Invalid(HttpProblems.CallersWords(ex));
         }
     }
 

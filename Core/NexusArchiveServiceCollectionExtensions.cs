@@ -122,6 +122,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<QuietPassTracker>();
         AddWithInternalConstructor<ArchiveService>(services);
         AddWithInternalConstructor<ArchiveRecordsService>(services);
+        AddWithInternalConstructor<RecordEventProcessor>(services);
         AddWithInternalConstructor<StatusService>(services);
         AddWithInternalConstructor<DemoDataSeeder>(services);
         services.TryAddSingleton<RecordChecker>();

@@ -68,6 +68,11 @@ public static class FunctionsHost
                 o.ArchiveSchedule = builder.Configuration[FunctionsOptions.ArchiveScheduleSetting];
                 o.VerifySchedule = builder.Configuration[FunctionsOptions.VerifyScheduleSetting];
                 o.OffloadSchedule = builder.Configuration[FunctionsOptions.OffloadScheduleSetting];
+                o.ArchiveQueueName = builder.Configuration[FunctionsOptions.ArchiveQueueNameSetting];
+                var queue = FunctionsOptions.ArchiveQueueConnection;
+                o.ArchiveQueueConnectionConfigured = new[] { queue, $"{queue}:queueServiceUri", $"{queue}:serviceUri", $"{queue}:accountName" }
+                    .Any(key => !string.IsNullOrWhiteSpace(builder.Configuration[key]));
+                o.ArchiveQueueDisabled = bool.TryParse(builder.Configuration[FunctionsOptions.ArchiveQueueDisabledSetting], out var disabled) && disabled;
             });
         builder.Services.TryAddSingleton<StartupProblems>();
         builder.Services.AddHostedService<ScheduleCheck>();

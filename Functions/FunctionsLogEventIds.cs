@@ -34,4 +34,7 @@ internal static class FunctionsLogEventIds
 
     // 2040-2049: session restore (HTTP).
     public const int SessionRestoreAnswered = 2040;
+
+    // 2050-2059: queued record events.
+    public const int ArchiveQueueInvalid = 2050;
 }

@@ -15,6 +15,19 @@ public sealed class FunctionsOptions
     /// <summary>The app setting the offload timer reads as <c>%OffloadSchedule%</c>.</summary>
     public const string OffloadScheduleSetting = "OffloadSchedule";
 
+    /// <summary>The app setting the queue trigger reads as <c>%ArchiveQueueName%</c>.</summary>
+    public const string ArchiveQueueNameSetting = "ArchiveQueueName";
+
+    /// <summary>
+    /// The connection of the archive queue: the setting <c>ArchiveQueue</c> (a connection string; locally
+    /// <c>UseDevelopmentStorage=true</c>) or, with a managed identity, <c>ArchiveQueue__queueServiceUri</c>
+    /// (plus <c>ArchiveQueue__credential=managedidentity</c>).
+    /// </summary>
+    public const string ArchiveQueueConnection = "ArchiveQueue";
+
+    /// <summary>The setting that turns the queue trigger off (the host's own switch); our checks skip the queue then.</summary>
+    public const string ArchiveQueueDisabledSetting = "AzureWebJobs.ArchiveQueuedRecords.Disabled";
+
     /// <summary>Six-field NCRONTAB: <c>{second} {minute} {hour} {day} {month} {day-of-week}</c>, e.g. <c>0 */5 * * * *</c>.</summary>
     public string? ArchiveSchedule { get; set; }
 
@@ -26,6 +39,15 @@ public sealed class FunctionsOptions
     /// Checked like the others even while <c>Archive:Offload:Enabled</c> is false: the host refuses the function either way.
     /// </summary>
     public string? OffloadSchedule { get; set; }
+
+    /// <summary>The Storage queue of record events (<c>ArchiveQueuedRecords</c>), e.g. <c>nexus-archive-records</c>.</summary>
+    public string? ArchiveQueueName { get; set; }
+
+    /// <summary>Whether <c>ArchiveQueue</c> or <c>ArchiveQueue__queueServiceUri</c>/<c>__serviceUri</c>/<c>__accountName</c> is set.</summary>
+    public bool ArchiveQueueConnectionConfigured { get; set; }
+
+    /// <summary>Whether the queue trigger is switched off (<see cref="ArchiveQueueDisabledSetting"/>).</summary>
+    public bool ArchiveQueueDisabled { get; set; }
 }
 
 /// <summary>
@@ -77,6 +99,40 @@ public sealed class FunctionsOptionsValidator : IValidateOptions<FunctionsOption
             // NCrontab's message names the field and the value it refused ("'99' is not a valid [Second] crontab field value…").
             return $"{setting} '{schedule}' is not a valid NCRONTAB expression: {FirstSentence(ex.Message)}";
         }
+    }
+
+    /// <summary>
+    /// Null when the queue settings are usable (or the queue trigger is switched off); else the problem, naming the setting.
+    /// Storage's queue-name rules: 3-63 characters of lower-case letters, digits and single hyphens, starting and ending
+    /// with a letter or digit.
+    /// </summary>
+    public static string? ValidateQueue(FunctionsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ArchiveQueueDisabled)
+        {
+            return null;
+        }
+
+        const string off = $" (or set {FunctionsOptions.ArchiveQueueDisabledSetting}=true to switch the queue trigger off)";
+        var name = options.ArchiveQueueName;
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return $"{FunctionsOptions.ArchiveQueueNameSetting} is missing: name the Storage queue of record events, e.g. 'nexus-archive-records'{off}.";
+        }
+
+        if (name.Length is < 3 or > 63 || !name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
+            || name[0] == '-' || name[^1] == '-' || name.Contains("--", StringComparison.Ordinal))
+        {
+            return $"{FunctionsOptions.ArchiveQueueNameSetting} '{name}' is not a Storage queue name: 3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit.";
+        }
+
+        if (!options.ArchiveQueueConnectionConfigured)
+        {
+            return $"{FunctionsOptions.ArchiveQueueConnection} is missing: set it to the storage connection string (locally 'UseDevelopmentStorage=true') or set {FunctionsOptions.ArchiveQueueConnection}__queueServiceUri with {FunctionsOptions.ArchiveQueueConnection}__credential=managedidentity{off}.";
+        }
+
+        return null;
     }
 
     private static string FirstSentence(string message)

@@ -27,6 +27,9 @@ internal static partial class Log
     [LoggerMessage(FunctionsLogEventIds.OffloadScheduleInvalid, LogLevel.Critical, "Scheduled offload is off: {Problem} The host disables the offload timer; archiving, verification and the HTTP functions still run. Fix the app setting and restart.", EventName = "OffloadScheduleInvalid")]
     public static partial void OffloadScheduleInvalid(ILogger logger, string problem);
 
+    [LoggerMessage(FunctionsLogEventIds.ArchiveQueueInvalid, LogLevel.Critical, "Event-driven archiving is off: {Problem} The host cannot listen on the queue; queued events wait for the timer pass. Fix the app setting and restart.", EventName = "ArchiveQueueInvalid")]
+    public static partial void ArchiveQueueInvalid(ILogger logger, string problem);
+
     [LoggerMessage(FunctionsLogEventIds.StartupMigrationApplied, LogLevel.Information, "Archive:MigrateOnStartup applied {Count} pending migrations", EventName = "StartupMigrationApplied")]
     public static partial void StartupMigrationApplied(ILogger logger, int count);
 

@@ -25,11 +25,7 @@ stop() {
 }
 
 start() {
-  command -v npm >/dev/null || { echo "npm is needed for Azurite (apt-get install nodejs npm)." >&2; exit 1; }
-  if [ ! -x "$azurite" ]; then
-    mkdir -p "$azurite_dir"
-    npm install --prefix "$azurite_dir" --no-audit --no-fund --silent "azurite@$azurite_version"
-  fi
+  NEXUS_AZURITE_DIR="$azurite_dir" AZURITE_VERSION="$azurite_version" "$repo/scripts/install-azurite.sh" >/dev/null
 
   mkdir -p "$local_dir/azurite" "$local_dir/log"
   if ! { [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }; then

@@ -80,6 +80,30 @@ internal sealed class DeadLetterStore(NpgsqlDataSource dataSource, SchemaNames s
         return command;
     }
 
+    /// <summary>
+    /// Records a queued message that names no record (entity <c>queue</c>, record id = the message id, <c>redis_key</c> =
+    /// the queue's name, raw fields = the message text). Idempotent while open: every retry of the same message only
+    /// refreshes <c>last_seen_at</c>.
+    /// </summary>
+    public async Task RecordInvalidEventAsync(string queueName, string messageId, string body, string category, string reason, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"""
+            INSERT INTO {Table} (entity, member, record_id, redis_key, score, reason_category, reason, raw_fields)
+            VALUES ($1, $2, $3, $4, 0, $5, $6, jsonb_build_array(jsonb_build_array('body', $7::text)))
+            ON CONFLICT (entity, member) WHERE status = '{DeadLetterStatus.Open}' DO UPDATE
+               SET last_seen_at = now(), reason = EXCLUDED.reason
+            """);
+        command.Parameters.Add(new() { Value = Archiving.RecordEventProcessor.DeadLetterEntity });
+        command.Parameters.Add(new() { Value = System.Text.Encoding.UTF8.GetBytes(messageId) });
+        command.Parameters.Add(new() { Value = messageId.Replace('\0', '\uFFFD') });
+        command.Parameters.Add(new() { Value = queueName });
+        command.Parameters.Add(new() { Value = category });
+        command.Parameters.Add(new() { Value = reason });
+        command.Parameters.Add(new() { Value = body.Replace('\0', '\uFFFD') });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>Resolves the open dead letters of records that archived cleanly in this page (fixed at the source); null when none.</summary>
     public NpgsqlBatchCommand? ResolveCommand(EntityDescriptor entity, IEnumerable<byte[]> archivedMembers)
     {

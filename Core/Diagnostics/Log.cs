@@ -77,6 +77,9 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.RecordsArchived, LogLevel.Information, "Archived named records now: {Named} named, {Archived} archived, {DeadLettered} dead-lettered in {DurationMs:F1} ms", EventName = "RecordsArchived")]
     public static partial void RecordsArchived(ILogger logger, int named, int archived, int deadLettered, double durationMs);
 
+    [LoggerMessage(LogEventIds.RecordEventRejected, LogLevel.Error, "Queued message {MessageId} on {QueueName} (delivery {DequeueCount}) names no record: {Problem}. Dead-lettered; the queue moves it to {QueueName}-poison after its last retry.", EventName = "RecordEventRejected")]
+    public static partial void RecordEventRejected(ILogger logger, string queueName, string messageId, long dequeueCount, string problem);
+
     [LoggerMessage(LogEventIds.OffloadStarted, LogLevel.Information, "Offload {RunId} started{DryRun}: sessions idle since before {Cutoff:O}", EventName = "OffloadStarted")]
     public static partial void OffloadStarted(ILogger logger, Guid runId, string dryRun, DateTimeOffset cutoff);
 

@@ -24,6 +24,7 @@ internal static class LogEventIds
     public const int LeaseRenewalFailed = 1013;
     public const int LateWritesDrained = 1014;
     public const int RecordsArchived = 1015;
+    public const int RecordEventRejected = 1016;
     public const int MigrationApplied = 1020;
     public const int DemoSeeded = 1030;
 

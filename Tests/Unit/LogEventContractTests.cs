@@ -35,6 +35,7 @@ public sealed class LogEventContractTests
         new(Core, 1013, "LeaseRenewalFailed", LogLevel.Warning),
         new(Core, 1014, "LateWritesDrained", LogLevel.Information),
         new(Core, 1015, "RecordsArchived", LogLevel.Information),
+        new(Core, 1016, "RecordEventRejected", LogLevel.Error),
         new(Core, 1020, "MigrationApplied", LogLevel.Information),
         new(Core, 1030, "DemoSeeded", LogLevel.Information),
 
@@ -57,6 +58,7 @@ public sealed class LogEventContractTests
         new(Functions, 2031, "OffloadDisabled", LogLevel.Information),
         new(Functions, 2032, "OffloadTimerRefused", LogLevel.Warning),
         new(Functions, 2040, "SessionRestoreAnswered", LogLevel.Information),
+        new(Functions, 2050, "ArchiveQueueInvalid", LogLevel.Critical),
 
         // Core: verify, restore, backfill.
         new(Core, 3000, "VerifyEntityFinished", LogLevel.Information),

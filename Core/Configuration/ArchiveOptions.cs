@@ -55,6 +55,15 @@ public sealed class ArchiveOptions
     /// <summary>Private schema for checkpoints, run history, dead letters and migrations.</summary>
     public string BookkeepingSchema { get; set; } = "nexus_archive";
 
+    /// <summary>
+    /// The PostgreSQL text search configuration of message search (migration 0005: the GIN index on
+    /// <c>messages.content</c> and <c>search_messages</c>). <c>simple</c> (the default) does no stemming and knows no
+    /// stop words, which suits NexusChat's multilingual chats; a single-language archive may choose that language
+    /// (<c>english</c>, <c>german</c>, …) for stemming. One of <see cref="SearchLanguages.BuiltIn"/>. Changing it later
+    /// makes the next <c>migrate</c> rebuild the index (docs/queries.md).
+    /// </summary>
+    public string SearchLanguage { get; set; } = SearchLanguages.Default;
+
     /// <summary>Apply pending migrations when the host starts (the CLI's <c>migrate</c> does it on demand).</summary>
     public bool MigrateOnStartup { get; set; }
 

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Security;
 using Npgsql;
@@ -14,9 +15,16 @@ public sealed record Migration(int Version, string Name, string Sql);
 /// Applies the embedded, versioned, forward-only migrations. Each runs in its own transaction together with
 /// its row in <c>{bookkeeping}.schema_migrations</c>; an advisory lock keeps two migrators from racing.
 /// </summary>
-public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames schemas, IOptions<SecurityOptions> security, ILogger<Migrator> logger)
+public sealed partial class Migrator(
+    NpgsqlDataSource dataSource,
+    SchemaNames schemas,
+    IOptions<ArchiveOptions> archive,
+    IOptions<SecurityOptions> security,
+    ILogger<Migrator> logger)
 {
     private const long MigrationLockKey = 0x4E58_4D49_4752; // "NXMIGR"
+    private const string SearchBlockBegin = "-- search-language: begin";
+    private const string SearchBlockEnd = "-- search-language: end";
 
     [GeneratedRegex(@"^NexusArchive\.Migrations\.(\d{4})_([a-z0-9_]+)\.sql$")]
     private static partial Regex ResourceName();
@@ -73,6 +81,7 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
         }
 
         await WriteOwnerClaimAsync(connection, cancellationToken);
+        await ApplySearchLanguageAsync(connection, cancellationToken);
         return applied;
     }
 
@@ -115,9 +124,66 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, SchemaNames sc
         }
     }
 
+    /// <summary>
+    /// When <c>Archive:SearchLanguage</c> differs from the configuration message search was built with (recorded in
+    /// <c>{bookkeeping}.settings</c> by migration 0005), runs the search-language block of the newest migration holding
+    /// one again with the configured value: the GIN index is rebuilt (writes to <c>messages</c> wait meanwhile) and
+    /// <c>search_messages</c> replaced, in one transaction under the migration lock.
+    /// </summary>
+    private async Task ApplySearchLanguageAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        if (SearchLanguageBlock(All) is not { } block)
+        {
+            return;
+        }
+
+        var language = archive.Value.SearchLanguage;
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        string? previous;
+        await using (var read = new NpgsqlCommand(
+            $"SELECT pg_advisory_xact_lock({MigrationLockKey}); SELECT value FROM {schemas.Bookkeeping}.settings WHERE key = 'search_language'",
+            connection,
+            transaction))
+        {
+            previous = await read.ExecuteScalarAsync(cancellationToken) as string;
+        }
+
+        if (previous == language)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return;
+        }
+
+        await using (var apply = new NpgsqlCommand(Render(block), connection, transaction))
+        {
+            apply.CommandTimeout = 0; // building the index reads every message
+            await apply.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        Log.SearchLanguageChanged(logger, language, previous ?? "(none)");
+    }
+
+    /// <summary>The text between the search-language markers of the newest migration that has them (null when none has).</summary>
+    internal static string? SearchLanguageBlock(IReadOnlyList<Migration> migrations)
+    {
+        foreach (var migration in migrations.OrderByDescending(m => m.Version))
+        {
+            var begin = migration.Sql.IndexOf(SearchBlockBegin, StringComparison.Ordinal);
+            var end = migration.Sql.IndexOf(SearchBlockEnd, StringComparison.Ordinal);
+            if (begin >= 0 && end > begin)
+            {
+                return migration.Sql[begin..end];
+            }
+        }
+
+        return null;
+    }
+
     private string Render(string sql) =>
         sql.Replace("{{target}}", schemas.Target, StringComparison.Ordinal)
-           .Replace("{{bookkeeping}}", schemas.Bookkeeping, StringComparison.Ordinal);
+           .Replace("{{bookkeeping}}", schemas.Bookkeeping, StringComparison.Ordinal)
+           .Replace("{{search_language}}", SearchLanguages.Literal(archive.Value.SearchLanguage), StringComparison.Ordinal);
 
     private static List<Migration> Load()
     {

@@ -1,0 +1,35 @@
+using System.Text.RegularExpressions;
+using NexusArchive.Core.Sink;
+
+namespace NexusArchive.Tests.Unit;
+
+/// <summary>The shipped migrations as text: placeholders and the search-language block the migrator re-runs.</summary>
+public sealed partial class MigrationTests
+{
+    [GeneratedRegex(@"\{\{[^}]*\}\}")]
+    private static partial Regex Placeholder();
+
+    [Fact]
+    public void Migrations_UseOnlyThePlaceholdersTheMigratorRenders()
+    {
+        var used = Migrator.All.SelectMany(m => Placeholder().Matches(m.Sql).Select(x => x.Value)).Distinct().Order();
+
+        Assert.Equal(["{{bookkeeping}}", "{{search_language}}", "{{target}}"], used);
+        Assert.Equal([1, 2, 3, 4, 5], Migrator.All.Select(m => m.Version));
+    }
+
+    [Fact]
+    public void SearchLanguageBlock_HoldsEverythingThatNamesTheLanguage_AndIsRerunnable()
+    {
+        var block = Migrator.SearchLanguageBlock(Migrator.All);
+        var migration = Migrator.All.Single(m => m.Name == "search_and_analytics").Sql;
+
+        Assert.NotNull(block);
+        var outside = migration.Replace(block, string.Empty, StringComparison.Ordinal).Split('\n');
+        Assert.All(outside.Where(line => line.Contains("{{search_language}}", StringComparison.Ordinal)), line => Assert.StartsWith("--", line, StringComparison.Ordinal));
+        Assert.Contains("DROP INDEX IF EXISTS {{target}}.messages_content_search_idx", block, StringComparison.Ordinal);
+        Assert.Contains("CREATE OR REPLACE FUNCTION {{target}}.search_messages", block, StringComparison.Ordinal);
+        Assert.Contains("ON CONFLICT (key) DO UPDATE", block, StringComparison.Ordinal);
+        Assert.DoesNotContain("CREATE VIEW", block, StringComparison.Ordinal);
+    }
+}

@@ -2,8 +2,21 @@ using System.Globalization;
 
 namespace NexusArchive.Bench;
 
-/// <summary>The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name --offload-sessions N</c>.</summary>
-internal sealed record BenchArguments(long Messages, int MemoryScale, int PageSize, long[] MergeScaling, int RedisDatabase, string Database, int OffloadSessions)
+/// <summary>
+/// The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name
+/// --offload-sessions N --search-cost [--search-designs none,expression,stored] [--search-rounds R]</c>.
+/// </summary>
+internal sealed record BenchArguments(
+    long Messages,
+    int MemoryScale,
+    int PageSize,
+    long[] MergeScaling,
+    int RedisDatabase,
+    string Database,
+    int OffloadSessions,
+    bool SearchCost,
+    string[] SearchDesigns,
+    int SearchRounds)
 {
     public static BenchArguments Parse(string[] args)
     {
@@ -15,6 +28,9 @@ internal sealed record BenchArguments(long Messages, int MemoryScale, int PageSi
             (Value("--merge-scaling") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray(),
             int.Parse(Value("--redis-database") ?? "1", CultureInfo.InvariantCulture),
             Value("--database") ?? "nexus_bench",
-            int.Parse(Value("--offload-sessions") ?? "0", CultureInfo.InvariantCulture));
+            int.Parse(Value("--offload-sessions") ?? "0", CultureInfo.InvariantCulture),
+            args.Contains("--search-cost"),
+            (Value("--search-designs") ?? "stored,none,expression").Split(',', StringSplitOptions.RemoveEmptyEntries),
+            int.Parse(Value("--search-rounds") ?? "1", CultureInfo.InvariantCulture));
     }
 }

@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Text;
+using Npgsql;
+
+namespace NexusArchive.Bench;
+
+/// <summary>
+/// <c>--search-cost</c>: what message search (migration 0005) costs the archive, and what its queries cost.
+/// In one run, per design and round: reset, seed N messages with varied text (<see cref="SearchText"/>), the initial
+/// load as the real CLI, 10% of messages edited, the incremental pass as the real CLI. Designs: <c>none</c> (the search
+/// index dropped; afterwards the index is built on the loaded table, timed: "build it after the load"), <c>expression</c>
+/// (0005 as shipped: GIN on <c>to_tsvector('simple', coalesce(content, ''))</c>) and <c>stored</c> (a generated
+/// <c>tsvector</c> column, stored, with a GIN index on it). Then, on the data of the last round when it is
+/// <c>expression</c>: <c>search_messages</c> and the views, timed as one authenticated user under RLS and as a role
+/// that bypasses RLS, each with its plan (auto_explain, nested statements, so the function's own plan shows).
+/// </summary>
+internal sealed class SearchCost(BenchServers servers, Scenarios scenarios, Report report)
+{
+    private const string ExpressionIndex =
+        "CREATE INDEX messages_content_search_idx ON public.messages USING gin (to_tsvector('simple'::regconfig, coalesce(content, '')))";
+
+    private readonly RedisWorkload _workload = new(servers);
+
+    private sealed record Round(string Design, PassResult Initial, PassResult Incremental, double BuildSeconds, long IndexBytes, long TableBytes);
+
+    public async Task RunAsync()
+    {
+        var n = servers.Arguments.Messages;
+        var designs = servers.Arguments.SearchDesigns;
+        var rounds = new List<Round>();
+        Console.WriteLine($"search cost: {n:N0} messages, designs {string.Join(", ", designs)}, {servers.Arguments.SearchRounds} round(s)");
+        for (var r = 0; r < servers.Arguments.SearchRounds; r++)
+        {
+            foreach (var design in designs)
+            {
+                rounds.Add(await RoundAsync(design, n, r + 1));
+            }
+        }
+
+        Summarize(rounds);
+        if (designs[^1] == "expression")
+        {
+            await QueriesAsync(n);
+        }
+    }
+
+    private async Task<Round> RoundAsync(string design, long n, int round)
+    {
+        await servers.ResetAsync();
+        await using (var connection = await OpenAsync())
+        {
+            switch (design)
+            {
+                case "none":
+                    await BenchServers.ExecAsync(connection, "DROP INDEX public.messages_content_search_idx");
+                    break;
+                case "stored":
+                    await BenchServers.ExecAsync(connection,
+                        """
+                        DROP INDEX public.messages_content_search_idx;
+                        ALTER TABLE public.messages ADD COLUMN content_tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, coalesce(content, ''))) STORED;
+                        CREATE INDEX messages_content_tsv_idx ON public.messages USING gin (content_tsv);
+                        """);
+                    break;
+                case "expression":
+                    break;
+                default:
+                    throw new ArgumentException($"unknown search design '{design}' (none, expression, stored)");
+            }
+        }
+
+        var data = new BenchData(await servers.RedisNowMsAsync() - (long)TimeSpan.FromDays(20).TotalMilliseconds, variedText: true);
+        await _workload.SeedAsync(data, 0, n);
+        var initial = await scenarios.CliPassAsync();
+        await _workload.EditAsync(data, n, 10);
+        var incremental = await scenarios.CliPassAsync();
+
+        double build = 0;
+        await using (var connection = await OpenAsync())
+        {
+            if (design == "none")
+            {
+                var clock = Stopwatch.StartNew();
+                await BenchServers.ExecAsync(connection, ExpressionIndex);
+                build = clock.Elapsed.TotalSeconds;
+            }
+
+            var index = design == "stored" ? "messages_content_tsv_idx" : "messages_content_search_idx";
+            var sizes = await QueryAsync(connection, $"SELECT pg_relation_size('public.{index}'), pg_table_size('public.messages')");
+            var result = new Round(design, initial, incremental, build, (long)sizes[0][0]!, (long)sizes[0][1]!);
+            report.Note($"round {round}, search design '{design}': initial load", $"{initial.Rows / initial.Seconds:N0} rows/s",
+                $"{initial.Rows:N0} rows in {initial.Seconds:N1} s; {initial.Cpu}");
+            report.Note($"round {round}, search design '{design}': incremental pass (10% edited)", $"{incremental.Upserted / incremental.Seconds:N0} rows/s",
+                $"{incremental.Upserted:N0} rows in {incremental.Seconds:N1} s; {incremental.Cpu}");
+            if (design == "stored")
+            {
+                // The same search as search_messages, over the stored column, for the query-cost comparison.
+                await TimeAsync(connection, $"round {round}, 'stored': search over everyone's messages, a word in ~10% of them (stored column)", null,
+                    $"SELECT m.id, ts_rank_cd(m.content_tsv, q) AS rank, ts_headline('simple'::regconfig, coalesce(m.content, ''), q, 'StartSel=«, StopSel=», MaxFragments=2, MaxWords=24, MinWords=8, ShortWord=0') FROM public.messages m, websearch_to_tsquery('simple'::regconfig, '{SearchText.Word(99)}') q WHERE m.content_tsv @@ q AND m.deleted_at IS NULL ORDER BY rank DESC, m.created_at DESC LIMIT 50",
+                    plan: false);
+            }
+
+            return result;
+        }
+    }
+
+    private void Summarize(List<Round> rounds)
+    {
+        static double Median(IEnumerable<double> values)
+        {
+            var sorted = values.Order().ToList();
+            return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+        }
+
+        var none = rounds.Where(r => r.Design == "none").ToList();
+        foreach (var design in rounds.Select(r => r.Design).Distinct())
+        {
+            var mine = rounds.Where(r => r.Design == design).ToList();
+            var initial = Median(mine.Select(r => r.Initial.Rows / r.Initial.Seconds));
+            var incremental = Median(mine.Select(r => r.Incremental.Upserted / r.Incremental.Seconds));
+            var against = none.Count == 0 || design == "none"
+                ? string.Empty
+                : $"; {initial / Median(none.Select(r => r.Initial.Rows / r.Initial.Seconds)):0.00}× / {incremental / Median(none.Select(r => r.Incremental.Upserted / r.Incremental.Seconds)):0.00}× without the index";
+            report.Note($"search design '{design}': initial load / incremental pass (median of {mine.Count})", $"{initial:N0} / {incremental:N0} rows/s",
+                $"index {Median(mine.Select(r => (double)r.IndexBytes)) / 1048576:N0} MB, table {Median(mine.Select(r => (double)r.TableBytes)) / 1048576:N0} MB{against}");
+        }
+
+        if (none.Count > 0)
+        {
+            var loadThenBuild = Median(none.Select(r => r.Initial.Rows / (r.Initial.Seconds + r.BuildSeconds)));
+            report.Note($"search index built after the initial load (median of {none.Count})", $"{loadThenBuild:N0} rows/s",
+                $"load without the index, then CREATE INDEX: {Median(none.Select(r => r.BuildSeconds)):N1} s for {Median(none.Select(r => (double)r.Initial.Rows)):N0} rows; " +
+                $"{loadThenBuild / Median(none.Select(r => r.Initial.Rows / r.Initial.Seconds)):0.00}× the load without the index");
+        }
+    }
+
+    private async Task QueriesAsync(long n)
+    {
+        await using var connection = await OpenAsync();
+        await BenchServers.ExecAsync(connection, "VACUUM ANALYZE public.messages, public.chat_sessions, public.users");
+        var users = Math.Max(1, n / (BenchData.MessagesPerSession * BenchData.SessionsPerUser));
+        var user = $"u-{users / 2:D7}";
+        var session = $"s-{(users / 2 * BenchData.SessionsPerUser) + 3:D8}";
+        var claims = $$"""{"sub":"{{user}}","role":"authenticated"}""";
+        var (common, second, mid, rare) = (SearchText.Word(0), SearchText.Word(1), SearchText.Word(99), SearchText.Word(9_999));
+        var counts = new List<long>();
+        foreach (var word in new[] { common, mid, rare })
+        {
+            var count = await QueryAsync(connection, $"SELECT count(*) FROM public.messages WHERE to_tsvector('simple'::regconfig, coalesce(content, '')) @@ to_tsquery('simple', '{word}')");
+            counts.Add((long)count[0][0]!);
+        }
+
+        report.Note("messages holding the query words", $"{counts[0]:N0} / {counts[1]:N0} / {counts[2]:N0} of {n:N0}",
+            $"'{common}' (the most common word) / '{mid}' (word 100) / '{rare}' (word 10,000); user {user} owns {BenchData.MessagesPerSession * BenchData.SessionsPerUser} messages");
+
+        (string Label, string? Claims, string Sql)[] queries =
+        [
+            ($"search_messages as {user} (RLS): the most common word", claims, $"SELECT * FROM public.search_messages('{common}')"),
+            ($"search_messages as {user} (RLS): a phrase of the two most common words", claims, $"SELECT * FROM public.search_messages('\"{common} {second}\"')"),
+            ($"search_messages as {user} (RLS): '{mid} or {rare} -{second}'", claims, $"SELECT * FROM public.search_messages('{mid} or {rare} -{second}')"),
+            ($"user_daily_usage as {user} (RLS)", claims, "SELECT * FROM public.user_daily_usage ORDER BY day DESC"),
+            ($"model_daily_usage as {user} (RLS)", claims, "SELECT * FROM public.model_daily_usage ORDER BY day DESC"),
+            ($"session_summary as {user} (RLS): latest 20 sessions", claims, "SELECT * FROM public.session_summary ORDER BY last_message_at DESC NULLS LAST LIMIT 20"),
+            ($"session_summary as {user} (RLS): one session", claims, $"SELECT * FROM public.session_summary WHERE session_id = '{session}'"),
+            ("search_messages bypassing RLS (all users): a word in ~0.1% of messages", null, $"SELECT * FROM public.search_messages('{rare}')"),
+            ("search_messages bypassing RLS (all users): a word in ~10% of messages", null, $"SELECT * FROM public.search_messages('{mid}')"),
+            ("search_messages bypassing RLS (all users): the most common word", null, $"SELECT * FROM public.search_messages('{common}')"),
+            ("user_daily_usage bypassing RLS: one user", null, $"SELECT * FROM public.user_daily_usage WHERE user_id = '{user}'"),
+            ("user_daily_usage bypassing RLS: all users", null, "SELECT * FROM public.user_daily_usage"),
+            ("model_daily_usage bypassing RLS: all messages", null, "SELECT * FROM public.model_daily_usage"),
+            ("session_summary bypassing RLS: latest 20 sessions of all", null, "SELECT * FROM public.session_summary ORDER BY last_message_at DESC NULLS LAST LIMIT 20"),
+        ];
+
+        var plans = new StringBuilder();
+        foreach (var (label, role, sql) in queries)
+        {
+            plans.Append(await TimeAsync(connection, label, role, sql, plan: true));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Plans (auto_explain: ANALYZE, BUFFERS, nested statements):");
+        Console.WriteLine(plans);
+    }
+
+    /// <summary>Times <paramref name="sql"/> (as authenticated with <paramref name="claims"/>, or as the admin when null): one warm-up, then the median of 5 (of 1 when a run takes over 3 s).</summary>
+    private async Task<string> TimeAsync(NpgsqlConnection connection, string label, string? claims, string sql, bool plan)
+    {
+        // A warm-up run, then 5 timed runs; a slow query fewer: 1 timed run over 3 s, none over 10 s (the warm-up counts).
+        var (warmUp, rows) = await RunAsync(connection, claims, sql, explain: false);
+        var samples = new List<double>();
+        for (var i = 0; i < (warmUp > 10_000 ? 0 : warmUp > 3_000 ? 1 : 5); i++)
+        {
+            samples.Add((await RunAsync(connection, claims, sql, explain: false)).Ms);
+        }
+
+        if (samples.Count == 0)
+        {
+            samples.Add(warmUp);
+        }
+
+        samples.Sort();
+        report.Note(label, $"{samples[samples.Count / 2]:N1} ms", $"median of {samples.Count}, {rows} rows returned");
+        if (!plan)
+        {
+            return string.Empty;
+        }
+
+        var notices = new StringBuilder();
+        void OnNotice(object? sender, NpgsqlNoticeEventArgs e)
+        {
+            if (!e.Notice.MessageText.Contains("set_config(", StringComparison.Ordinal))
+            {
+                notices.AppendLine(e.Notice.MessageText);
+            }
+        }
+
+        connection.Notice += OnNotice;
+        try
+        {
+            await RunAsync(connection, claims, sql, explain: true);
+        }
+        finally
+        {
+            connection.Notice -= OnNotice;
+        }
+
+        return $"\n### {label}\n\n```\n{notices.ToString().TrimEnd()}\n```\n";
+    }
+
+    private static async Task<(double Ms, int Rows)> RunAsync(NpgsqlConnection connection, string? claims, string sql, bool explain)
+    {
+        await using var transaction = await connection.BeginTransactionAsync();
+        var setup = new StringBuilder();
+        if (explain)
+        {
+            setup.Append("LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration = 0; SET LOCAL auto_explain.log_analyze = on; SET LOCAL auto_explain.log_buffers = on; ")
+                 .Append("SET LOCAL auto_explain.log_nested_statements = on; SET LOCAL auto_explain.log_level = notice; ");
+        }
+
+        if (claims is not null)
+        {
+            setup.Append($"SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{claims}', true);");
+        }
+
+        if (setup.Length > 0)
+        {
+            await using var set = new NpgsqlCommand(setup.ToString(), connection, transaction);
+            await set.ExecuteNonQueryAsync();
+        }
+
+        var clock = Stopwatch.StartNew();
+        await using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 };
+        var rows = 0;
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                rows++;
+            }
+        }
+
+        var ms = clock.Elapsed.TotalMilliseconds;
+        await transaction.RollbackAsync();
+        return (ms, rows);
+    }
+
+    private async Task<NpgsqlConnection> OpenAsync()
+    {
+        // Unpooled: the next round's reset drops the database WITH (FORCE), which would kill a pooled connection.
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(servers.Postgres) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync();
+        return connection;
+    }
+
+    private static async Task<List<object?[]>> QueryAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<object?[]>();
+        while (await reader.ReadAsync())
+        {
+            var row = new object[reader.FieldCount];
+            reader.GetValues(row);
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+}

@@ -49,8 +49,8 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.MigrationApplied, LogLevel.Information, "Applied migration {Version} {MigrationName}", EventName = "MigrationApplied")]
     public static partial void MigrationApplied(ILogger logger, int version, string migrationName);
 
-    [LoggerMessage(LogEventIds.SearchLanguageChanged, LogLevel.Information, "Rebuilt message search (index and search_messages) for text search configuration {SearchLanguage}, was {PreviousSearchLanguage}", EventName = "SearchLanguageChanged")]
-    public static partial void SearchLanguageChanged(ILogger logger, string searchLanguage, string previousSearchLanguage);
+    [LoggerMessage(LogEventIds.SearchLanguageApplied, LogLevel.Information, "Built message search (index and search_messages) for text search configuration {SearchLanguage}; it was {PreviousSearchLanguage}, index present: {IndexWasPresent}", EventName = "SearchLanguageApplied")]
+    public static partial void SearchLanguageApplied(ILogger logger, string searchLanguage, string previousSearchLanguage, bool indexWasPresent);
 
     [LoggerMessage(LogEventIds.DemoSeeded, LogLevel.Information, "Seeded demo data: {Users} users, {Sessions} sessions, {Messages} messages, {Attachments} attachments, {Edits} edits, {SoftDeletes} soft deletes", EventName = "DemoSeeded")]
     public static partial void DemoSeeded(ILogger logger, int users, int sessions, int messages, int attachments, int edits, int softDeletes);

@@ -24,7 +24,7 @@ internal static class LogEventIds
     public const int LeaseRenewalFailed = 1013;
     public const int LateWritesDrained = 1014;
     public const int MigrationApplied = 1020;
-    public const int SearchLanguageChanged = 1021;
+    public const int SearchLanguageApplied = 1021;
     public const int DemoSeeded = 1030;
 
     // 3000-3099: verify, restore, backfill, offload (Log.cs).

@@ -26,6 +26,9 @@ public sealed partial class Migrator(
     private const string SearchBlockBegin = "-- search-language: begin";
     private const string SearchBlockEnd = "-- search-language: end";
 
+    /// <summary>The message search index the search-language block creates (migration 0005).</summary>
+    internal const string SearchIndex = "messages_content_search_idx";
+
     [GeneratedRegex(@"^NexusArchive\.Migrations\.(\d{4})_([a-z0-9_]+)\.sql$")]
     private static partial Regex ResourceName();
 
@@ -125,10 +128,11 @@ public sealed partial class Migrator(
     }
 
     /// <summary>
-    /// When <c>Archive:SearchLanguage</c> differs from the configuration message search was built with (recorded in
-    /// <c>{bookkeeping}.settings</c> by migration 0005), runs the search-language block of the newest migration holding
-    /// one again with the configured value: the GIN index is rebuilt (writes to <c>messages</c> wait meanwhile) and
-    /// <c>search_messages</c> replaced, in one transaction under the migration lock.
+    /// Runs the search-language block of the newest migration holding one (0005: the GIN index on message text and
+    /// <c>search_messages</c>) again, with the configured <c>Archive:SearchLanguage</c>, when that differs from the
+    /// configuration search was built with (recorded in <c>{bookkeeping}.settings</c>) or when the index is missing
+    /// (dropped for a large initial load, docs/queries.md). One transaction under the migration lock; writes to
+    /// <c>messages</c> wait while the index is built.
     /// </summary>
     private async Task ApplySearchLanguageAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
@@ -139,16 +143,26 @@ public sealed partial class Migrator(
 
         var language = archive.Value.SearchLanguage;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var lockCommand = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({MigrationLockKey})", connection, transaction))
+        {
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         string? previous;
+        bool indexed;
         await using (var read = new NpgsqlCommand(
-            $"SELECT pg_advisory_xact_lock({MigrationLockKey}); SELECT value FROM {schemas.Bookkeeping}.settings WHERE key = 'search_language'",
+            $"SELECT (SELECT value FROM {schemas.Bookkeeping}.settings WHERE key = 'search_language'), to_regclass($1) IS NOT NULL",
             connection,
             transaction))
         {
-            previous = await read.ExecuteScalarAsync(cancellationToken) as string;
+            read.Parameters.Add(new() { Value = $"{schemas.Target}.{SearchIndex}" });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            previous = reader.IsDBNull(0) ? null : reader.GetString(0);
+            indexed = reader.GetBoolean(1);
         }
 
-        if (previous == language)
+        if (previous == language && indexed)
         {
             await transaction.RollbackAsync(cancellationToken);
             return;
@@ -161,7 +175,7 @@ public sealed partial class Migrator(
         }
 
         await transaction.CommitAsync(cancellationToken);
-        Log.SearchLanguageChanged(logger, language, previous ?? "(none)");
+        Log.SearchLanguageApplied(logger, language, previous ?? "(none)", indexed);
     }
 
     /// <summary>The text between the search-language markers of the newest migration that has them (null when none has).</summary>

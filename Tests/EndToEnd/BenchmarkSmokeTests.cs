@@ -67,7 +67,11 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
         }
 
         Assert.Contains("| search index built after the initial load", report);
-        Assert.Matches(@"\| search_messages as u-0000000 \(RLS\): the most common word \| [\d.,]+ ms \| median of 5, \d+ rows returned \|", report);
+        foreach (var design in new[] { "none", "expression", "stored" })
+        {
+            Assert.Matches($@"\| design '{design}': search_messages as u-0000000 \(RLS\): the most common word \| [\d.,]+ ms \| median of 5, \d+ rows returned \|", report);
+        }
+
         Assert.Contains("| session_summary bypassing RLS: latest 20 sessions of all |", report);
         Assert.Contains("Query Text:", report); // auto_explain's plans
         Assert.Contains("websearch_to_tsquery", report); // ... including the search function's own statement

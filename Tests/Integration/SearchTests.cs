@@ -1,6 +1,8 @@
 using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
 using NexusArchive.Core.Archiving;
 using NexusArchive.Core.Entities;
+using NexusArchive.Core.Sink;
 using NexusArchive.Tests.Infrastructure;
 using Npgsql;
 
@@ -190,6 +192,30 @@ public sealed class SearchTests
         // Grants survive the rebuild (CREATE OR REPLACE keeps them).
         var granted = await h.QueryAsync("SELECT has_function_privilege('authenticated', $1, 'EXECUTE') AS e", $"{h.TargetSchema}.search_messages(text, integer)");
         Assert.True((bool)granted[0]["e"]!);
+    }
+
+    [Fact]
+    public async Task Migrate_Again_SameLanguageAndIndexPresent_LeavesTheIndexAlone()
+    {
+        await using var h = await ArchivedAsync();
+        var before = await h.ScalarAsync("SELECT $1::regclass::oid::bigint", $"{h.TargetSchema}.messages_content_search_idx");
+
+        await h.Services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
+
+        Assert.Equal(before, await h.ScalarAsync("SELECT $1::regclass::oid::bigint", $"{h.TargetSchema}.messages_content_search_idx"));
+    }
+
+    [Fact]
+    public async Task Migrate_IndexDropped_BuildsItAgain()
+    {
+        await using var h = await ArchivedAsync();
+        await h.QueryAsync("DROP INDEX {t}.messages_content_search_idx");
+
+        await h.Services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
+
+        var indexes = await h.QueryAsync("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'messages_content_search_idx'", h.TargetSchema);
+        Assert.Contains("to_tsvector('simple'::regconfig, COALESCE(content, ''::text))", (string)Assert.Single(indexes)["indexdef"]!, StringComparison.Ordinal);
+        Assert.Equal(["m-fox", "m-fox-far"], Ids(await SearchAsync(h, "fox -cat")).Order());
     }
 
     private static async Task<long> ScalarAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)

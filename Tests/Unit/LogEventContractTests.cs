@@ -35,7 +35,7 @@ public sealed class LogEventContractTests
         new(Core, 1013, "LeaseRenewalFailed", LogLevel.Warning),
         new(Core, 1014, "LateWritesDrained", LogLevel.Information),
         new(Core, 1020, "MigrationApplied", LogLevel.Information),
-        new(Core, 1021, "SearchLanguageChanged", LogLevel.Information),
+        new(Core, 1021, "SearchLanguageApplied", LogLevel.Information),
         new(Core, 1030, "DemoSeeded", LogLevel.Information),
 
         // Functions app.

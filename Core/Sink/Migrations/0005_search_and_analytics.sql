@@ -13,8 +13,8 @@
 
 -- search-language: begin
 -- Everything between these markers depends on Archive:SearchLanguage. When the setting changes after this migration
--- ran, `migrate` runs this block again with the new value (Migrator.ApplySearchLanguageAsync), so it must stay
--- re-runnable. A later migration that redefines search_messages moves the markers with it: the migrator runs the block
+-- ran, or the index is missing (dropped for a large initial load, docs/queries.md), `migrate` runs this block again
+-- with the configured value (Migrator.ApplySearchLanguageAsync), so it must stay re-runnable. A later migration that redefines search_messages moves the markers with it: the migrator runs the block
 -- of the newest migration that has one.
 
 -- An expression index, not a stored tsvector column: the archive's rows stay as they are (no extra column in every

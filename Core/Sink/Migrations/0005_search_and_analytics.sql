@@ -17,9 +17,12 @@
 -- with the configured value (Migrator.ApplySearchLanguageAsync), so it must stay re-runnable. A later migration that redefines search_messages moves the markers with it: the migrator runs the block
 -- of the newest migration that has one.
 
--- An expression index, not a stored tsvector column: the archive's rows stay as they are (no extra column in every
--- row, MERGE and verify untouched) and the only cost is the index itself (measured in docs/queries.md). Queries must
--- use exactly this expression to use the index; search_messages does.
+-- An expression index, not a stored tsvector column: the archive's rows stay as they are (a stored column measured 2.5x
+-- the table and its ADD COLUMN rewrites the table under an exclusive lock) and writing costs the same: parsing the text
+-- is most of either (docs/queries.md, "What it costs"). Queries must repeat exactly this expression to use the index;
+-- search_messages does. Under RLS PostgreSQL cannot use it (@@ is not leakproof, so the policy's user_id condition
+-- must come first): an authenticated search tests each of the caller's own messages; the index serves searches that
+-- bypass RLS (service_role, the owner).
 DROP INDEX IF EXISTS {{target}}.messages_content_search_idx;
 CREATE INDEX messages_content_search_idx ON {{target}}.messages
     USING gin (to_tsvector({{search_language}}::regconfig, coalesce(content, '')));

@@ -15,7 +15,7 @@ public sealed partial class MigrationTests
         var used = Migrator.All.SelectMany(m => Placeholder().Matches(m.Sql).Select(x => x.Value)).Distinct().Order();
 
         Assert.Equal(["{{bookkeeping}}", "{{search_language}}", "{{target}}"], used);
-        Assert.Equal([1, 2, 3, 4, 5], Migrator.All.Select(m => m.Version));
+        Assert.Contains(Migrator.All, m => m.Version == 5 && m.Name == "search_and_analytics");
     }
 
     [Fact]

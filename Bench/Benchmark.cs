@@ -28,6 +28,14 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             return 0;
         }
 
+        if (arguments.RecordsLatency)
+        {
+            await new RecordsLatency(_servers, scenarios, _report).RunAsync();
+            await _servers.DisposeWarmAsync();
+            _report.Print();
+            return 0;
+        }
+
         if (arguments.OffloadSessions > 0)
         {
             await new OffloadScenario(_servers, scenarios, _report).RunAsync(arguments.OffloadSessions);

@@ -5,11 +5,11 @@ using Npgsql;
 namespace NexusArchive.Bench;
 
 /// <summary>
-/// <c>--search-cost</c>: what message search (migration 0005) costs the archive, and what its queries cost.
+/// <c>--search-cost</c>: what message search (migration 0007) costs the archive, and what its queries cost.
 /// In one run, per design and round: reset, seed N messages with varied text (<see cref="SearchText"/>), the initial
 /// load as the real CLI, 10% of messages edited, the incremental pass as the real CLI. Designs: <c>none</c> (the search
 /// index dropped; afterwards the index is built on the loaded table, timed: "build it after the load"), <c>expression</c>
-/// (0005 as shipped: GIN on <c>to_tsvector('simple', coalesce(content, ''))</c>) and <c>stored</c> (a generated
+/// (0007 as shipped: GIN on <c>to_tsvector('simple', coalesce(content, ''))</c>) and <c>stored</c> (a generated
 /// <c>tsvector</c> column, stored, with a GIN index on it). Then, on the data of the last round when it is
 /// <c>expression</c>: <c>search_messages</c> and the views, timed as one authenticated user under RLS and as a role
 /// that bypasses RLS, each with its plan (auto_explain, nested statements, so the function's own plan shows).

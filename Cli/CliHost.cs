@@ -29,6 +29,7 @@ internal static class CliHost
             ? argument.Message
             : argument.Message.Replace($" (Parameter '{argument.ParamName}')", string.Empty, StringComparison.Ordinal)),
         OperationCanceledException => (ExitFailed, "Cancelled."),
+        Core.Sink.EntityBusyException busy => (ExitConflict, busy.Message + " Try again when the running pass has finished."),
         _ => (ExitFailed, "Failed: " + Core.Diagnostics.ErrorText.Describe(exception)),
     };
 

@@ -12,6 +12,8 @@ var root = new RootCommand("NexusArchive: archive NexusChat's Redis data into Po
     RestoreCommand.Create(),
     BackfillCommand.Create(),
     OffloadCommand.Create(),
+    AdminCommands.Export(),
+    AdminCommands.Erase(),
 };
 
 return await root.Parse(args).InvokeAsync();

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using NexusArchive.Core.Admin;
 using NexusArchive.Core.Archiving;
 using NexusArchive.Core.Backfill;
 using NexusArchive.Core.Bookkeeping;
@@ -115,13 +116,14 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<RecordKeyScanner>();
         services.TryAddSingleton<ArchivedRowCounter>();
         AddWithInternalConstructor<DeadLetterService>(services);
-        services.TryAddSingleton<Migrator>();
+        AddWithInternalConstructor<Migrator>(services);
         services.TryAddSingleton<ArchiveSafetyCheck>();
         services.TryAddSingleton<IArchiveSafetyCheck>(sp => sp.GetRequiredService<ArchiveSafetyCheck>());
         services.TryAddSingleton<QuietPassTracker>();
         AddWithInternalConstructor<ArchiveService>(services);
+        AddWithInternalConstructor<ArchiveRecordsService>(services);
         AddWithInternalConstructor<StatusService>(services);
-        services.TryAddSingleton<DemoDataSeeder>();
+        AddWithInternalConstructor<DemoDataSeeder>(services);
         services.TryAddSingleton<RecordChecker>();
         services.TryAddSingleton<VerificationRecorder>();
         AddWithInternalConstructor<VerifyService>(services);
@@ -129,13 +131,17 @@ public static class NexusArchiveServiceCollectionExtensions
         AddWithInternalConstructor<RestoreService>(services);
         AddWithInternalConstructor<BackfillService>(services);
         services.TryAddSingleton<OffloadLedger>();
+        services.TryAddSingleton<AdminAudit>();
+        AddWithInternalConstructor<ExportService>(services);
+        AddWithInternalConstructor<EraseService>(services);
         AddWithInternalConstructor<OffloadService>(services);
         return services;
     }
 
     /// <summary>
-    /// Registers a public service whose constructor is internal because it takes Core's internal stores: the container
-    /// only calls public constructors, so its single non-public one is called here with every parameter resolved.
+    /// Registers a public service whose constructor is internal because it takes Core's internal types (stores, writer,
+    /// layout, …): the container only calls public constructors, so its single non-public one is called here with every
+    /// parameter resolved.
     /// </summary>
     private static void AddWithInternalConstructor<TService>(IServiceCollection services)
         where TService : class =>

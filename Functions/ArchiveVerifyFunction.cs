@@ -35,8 +35,7 @@ public sealed class ArchiveVerifyFunction(VerifyService verify)
         }
         catch (ArgumentException ex)
         {
-            // The caller's words, not the framework's: drop " (Parameter 'x')".
-            return Invalid(ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
+            return Invalid(HttpProblems.CallersWords(ex));
         }
     }
 

@@ -25,7 +25,7 @@ public static class FunctionsHost
 
     /// <summary>
     /// ASP.NET Core integration → Application Insights (Information logs flowing) → OpenTelemetry metrics → the Core registration
-    /// → the Functions-only settings (<c>ArchiveSchedule</c>, <c>VerifySchedule</c>), all validated when the host starts.
+    /// → the Functions-only settings (<c>ArchiveSchedule</c>, <c>VerifySchedule</c>, <c>OffloadSchedule</c>), all validated when the host starts.
     /// </summary>
     public static FunctionsApplicationBuilder Configure(FunctionsApplicationBuilder builder)
     {
@@ -60,13 +60,14 @@ public static class FunctionsHost
 
         builder.Services.AddNexusArchive(builder.Configuration);
 
-        // A bad ArchiveSchedule or VerifySchedule does not stop the worker (ScheduleCheck says why); every other setting does.
-        // Not validated as options (that would make reading them throw): the two checks below run the validator's rules.
+        // A bad ArchiveSchedule, VerifySchedule or OffloadSchedule does not stop the worker (ScheduleCheck says why); every
+        // other setting does. Not validated as options (that would make reading them throw): ScheduleCheck runs the validator's rules.
         builder.Services.AddOptions<FunctionsOptions>()
             .Configure(o =>
             {
                 o.ArchiveSchedule = builder.Configuration[FunctionsOptions.ArchiveScheduleSetting];
                 o.VerifySchedule = builder.Configuration[FunctionsOptions.VerifyScheduleSetting];
+                o.OffloadSchedule = builder.Configuration[FunctionsOptions.OffloadScheduleSetting];
             });
         builder.Services.TryAddSingleton<StartupProblems>();
         builder.Services.AddHostedService<ScheduleCheck>();

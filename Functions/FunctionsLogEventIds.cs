@@ -16,6 +16,7 @@ internal static class FunctionsLogEventIds
     public const int StartupMigrationFailed = 2005;
     public const int NeedsAttention = 2006;
     public const int VerifyScheduleInvalid = 2007;
+    public const int OffloadScheduleInvalid = 2008;
 
     // 2010-2019: HTTP kick.
     public const int KickReceived = 2010;
@@ -25,4 +26,12 @@ internal static class FunctionsLogEventIds
     // 2020-2029: verify timer.
     public const int VerifyTimerFired = 2020;
     public const int VerifyTimerFailed = 2021;
+
+    // 2030-2039: offload timer.
+    public const int OffloadTimerFired = 2030;
+    public const int OffloadDisabled = 2031;
+    public const int OffloadTimerRefused = 2032;
+
+    // 2040-2049: session restore (HTTP).
+    public const int SessionRestoreAnswered = 2040;
 }

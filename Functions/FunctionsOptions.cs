@@ -12,15 +12,24 @@ public sealed class FunctionsOptions
     /// <summary>The app setting the verify timer reads as <c>%VerifySchedule%</c>.</summary>
     public const string VerifyScheduleSetting = "VerifySchedule";
 
+    /// <summary>The app setting the offload timer reads as <c>%OffloadSchedule%</c>.</summary>
+    public const string OffloadScheduleSetting = "OffloadSchedule";
+
     /// <summary>Six-field NCRONTAB: <c>{second} {minute} {hour} {day} {month} {day-of-week}</c>, e.g. <c>0 */5 * * * *</c>.</summary>
     public string? ArchiveSchedule { get; set; }
 
     /// <summary>Six-field NCRONTAB of the incremental verify (<c>ArchiveVerifyTimer</c>), e.g. <c>0 15 * * * *</c> (hourly).</summary>
     public string? VerifySchedule { get; set; }
+
+    /// <summary>
+    /// Six-field NCRONTAB of the offload timer (<c>ArchiveOffloadTimer</c>), e.g. <c>0 30 3 * * *</c> (daily at 03:30 UTC).
+    /// Checked like the others even while <c>Archive:Offload:Enabled</c> is false: the host refuses the function either way.
+    /// </summary>
+    public string? OffloadSchedule { get; set; }
 }
 
 /// <summary>
-/// Checks <c>ArchiveSchedule</c> and <c>VerifySchedule</c> with the parser the host's timer extension uses (NCrontab,
+/// Checks <c>ArchiveSchedule</c>, <c>VerifySchedule</c> and <c>OffloadSchedule</c> with the parser the host's timer extension uses (NCrontab,
 /// seconds included), so every expression the host would refuse (and then silently disable the timer for) is caught by
 /// us with a message naming the setting. Stricter than the host in one place: the host also reads a five-field
 /// expression (no seconds), which turns the sample's <c>0 */5 * * * *</c> with one field dropped into "every five
@@ -38,6 +47,7 @@ public sealed class FunctionsOptionsValidator : IValidateOptions<FunctionsOption
         {
             ValidateSchedule(FunctionsOptions.ArchiveScheduleSetting, options.ArchiveSchedule, "0 */5 * * * *"),
             ValidateSchedule(FunctionsOptions.VerifyScheduleSetting, options.VerifySchedule, "0 15 * * * *"),
+            ValidateSchedule(FunctionsOptions.OffloadScheduleSetting, options.OffloadSchedule, "0 30 3 * * *"),
         }.OfType<string>().ToList();
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

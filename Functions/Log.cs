@@ -24,6 +24,9 @@ internal static partial class Log
     [LoggerMessage(FunctionsLogEventIds.VerifyScheduleInvalid, LogLevel.Critical, "Scheduled verification is off: {Problem} The host disables the verify timer; archiving and the HTTP functions still run. Fix the app setting and restart.", EventName = "VerifyScheduleInvalid")]
     public static partial void VerifyScheduleInvalid(ILogger logger, string problem);
 
+    [LoggerMessage(FunctionsLogEventIds.OffloadScheduleInvalid, LogLevel.Critical, "Scheduled offload is off: {Problem} The host disables the offload timer; archiving, verification and the HTTP functions still run. Fix the app setting and restart.", EventName = "OffloadScheduleInvalid")]
+    public static partial void OffloadScheduleInvalid(ILogger logger, string problem);
+
     [LoggerMessage(FunctionsLogEventIds.StartupMigrationApplied, LogLevel.Information, "Archive:MigrateOnStartup applied {Count} pending migrations", EventName = "StartupMigrationApplied")]
     public static partial void StartupMigrationApplied(ILogger logger, int count);
 
@@ -47,4 +50,16 @@ internal static partial class Log
 
     [LoggerMessage(FunctionsLogEventIds.VerifyTimerFailed, LogLevel.Error, "Verify timer run (verification {VerificationId}) failed: {Error}", EventName = "VerifyTimerFailed")]
     public static partial void VerifyTimerFailed(ILogger logger, long verificationId, string? error);
+
+    [LoggerMessage(FunctionsLogEventIds.OffloadTimerFired, LogLevel.Information, "Offload timer fired (past due: {IsPastDue}, next: {NextRun})", EventName = "OffloadTimerFired")]
+    public static partial void OffloadTimerFired(ILogger logger, bool isPastDue, DateTime? nextRun);
+
+    [LoggerMessage(FunctionsLogEventIds.OffloadDisabled, LogLevel.Information, "Offload is off (Archive:Offload:Enabled is false): the offload timer removes nothing from Redis", EventName = "OffloadDisabled")]
+    public static partial void OffloadDisabled(ILogger logger);
+
+    [LoggerMessage(FunctionsLogEventIds.OffloadTimerRefused, LogLevel.Warning, "Offload timer run {RunId} was refused and offloaded nothing: {Reason}", EventName = "OffloadTimerRefused")]
+    public static partial void OffloadTimerRefused(ILogger logger, Guid runId, string? reason);
+
+    [LoggerMessage(FunctionsLogEventIds.SessionRestoreAnswered, LogLevel.Information, "Session {SessionId} restore answered {StatusCode}: {Rows} archived rows, {Written} written, {Skipped} already in Redis, {Refused} refused, offloaded restored {OffloadedRestored}, {ElapsedMs} ms", EventName = "SessionRestoreAnswered")]
+    public static partial void SessionRestoreAnswered(ILogger logger, string sessionId, int statusCode, long rows, long written, long skipped, long refused, int offloadedRestored, double elapsedMs);
 }

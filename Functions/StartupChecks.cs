@@ -38,12 +38,12 @@ public sealed class StartupProblems
 }
 
 /// <summary>
-/// Checks both timer schedules when the worker starts. A bad or missing schedule does not stop the worker: the host
+/// Checks the three timer schedules when the worker starts. A bad or missing schedule does not stop the worker: the host
 /// would only restart it in a loop (on Azure, a crash loop whose cause is easy to miss), while the HTTP functions
-/// (status, verify, a manual kick) and the other timer still work. Instead each problem is logged as a Critical event
-/// (<c>ArchiveScheduleInvalid</c> 2003, <c>VerifyScheduleInvalid</c> 2007; alerted on in <c>infra/</c>) and status
-/// answers 503 until it is fixed: without the archive timer nothing is archived, without the verify timer a gap would
-/// again go unnoticed.
+/// (status, verify, a manual kick, session restore) and the other timers still work. Instead each problem is logged as a
+/// Critical event (<c>ArchiveScheduleInvalid</c> 2003, <c>VerifyScheduleInvalid</c> 2007, <c>OffloadScheduleInvalid</c>
+/// 2008; alerted on in <c>infra/</c>) and status answers 503 until it is fixed: without the archive timer nothing is
+/// archived, without the verify timer a gap would again go unnoticed, without the offload timer Redis keeps growing.
 /// </summary>
 internal sealed class ScheduleCheck(
     IOptions<FunctionsOptions> options,
@@ -55,6 +55,7 @@ internal sealed class ScheduleCheck(
         var settings = options.Value;
         Check(FunctionsOptions.ArchiveScheduleSetting, settings.ArchiveSchedule, "0 */5 * * * *", Log.ArchiveScheduleInvalid);
         Check(FunctionsOptions.VerifyScheduleSetting, settings.VerifySchedule, "0 15 * * * *", Log.VerifyScheduleInvalid);
+        Check(FunctionsOptions.OffloadScheduleSetting, settings.OffloadSchedule, "0 30 3 * * *", Log.OffloadScheduleInvalid);
         return Task.CompletedTask;
     }
 

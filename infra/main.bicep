@@ -18,6 +18,12 @@ param archiveSchedule string = '0 */5 * * * *'
 @description('Six-field NCRONTAB schedule of the incremental verify timer ArchiveVerifyTimer (app setting VerifySchedule); hourly at minute 15 by default.')
 param verifySchedule string = '0 15 * * * *'
 
+@description('Six-field NCRONTAB schedule of the offload timer ArchiveOffloadTimer (app setting OffloadSchedule); daily at 03:30 UTC by default. The timer removes nothing unless offloadEnabled is true.')
+param offloadSchedule string = '0 30 3 * * *'
+
+@description('Archive:Offload:Enabled: let the offload timer remove sessions idle for Archive:Offload:After (30 days) from Redis; they then live only in the archive until restored. Off by default: removing data from Redis is an operator\'s decision.')
+param offloadEnabled bool = false
+
 @description('Archive:TimeBudget: a pass stops between pages after this long; keep it below functionTimeout (host.json, 00:10:00).')
 param archiveTimeBudget string = '00:08:00'
 
@@ -215,12 +221,14 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
     ArchiveSchedule: archiveSchedule
     VerifySchedule: verifySchedule
+    OffloadSchedule: offloadSchedule
     ConnectionStrings__Redis: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${redisSecretName})'
     ConnectionStrings__Postgres: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${postgresSecretName})'
     Archive__KeyPrefix: keyPrefix
     Archive__TimeBudget: archiveTimeBudget
     Archive__MigrateOnStartup: 'false'
     Archive__PostgresUseManagedIdentity: string(postgresUseManagedIdentity)
+    Archive__Offload__Enabled: string(offloadEnabled)
   }
   dependsOn: [
     storageRoleAssignments
@@ -318,16 +326,16 @@ resource failedRunAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   }
 }
 
-// ArchiveScheduleInvalid (2003), StartupMigrationFailed (2005), NeedsAttention (2006) and VerifyScheduleInvalid (2007)
-// come from the Functions worker when it runs but cannot archive or verify on schedule (a schedule the host refused,
-// migrations that failed at start-up).
+// ArchiveScheduleInvalid (2003), StartupMigrationFailed (2005), NeedsAttention (2006), VerifyScheduleInvalid (2007) and
+// OffloadScheduleInvalid (2008) come from the Functions worker when it runs but cannot archive, verify or offload on
+// schedule (a schedule the host refused, migrations that failed at start-up).
 resource startupProblemAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${environmentName}-archive-startup-problem'
   location: location
   tags: tags
   properties: {
-    displayName: 'NexusArchive: needs attention (bad ArchiveSchedule or VerifySchedule, or failed start-up migration)'
-    description: 'The Functions worker runs, but scheduled archiving or verification is off or migrations failed; GET /api/archive/status answers 503 with the problem.'
+    displayName: 'NexusArchive: needs attention (bad ArchiveSchedule, VerifySchedule or OffloadSchedule, or failed start-up migration)'
+    description: 'The Functions worker runs, but scheduled archiving, verification or offload is off or migrations failed; GET /api/archive/status answers 503 with the problem.'
     severity: 1
     enabled: true
     scopes: [
@@ -338,7 +346,7 @@ resource startupProblemAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01'
     criteria: {
       allOf: [
         {
-          query: 'traces | where tostring(customDimensions.EventName) in ("ArchiveScheduleInvalid", "StartupMigrationFailed", "NeedsAttention", "VerifyScheduleInvalid")'
+          query: 'traces | where tostring(customDimensions.EventName) in ("ArchiveScheduleInvalid", "StartupMigrationFailed", "NeedsAttention", "VerifyScheduleInvalid", "OffloadScheduleInvalid")'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

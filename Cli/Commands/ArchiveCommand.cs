@@ -11,10 +11,21 @@ internal static class ArchiveCommand
     {
         var entities = new Option<string[]>("--entity") { Description = "Archive only these entities (repeatable): user, session, message, attachment.", AllowMultipleArgumentsPerToken = true };
         var maxDuration = new Option<TimeSpan?>("--max-duration") { Description = "Stop between pages after this long (e.g. 00:05:00); Archive:TimeBudget still applies." };
+        var ids = new Option<string[]>("--id") { Description = "Archive exactly these records of the one --entity now (repeatable), regardless of the settle window and the checkpoint.", AllowMultipleArgumentsPerToken = true };
         var json = new Option<bool>("--json") { Description = "Print the run summary as JSON." };
-        var command = new Command("archive", "Run one archive pass over the due changes of every entity; exits non-zero on failure.") { entities, maxDuration, json };
+        var command = new Command("archive", "Run one archive pass over the due changes of every entity; exits non-zero on failure. With --id: archive those records now.") { entities, maxDuration, ids, json };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
+            if (parse.GetValue(ids) is { Length: > 0 } named)
+            {
+                var entity = parse.GetValue(entities) is [var one] ? one : throw new ArgumentException("--id needs exactly one --entity.");
+                var report = await services.GetRequiredService<ArchiveRecordsService>().ArchiveAsync([.. named.Select(id => new RecordRef(entity, id))], ct);
+                Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, Output.Json) : Output.Table(
+                    ["entity", "id", "outcome", "reason"],
+                    report.Records.Select(r => (IReadOnlyList<string>)[r.Entity, r.Id, r.Outcome.ToString(), r.Reason ?? string.Empty])));
+                return report.Records.Any(r => r.Outcome is RecordOutcome.DeadLettered or RecordOutcome.NotFound) ? CliHost.ExitFailed : CliHost.ExitOk;
+            }
+
             var service = services.GetRequiredService<ArchiveService>();
             var run = await service.RunAsync(new ArchiveRunRequest("cli", parse.GetValue(entities), parse.GetValue(maxDuration)), ct);
 

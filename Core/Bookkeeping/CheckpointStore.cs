@@ -13,7 +13,7 @@ namespace NexusArchive.Core.Bookkeeping;
 /// <param name="Entity">The entity name.</param>
 /// <param name="Checkpoint">Where the archive stands: after this (score, member); null = never archived.</param>
 /// <param name="Leased">A live pass holds the entity (its lease has not expired).</param>
-public sealed record CheckpointState(string Entity, ChangeCursor? Checkpoint, bool Leased);
+internal sealed record CheckpointState(string Entity, ChangeCursor? Checkpoint, bool Leased);
 
 /// <summary>What <see cref="CheckpointStore.RewindAsync"/> did.</summary>
 internal enum RewindOutcome

@@ -9,7 +9,7 @@ using NpgsqlTypes;
 namespace NexusArchive.Core.Bookkeeping;
 
 /// <summary>The values of <c>dead_letters.status</c>.</summary>
-public static class DeadLetterStatus
+internal static class DeadLetterStatus
 {
     /// <summary>Waiting for an operator or for the record to be fixed at the source.</summary>
     public const string Open = "open";

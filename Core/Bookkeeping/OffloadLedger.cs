@@ -57,8 +57,8 @@ internal sealed class OffloadLedger(NpgsqlDataSource dataSource, SchemaNames sch
               AND NOT EXISTS (SELECT 1 FROM {Sessions} o WHERE o.session_id = s.id AND o.state = 'offloaded')
               AND NOT EXISTS (SELECT 1 FROM {Target(EntityCatalog.Message)} m WHERE m.session_id = s.id AND m.updated_at >= $2)
               AND NOT EXISTS (SELECT 1 FROM {Target(EntityCatalog.Attachment)} a WHERE a.session_id = s.id AND a.updated_at >= $2)
-              AND NOT EXISTS (SELECT 1 FROM {Target(EntityCatalog.Attachment)} a JOIN {Target(EntityCatalog.Message)} m ON m.id = a.message_id
-                              WHERE m.session_id = s.id AND a.updated_at >= $2)
+              AND NOT EXISTS (SELECT 1 FROM {Target(EntityCatalog.Message)} m JOIN {Target(EntityCatalog.Attachment)} a ON a.message_id = m.id
+                              WHERE m.session_id = s.id AND a.session_id IS NULL AND a.updated_at >= $2)
             ORDER BY s.id LIMIT $3
             """);
         command.Parameters.Add(new() { Value = afterSessionId });
@@ -142,6 +142,21 @@ internal sealed class OffloadLedger(NpgsqlDataSource dataSource, SchemaNames sch
         command.Parameters.Add(new() { Value = sessionIds.ToArray() });
         command.Parameters.Add(new() { Value = runId });
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Of <paramref name="sessionIds"/>, those whose session row the archive holds.</summary>
+    public async Task<HashSet<string>> ArchivedSessionsAsync(IReadOnlyList<string> sessionIds, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT id FROM {Target(EntityCatalog.Session)} WHERE id = ANY($1)");
+        command.Parameters.Add(new() { Value = sessionIds.ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add(reader.GetString(0));
+        }
+
+        return found;
     }
 
     /// <summary>Forgets sessions restored into Redis, whatever their state.</summary>

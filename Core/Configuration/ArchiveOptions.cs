@@ -56,7 +56,7 @@ public sealed class ArchiveOptions
     public string BookkeepingSchema { get; set; } = "nexus_archive";
 
     /// <summary>
-    /// The PostgreSQL text search configuration of message search (migration 0005: the GIN index on
+    /// The PostgreSQL text search configuration of message search (migration 0007: the GIN index on
     /// <c>messages.content</c> and <c>search_messages</c>). <c>simple</c> (the default) does no stemming and knows no
     /// stop words, which suits NexusChat's multilingual chats; a single-language archive may choose that language
     /// (<c>english</c>, <c>german</c>, …) for stemming. One of <see cref="SearchLanguages.BuiltIn"/>. Changing it later

@@ -4,7 +4,7 @@ using NexusArchive.Core.Entities;
 namespace NexusArchive.Core.Configuration;
 
 /// <summary>Every rule for <see cref="ArchiveOptions"/> (ranges, formats, cross-field), in one place; every failure names the setting.</summary>
-public sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
+internal sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, ArchiveOptions options)

@@ -4,7 +4,7 @@ using Npgsql;
 namespace NexusArchive.Core.Configuration;
 
 /// <summary>The two connection strings, read from <c>ConnectionStrings:Redis</c> and <c>ConnectionStrings:Postgres</c>.</summary>
-public sealed class ConnectionOptions
+internal sealed class ConnectionOptions
 {
     public string? Redis { get; set; }
 
@@ -12,7 +12,7 @@ public sealed class ConnectionOptions
 }
 
 /// <summary>Checks both connection strings at start-up; messages name the setting and never echo its value.</summary>
-public sealed class ConnectionOptionsValidator : IValidateOptions<ConnectionOptions>
+internal sealed class ConnectionOptionsValidator : IValidateOptions<ConnectionOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, ConnectionOptions options)

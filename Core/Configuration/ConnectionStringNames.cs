@@ -1,7 +1,7 @@
 namespace NexusArchive.Core.Configuration;
 
 /// <summary>Names under <c>ConnectionStrings</c> (environment: <c>ConnectionStrings__Redis</c>, <c>ConnectionStrings__Postgres</c>).</summary>
-public static class ConnectionStringNames
+internal static class ConnectionStringNames
 {
     public const string Redis = "Redis";
     public const string Postgres = "Postgres";

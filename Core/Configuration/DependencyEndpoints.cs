@@ -6,7 +6,7 @@ namespace NexusArchive.Core.Configuration;
 /// Where the archive connects, in words an operator can act on: the setting's name and the host, port and database
 /// it names, never a user name or password. Used in errors that say a dependency is unreachable.
 /// </summary>
-public sealed class DependencyEndpoints
+internal sealed class DependencyEndpoints
 {
     public DependencyEndpoints(ConnectionOptions connections)
     {

@@ -7,7 +7,7 @@ namespace NexusArchive.Core.Configuration;
 /// Only identifiers that pass these checks are ever spliced into SQL (always double-quoted);
 /// every data value travels as a parameter.
 /// </summary>
-public static partial class Identifiers
+internal static partial class Identifiers
 {
     [GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$", RegexOptions.CultureInvariant)]
     private static partial Regex SqlIdentifierPattern();

@@ -7,7 +7,7 @@ namespace NexusArchive.Core.Configuration;
 /// Entra ID (managed identity) sign-in for Azure Database for PostgreSQL: the access token is the password.
 /// Tokens live about an hour; Npgsql refreshes ours in the background, so opening a connection never waits on Entra.
 /// </summary>
-public static class PostgresEntraPassword
+internal static class PostgresEntraPassword
 {
     /// <summary>The scope Azure Database for PostgreSQL accepts tokens for.</summary>
     public const string Scope = "https://ossrdbms-aad.database.windows.net/.default";

@@ -9,7 +9,7 @@ namespace NexusArchive.Core.Configuration;
 /// (<c>rediss://default:password@host:port</c>), which <see cref="ConfigurationOptions.Parse(string)"/>
 /// does not understand and would silently turn into a bad configuration.
 /// </summary>
-public static class RedisConnectionString
+internal static class RedisConnectionString
 {
     /// <summary>Parses either format; throws <see cref="FormatException"/> naming the setting, never echoing the password.</summary>
     public static ConfigurationOptions Parse(string connectionString)

@@ -5,7 +5,7 @@ namespace NexusArchive.Core.Configuration;
 /// (<c>SELECT cfgname FROM pg_ts_config</c> on a fresh server, Supabase included). Only a name from this list is ever
 /// put into SQL text, and only as a quoted literal (<see cref="Literal"/>).
 /// </summary>
-public static class SearchLanguages
+internal static class SearchLanguages
 {
     /// <summary>The default: <c>simple</c> lower-cases and splits words, with no stemming and no stop words, so it treats every language alike.</summary>
     public const string Default = "simple";

@@ -30,23 +30,43 @@ public sealed record DemoDataSummary(int Users, int Sessions, int Messages, int 
 /// attachments, some edits and soft deletes. Timestamps lie in the past (Redis clock) so the very next pass
 /// archives everything; the seed makes the data set reproducible.
 /// </summary>
-public sealed class DemoDataSeeder(IConnectionMultiplexer redis, IChangeSource source, RecordWriter writer, RedisLayout layout, ILogger<DemoDataSeeder> logger)
+public sealed class DemoDataSeeder
 {
     private static readonly string[] s_roles = ["user", "assistant"];
     private static readonly string[] s_models = ["gpt-4o", "claude-3.5-sonnet", "llama-3.1-70b"];
     private static readonly string[] s_words =
         ["archive", "redis", "postgres", "session", "deploy", "question", "answer", "latency", "backup", "restore", "token", "model", "chat", "nexus", "hello"];
 
+    private readonly IConnectionMultiplexer _redis;
+    private readonly IChangeSource _source;
+    private readonly RecordWriter _writer;
+    private readonly RedisLayout _layout;
+    private readonly ILogger<DemoDataSeeder> _logger;
+
+    internal DemoDataSeeder(
+        IConnectionMultiplexer redis,
+        IChangeSource source,
+        RecordWriter writer,
+        RedisLayout layout,
+        ILogger<DemoDataSeeder> logger)
+    {
+        _redis = redis;
+        _source = source;
+        _writer = writer;
+        _layout = layout;
+        _logger = logger;
+    }
+
     /// <summary>True when the data set of this seed is already in Redis (its first user exists).</summary>
     public Task<bool> IsSeededAsync(DemoDataShape shape) =>
-        redis.GetDatabase().KeyExistsAsync(layout.RecordKey(EntityCatalog.User, UserId(shape, 0)));
+        _redis.GetDatabase().KeyExistsAsync(_layout.RecordKey(EntityCatalog.User, UserId(shape, 0)));
 
     /// <summary>Seeds the data set; existing records with the same ids are only replaced by newer versions.</summary>
     public async Task<DemoDataSummary> SeedAsync(DemoDataShape shape, CancellationToken cancellationToken)
     {
-        var database = redis.GetDatabase();
+        var database = _redis.GetDatabase();
         var random = new Random(shape.Seed);
-        var nowMs = (await source.GetServerTimeAsync(cancellationToken)).ToUnixTimeMilliseconds();
+        var nowMs = (await _source.GetServerTimeAsync(cancellationToken)).ToUnixTimeMilliseconds();
         var startMs = nowMs - (long)TimeSpan.FromDays(30).TotalMilliseconds;
         var endMs = nowMs - (long)TimeSpan.FromMinutes(1).TotalMilliseconds;
         var pending = new List<Task>(4096);
@@ -54,7 +74,7 @@ public sealed class DemoDataSeeder(IConnectionMultiplexer redis, IChangeSource s
 
         async Task Write(EntityDescriptor entity, string id, Dictionary<string, string> fields, long updatedAt)
         {
-            pending.Add(writer.WriteAsync(
+            pending.Add(_writer.WriteAsync(
                 database, entity, id, fields.Select(f => new KeyValuePair<string, RedisValue>(f.Key, f.Value)), updatedAt, WriteMode.Merge, onlyIfNewer: true));
             if (pending.Count >= 4000)
             {
@@ -148,7 +168,7 @@ public sealed class DemoDataSeeder(IConnectionMultiplexer redis, IChangeSource s
 
         await Task.WhenAll(pending).WaitAsync(cancellationToken);
         var summary = new DemoDataSummary(shape.Users, sessions, messages, attachments, edits, softDeletes);
-        Log.DemoSeeded(logger, summary.Users, summary.Sessions, summary.Messages, summary.Attachments, summary.Edits, summary.SoftDeletes);
+        Log.DemoSeeded(_logger, summary.Users, summary.Sessions, summary.Messages, summary.Attachments, summary.Edits, summary.SoftDeletes);
         return summary;
     }
 

@@ -1,7 +1,7 @@
 namespace NexusArchive.Core.Diagnostics;
 
 /// <summary>Compares byte arrays by content (Redis members are bytes, not strings).</summary>
-public sealed class ByteArrayComparer : IEqualityComparer<byte[]>
+internal sealed class ByteArrayComparer : IEqualityComparer<byte[]>
 {
     public static readonly ByteArrayComparer Instance = new();
 

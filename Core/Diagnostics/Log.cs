@@ -77,6 +77,9 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.RestoreEntityFinished, LogLevel.Information, "Restore of {Entity} ({Scope}{DryRun}): {Written} written, {Skipped} skipped (equal or newer in Redis)", EventName = "RestoreEntityFinished")]
     public static partial void RestoreEntityFinished(ILogger logger, string entity, string scope, string dryRun, long written, long skipped);
 
+    [LoggerMessage(LogEventIds.RecordsArchived, LogLevel.Information, "Archived named records now: {Named} named, {Archived} archived, {DeadLettered} dead-lettered in {DurationMs:F1} ms", EventName = "RecordsArchived")]
+    public static partial void RecordsArchived(ILogger logger, int named, int archived, int deadLettered, double durationMs);
+
     [LoggerMessage(LogEventIds.OffloadStarted, LogLevel.Information, "Offload {RunId} started{DryRun}: sessions idle since before {Cutoff:O}", EventName = "OffloadStarted")]
     public static partial void OffloadStarted(ILogger logger, Guid runId, string dryRun, DateTimeOffset cutoff);
 
@@ -91,6 +94,12 @@ internal static partial class Log
 
     [LoggerMessage(LogEventIds.OffloadMarkersCleared, LogLevel.Information, "Restore brought {Sessions} offloaded sessions back into Redis and cleared their offload markers", EventName = "OffloadMarkersCleared")]
     public static partial void OffloadMarkersCleared(ILogger logger, int sessions);
+
+    [LoggerMessage(LogEventIds.UserExported, LogLevel.Information, "Exported user {UserId}: {Records} archived records (audit {AuditId})", EventName = "UserExported")]
+    public static partial void UserExported(ILogger logger, string userId, long records, long auditId);
+
+    [LoggerMessage(LogEventIds.UserErased, LogLevel.Warning, "Erased user {UserId}{DryRun}: {PostgresRows} archive rows, {RedisKeys} Redis keys (audit {AuditId})", EventName = "UserErased")]
+    public static partial void UserErased(ILogger logger, string userId, string dryRun, long postgresRows, long redisKeys, long auditId);
 
     [LoggerMessage(LogEventIds.RestoreRecordRefused, LogLevel.Warning, "Restore of {Entity} {RecordId}: the writer refused it, Redis unchanged for it: {Reason}", EventName = "RestoreRecordRefused")]
     public static partial void RestoreRecordRefused(ILogger logger, string entity, string recordId, string reason);

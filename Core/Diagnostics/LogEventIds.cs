@@ -23,11 +23,12 @@ internal static class LogEventIds
     public const int LeaseLost = 1012;
     public const int LeaseRenewalFailed = 1013;
     public const int LateWritesDrained = 1014;
+    public const int RecordsArchived = 1015;
     public const int MigrationApplied = 1020;
     public const int SearchLanguageApplied = 1021;
     public const int DemoSeeded = 1030;
 
-    // 3000-3099: verify, restore, backfill, offload (Log.cs).
+    // 3000-3099: verify, restore, backfill, offload, export and erase (Log.cs).
     public const int VerifyEntityFinished = 3000;
     public const int VerifyFoundProblems = 3001;
     public const int VerificationFinished = 3002;
@@ -46,6 +47,8 @@ internal static class LogEventIds
     public const int OffloadFinished = 3032;
     public const int OffloadHistoryFailed = 3033;
     public const int OffloadMarkersCleared = 3034;
+    public const int UserExported = 3040;
+    public const int UserErased = 3041;
 
     // 4000-4099: resilience and dead letters (Log.Resilience.cs).
     public const int RetryScheduled = 4000;

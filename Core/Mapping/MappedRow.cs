@@ -5,14 +5,14 @@ namespace NexusArchive.Core.Mapping;
 /// <summary>A record mapped to its table's columns, ready for COPY.</summary>
 /// <param name="Record">The record as read from Redis (kept so a row PostgreSQL rejects is dead-lettered with its exact bytes).</param>
 /// <param name="Values">One value per <see cref="Entities.EntityDescriptor.Columns"/> column, then <c>extra</c> (jsonb text or null).</param>
-public sealed record MappedRow(SourceRecord Record, object?[] Values)
+internal sealed record MappedRow(SourceRecord Record, object?[] Values)
 {
     /// <summary>The change-index entry the record came from.</summary>
     public ChangeEntry Entry => Record.Entry;
 }
 
 /// <summary>Why a record could not be archived; the category is stable for dashboards and CLI filters.</summary>
-public static class DeadLetterReasons
+internal static class DeadLetterReasons
 {
     public const string MissingField = "missing_field";
     public const string IdMismatch = "id_mismatch";
@@ -30,7 +30,7 @@ public static class DeadLetterReasons
 /// <param name="Category">One of <see cref="DeadLetterReasons"/>.</param>
 /// <param name="Reason">A sentence naming the field and what is wrong (never the value itself).</param>
 /// <param name="RawFields">The hash exactly as read, as a JSON array of [field, value] pairs (see <see cref="RawPayload"/>).</param>
-public sealed record DeadLetter(ChangeEntry Entry, string Category, string Reason, string RawFields);
+internal sealed record DeadLetter(ChangeEntry Entry, string Category, string Reason, string RawFields);
 
 /// <summary>The outcome of mapping one page.</summary>
-public sealed record MappedPage(IReadOnlyList<MappedRow> Rows, IReadOnlyList<DeadLetter> DeadLetters, int Vanished);
+internal sealed record MappedPage(IReadOnlyList<MappedRow> Rows, IReadOnlyList<DeadLetter> DeadLetters, int Vanished);

@@ -9,7 +9,7 @@ namespace NexusArchive.Core.Mapping;
 /// Encodes a Redis hash as JSON without losing a byte: an array of <c>[field, value]</c> pairs where each
 /// element is a JSON string when it is valid UTF-8 without NUL characters, and <c>{"base64": "…"}</c> otherwise.
 /// </summary>
-public static class RawPayload
+internal static class RawPayload
 {
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

@@ -10,7 +10,7 @@ namespace NexusArchive.Core.Mapping;
 /// cannot be stored exactly as written becomes a <see cref="DeadLetter"/> with a reason naming the field.
 /// Unmapped fields go to the <c>extra</c> jsonb column.
 /// </summary>
-public sealed class RecordMapper
+internal sealed class RecordMapper
 {
     /// <summary>Maps one page of fetched records.</summary>
     /// <param name="entity">The entity descriptor.</param>

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace NexusArchive.Core.Mapping;
 
 /// <summary>Parses the contract's timestamps: Unix epoch milliseconds as a decimal string, or ISO-8601.</summary>
-public static class TimestampParser
+internal static class TimestampParser
 {
     /// <summary>
     /// The earliest timestamp the archive accepts, in the writer and in the mapper alike. Nothing NexusChat stores

@@ -33,7 +33,7 @@ public sealed class OffloadOptions
 }
 
 /// <summary>Ranges of <see cref="OffloadOptions"/>, each failure naming its setting.</summary>
-public sealed class OffloadOptionsValidator : IValidateOptions<OffloadOptions>
+internal sealed class OffloadOptionsValidator : IValidateOptions<OffloadOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, OffloadOptions options)

@@ -26,7 +26,7 @@ public enum OffloadStatus
 }
 
 /// <summary>Why a candidate session stays in Redis.</summary>
-public static class OffloadSkipReasons
+internal static class OffloadSkipReasons
 {
     /// <summary>A record of the session has a change the archiver has not committed yet.</summary>
     public const string PendingChange = "pending_change";

@@ -392,10 +392,15 @@ public sealed class OffloadService
             {
                 new($"SELECT s.id, s.id, {string.Format(CultureInfo.InvariantCulture, Ms, "s")} FROM {Table(EntityCatalog.Session)} s WHERE s.id = ANY($1)") { Parameters = { new() { Value = sessionIds } } },
                 new($"SELECT m.id, m.session_id, {string.Format(CultureInfo.InvariantCulture, Ms, "m")} FROM {Table(EntityCatalog.Message)} m WHERE m.session_id = ANY($1)") { Parameters = { new() { Value = sessionIds } } },
+                // An attachment belongs to its own sessionId, or (without one) to its message's session: two indexed
+                // lookups rather than an OR across a join, which PostgreSQL can only answer with a scan.
                 new($"""
-                    SELECT a.id, CASE WHEN a.session_id = ANY($1) THEN a.session_id ELSE m.session_id END, {string.Format(CultureInfo.InvariantCulture, Ms, "a")}
-                    FROM {Table(EntityCatalog.Attachment)} a LEFT JOIN {Table(EntityCatalog.Message)} m ON m.id = a.message_id
-                    WHERE a.session_id = ANY($1) OR m.session_id = ANY($1)
+                    SELECT a.id, a.session_id, {string.Format(CultureInfo.InvariantCulture, Ms, "a")}
+                    FROM {Table(EntityCatalog.Attachment)} a WHERE a.session_id = ANY($1)
+                    UNION ALL
+                    SELECT a.id, m.session_id, {string.Format(CultureInfo.InvariantCulture, Ms, "a")}
+                    FROM {Table(EntityCatalog.Message)} m JOIN {Table(EntityCatalog.Attachment)} a ON a.message_id = m.id
+                    WHERE m.session_id = ANY($1) AND a.session_id IS NULL
                     """) { Parameters = { new() { Value = sessionIds } } },
             },
         };

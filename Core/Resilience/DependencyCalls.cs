@@ -13,7 +13,7 @@ namespace NexusArchive.Core.Resilience;
 /// Redis and PostgreSQL; the stores and writers it runs are plain and never retry on their own, so no call is retried
 /// by two layers.
 /// </summary>
-public abstract class DependencyCalls
+internal abstract class DependencyCalls
 {
     private readonly ResiliencePipeline _pipeline;
     private readonly string _dependency;
@@ -57,9 +57,9 @@ public abstract class DependencyCalls
 }
 
 /// <summary>PostgreSQL calls through the <c>nexus-postgres</c> pipeline.</summary>
-public sealed class PostgresCalls(ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options, DependencyEndpoints endpoints)
+internal sealed class PostgresCalls(ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options, DependencyEndpoints endpoints)
     : DependencyCalls(pipelines.GetPipeline(ResiliencePipelineNames.Postgres), "PostgreSQL", endpoints.Postgres, options.Value.BreakDuration);
 
 /// <summary>Redis calls through the <c>nexus-redis</c> pipeline.</summary>
-public sealed class RedisCalls(ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options, DependencyEndpoints endpoints)
+internal sealed class RedisCalls(ResiliencePipelineProvider<string> pipelines, IOptions<ResilienceOptions> options, DependencyEndpoints endpoints)
     : DependencyCalls(pipelines.GetPipeline(ResiliencePipelineNames.Redis), "Redis", endpoints.Redis, options.Value.BreakDuration);

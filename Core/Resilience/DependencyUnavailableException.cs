@@ -8,7 +8,7 @@ namespace NexusArchive.Core.Resilience;
 /// <param name="endpoint">The setting and the host/port it names (<see cref="Configuration.DependencyEndpoints"/>), never a password.</param>
 /// <param name="breakDuration">How long calls are rejected.</param>
 /// <param name="innerException">The breaker's exception.</param>
-public sealed class DependencyUnavailableException(string dependency, string endpoint, TimeSpan breakDuration, Exception innerException)
+internal sealed class DependencyUnavailableException(string dependency, string endpoint, TimeSpan breakDuration, Exception innerException)
     : Exception($"{dependency} at {endpoint} is unavailable: its circuit breaker opened after repeated transient failures; calls are rejected for {breakDuration} before the next probe.", innerException)
 {
     /// <summary><c>Redis</c> or <c>PostgreSQL</c>.</summary>

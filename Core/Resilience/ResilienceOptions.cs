@@ -5,7 +5,7 @@ namespace NexusArchive.Core.Resilience;
 /// pipelines, bound from <c>Archive:Resilience</c> (environment: <c>Archive__Resilience__MaxRetryAttempts</c>, …).
 /// Validated at start-up by <see cref="ResilienceOptionsValidator"/>.
 /// </summary>
-public sealed class ResilienceOptions
+internal sealed class ResilienceOptions
 {
     /// <summary>The configuration section these options bind from.</summary>
     public const string SectionName = "Archive:Resilience";

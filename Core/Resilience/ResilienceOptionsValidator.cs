@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace NexusArchive.Core.Resilience;
 
 /// <summary>Range rules for <see cref="ResilienceOptions"/> (Polly's own limits, stated up front); every failure names the setting.</summary>
-public sealed class ResilienceOptionsValidator : IValidateOptions<ResilienceOptions>
+internal sealed class ResilienceOptionsValidator : IValidateOptions<ResilienceOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, ResilienceOptions options)

@@ -1,7 +1,7 @@
 namespace NexusArchive.Core.Resilience;
 
 /// <summary>Keys of the named Polly pipelines in the <c>ResiliencePipelineProvider&lt;string&gt;</c>.</summary>
-public static class ResiliencePipelineNames
+internal static class ResiliencePipelineNames
 {
     /// <summary>Every Redis call of a pass: page reads, fetches, server time, checkpoint mirror.</summary>
     public const string Redis = "nexus-redis";

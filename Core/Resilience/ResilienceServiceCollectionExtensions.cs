@@ -12,7 +12,7 @@ using Polly.Retry;
 namespace NexusArchive.Core.Resilience;
 
 /// <summary>Registers <see cref="ResilienceOptions"/> and the <c>nexus-redis</c> / <c>nexus-postgres</c> pipelines.</summary>
-public static class ResilienceServiceCollectionExtensions
+internal static class ResilienceServiceCollectionExtensions
 {
     /// <summary>
     /// Binds <c>Archive:Resilience</c> (validated at start-up) and adds the two named pipelines with Polly.Extensions'

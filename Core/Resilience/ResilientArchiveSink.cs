@@ -13,7 +13,7 @@ namespace NexusArchive.Core.Resilience;
 /// was lost) the retry finds every row already archived ("only newer wins" MERGE → unchanged) and the checkpoint
 /// never moves backwards. Data errors and lease conflicts are not transient and pass straight through.
 /// </summary>
-public sealed class ResilientArchiveSink(IArchiveSink inner, PostgresCalls postgres) : IArchiveSink
+internal sealed class ResilientArchiveSink(IArchiveSink inner, PostgresCalls postgres) : IArchiveSink
 {
 
     /// <inheritdoc />

@@ -7,7 +7,7 @@ namespace NexusArchive.Core.Resilience;
 /// Runs every call of the real <see cref="IChangeSource"/> through the <c>nexus-redis</c> pipeline. Every call is a
 /// read (or the idempotent checkpoint mirror), so a retry can never double an effect.
 /// </summary>
-public sealed class ResilientChangeSource(IChangeSource inner, RedisCalls redis) : IChangeSource
+internal sealed class ResilientChangeSource(IChangeSource inner, RedisCalls redis) : IChangeSource
 {
 
     /// <inheritdoc />

@@ -10,7 +10,7 @@ namespace NexusArchive.Core.Resilience;
 /// error (SQLSTATE class 22/23: the sink bisects those into dead letters), never a lease conflict, never the
 /// caller's own cancellation.
 /// </summary>
-public static class TransientFailures
+internal static class TransientFailures
 {
     /// <summary>A PostgreSQL failure worth retrying the whole call (page transaction, lease, run history) for.</summary>
     public static bool IsTransientPostgres(Exception exception) => exception switch

@@ -11,7 +11,7 @@ namespace NexusArchive.Core.Restore;
 /// precision, so nothing is rounded), integers as decimal strings, jsonb as its text, and each <c>extra</c>
 /// property as a field of its own. Null columns are left out, as a client that never set them would.
 /// </summary>
-public static class ArchivedRecordFields
+internal static class ArchivedRecordFields
 {
     /// <summary>The fields of a row read with the descriptor's columns then <c>extra</c>, and its updatedAt in epoch ms.</summary>
     public static (List<KeyValuePair<string, RedisValue>> Fields, long UpdatedAtMs) From(EntityDescriptor entity, IReadOnlyList<object?> values)

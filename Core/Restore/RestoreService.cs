@@ -193,12 +193,16 @@ public sealed class RestoreService
             return;
         }
 
+        // Only sessions the archive still holds came back: an offloaded session whose rows are gone keeps its marker and
+        // ledger row, so verify goes on reporting it as offloaded-but-missing instead of the evidence disappearing.
+        var held = await postgresCalls.RunAsync(ct => offloads.ArchivedSessionsAsync([.. offloaded.Select(o => o.SessionId)], ct), cancellationToken);
+        var restored = offloaded.Where(o => held.Contains(o.SessionId)).ToList();
         await redisCalls.RunAsync(
-            ct => Task.WhenAll(offloaded.Select(o => database.HashDeleteAsync(layout.OffloadMarkerKey(o.UserId), o.SessionId))).WaitAsync(ct),
+            ct => Task.WhenAll(restored.Select(o => database.HashDeleteAsync(layout.OffloadMarkerKey(o.UserId), o.SessionId))).WaitAsync(ct),
             cancellationToken);
-        await postgresCalls.RunAsync(ct => offloads.ForgetAsync([.. offloaded.Select(o => o.SessionId)], ct), cancellationToken);
-        report.OffloadedRestored = offloaded.Count;
-        Log.OffloadMarkersCleared(logger, offloaded.Count);
+        await postgresCalls.RunAsync(ct => offloads.ForgetAsync([.. restored.Select(o => o.SessionId)], ct), cancellationToken);
+        report.OffloadedRestored = restored.Count;
+        Log.OffloadMarkersCleared(logger, restored.Count);
     }
 
     private async Task RestoreEntityAsync(

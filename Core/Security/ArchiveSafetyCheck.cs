@@ -12,14 +12,14 @@ namespace NexusArchive.Core.Security;
 /// Row Level Security is disabled on an archive table, or when the connected role can read Supabase's
 /// <c>auth</c> schema secrets — a sign the archiver runs with an admin's credentials instead of its own role.
 /// </summary>
-public interface IArchiveSafetyCheck
+internal interface IArchiveSafetyCheck
 {
     /// <summary>Verifies the database; throws <see cref="ArchiveSafetyException"/> naming every problem found.</summary>
     Task VerifyAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>The real check against PostgreSQL's catalogs (see <see cref="IArchiveSafetyCheck"/>).</summary>
-public sealed class ArchiveSafetyCheck(
+internal sealed class ArchiveSafetyCheck(
     NpgsqlDataSource dataSource,
     SchemaNames schemas,
     IOptions<SecurityOptions> options,

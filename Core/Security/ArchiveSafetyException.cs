@@ -1,4 +1,4 @@
 namespace NexusArchive.Core.Security;
 
 /// <summary>The start-up safety check found the database unsafe to archive into; the message says what and how to fix it.</summary>
-public sealed class ArchiveSafetyException(string message) : Exception(message);
+internal sealed class ArchiveSafetyException(string message) : Exception(message);

@@ -4,7 +4,7 @@ namespace NexusArchive.Core.Security;
 /// Security settings, bound from <c>Archive:Security</c> (environment: <c>Archive__Security__OwnerClaim</c>, …).
 /// See docs/security.md.
 /// </summary>
-public sealed class SecurityOptions
+internal sealed class SecurityOptions
 {
     /// <summary>The configuration section these options bind from.</summary>
     public const string SectionName = "Archive:Security";

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace NexusArchive.Core.Security;
 
 /// <summary>Rules for <c>Archive:Security</c>; every failure names the setting.</summary>
-public sealed partial class SecurityOptionsValidator : IValidateOptions<SecurityOptions>
+internal sealed partial class SecurityOptionsValidator : IValidateOptions<SecurityOptions>
 {
     private const string Section = SecurityOptions.SectionName;
 

@@ -9,7 +9,11 @@ namespace NexusArchive.Core.Sink;
 /// <param name="Upserted">Rows inserted or replaced by a strictly newer version.</param>
 /// <param name="Unchanged">Rows already archived at this version or a newer one.</param>
 /// <param name="DeadLettered">Records written to (or refreshed in) the dead-letter table.</param>
-public readonly record struct PageWriteResult(int Upserted, int Unchanged, int DeadLettered);
+internal readonly record struct PageWriteResult(int Upserted, int Unchanged, int DeadLettered)
+{
+    /// <summary>Rows PostgreSQL refused (bisected out and dead-lettered as <c>rejected_by_database</c>).</summary>
+    public IReadOnlyList<Mapping.DeadLetter> Rejected { get; init; } = [];
+}
 
 /// <summary>Thrown when another pass holds an entity's lease (HTTP 409, timer logs and exits).</summary>
 public sealed class EntityBusyException(string entity)
@@ -19,7 +23,7 @@ public sealed class EntityBusyException(string entity)
 }
 
 /// <summary>The PostgreSQL side of a pass: archive tables, checkpoints, leases, dead letters and run history.</summary>
-public interface IArchiveSink
+internal interface IArchiveSink
 {
     /// <summary>Takes the entity's lease for this run and returns the committed checkpoint (null = never archived).</summary>
     /// <exception cref="EntityBusyException">Another live pass holds the lease.</exception>

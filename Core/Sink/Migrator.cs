@@ -15,19 +15,34 @@ public sealed record Migration(int Version, string Name, string Sql);
 /// Applies the embedded, versioned, forward-only migrations. Each runs in its own transaction together with
 /// its row in <c>{bookkeeping}.schema_migrations</c>; an advisory lock keeps two migrators from racing.
 /// </summary>
-public sealed partial class Migrator(
-    NpgsqlDataSource dataSource,
-    SchemaNames schemas,
-    IOptions<ArchiveOptions> archive,
-    IOptions<SecurityOptions> security,
-    ILogger<Migrator> logger)
+public sealed partial class Migrator
 {
     private const long MigrationLockKey = 0x4E58_4D49_4752; // "NXMIGR"
     private const string SearchBlockBegin = "-- search-language: begin";
     private const string SearchBlockEnd = "-- search-language: end";
 
-    /// <summary>The message search index the search-language block creates (migration 0005).</summary>
+    /// <summary>The message search index the search-language block creates (migration 0007).</summary>
     internal const string SearchIndex = "messages_content_search_idx";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly SchemaNames _schemas;
+    private readonly IOptions<ArchiveOptions> _archive;
+    private readonly IOptions<SecurityOptions> _security;
+    private readonly ILogger<Migrator> _logger;
+
+    internal Migrator(
+        NpgsqlDataSource dataSource,
+        SchemaNames schemas,
+        IOptions<ArchiveOptions> archive,
+        IOptions<SecurityOptions> security,
+        ILogger<Migrator> logger)
+    {
+        _dataSource = dataSource;
+        _schemas = schemas;
+        _archive = archive;
+        _security = security;
+        _logger = logger;
+    }
 
     [GeneratedRegex(@"^NexusArchive\.Migrations\.(\d{4})_([a-z0-9_]+)\.sql$")]
     private static partial Regex ResourceName();
@@ -38,7 +53,7 @@ public sealed partial class Migrator(
     /// <summary>Applies every migration not yet recorded; returns the versions applied now.</summary>
     public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         var applied = new List<int>();
         foreach (var migration in All)
         {
@@ -46,8 +61,8 @@ public sealed partial class Migrator(
             await using (var prepare = new NpgsqlCommand(
                 $"""
                 SELECT pg_advisory_xact_lock({MigrationLockKey});
-                CREATE SCHEMA IF NOT EXISTS {schemas.Bookkeeping};
-                CREATE TABLE IF NOT EXISTS {schemas.Bookkeeping}.schema_migrations (
+                CREATE SCHEMA IF NOT EXISTS {_schemas.Bookkeeping};
+                CREATE TABLE IF NOT EXISTS {_schemas.Bookkeeping}.schema_migrations (
                     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
                 """,
                 connection,
@@ -56,7 +71,7 @@ public sealed partial class Migrator(
                 await prepare.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            await using (var check = new NpgsqlCommand($"SELECT 1 FROM {schemas.Bookkeeping}.schema_migrations WHERE version = $1", connection, transaction))
+            await using (var check = new NpgsqlCommand($"SELECT 1 FROM {_schemas.Bookkeeping}.schema_migrations WHERE version = $1", connection, transaction))
             {
                 check.Parameters.Add(new() { Value = migration.Version });
                 if (await check.ExecuteScalarAsync(cancellationToken) is not null)
@@ -71,7 +86,7 @@ public sealed partial class Migrator(
                 await apply.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            await using (var record = new NpgsqlCommand($"INSERT INTO {schemas.Bookkeeping}.schema_migrations (version, name) VALUES ($1, $2)", connection, transaction))
+            await using (var record = new NpgsqlCommand($"INSERT INTO {_schemas.Bookkeeping}.schema_migrations (version, name) VALUES ($1, $2)", connection, transaction))
             {
                 record.Parameters.Add(new() { Value = migration.Version });
                 record.Parameters.Add(new() { Value = migration.Name });
@@ -79,7 +94,7 @@ public sealed partial class Migrator(
             }
 
             await transaction.CommitAsync(cancellationToken);
-            Log.MigrationApplied(logger, migration.Version, migration.Name);
+            Log.MigrationApplied(_logger, migration.Version, migration.Name);
             applied.Add(migration.Version);
         }
 
@@ -91,15 +106,15 @@ public sealed partial class Migrator(
     /// <summary>Versions recorded as applied (empty when the bookkeeping schema does not exist yet).</summary>
     public async Task<IReadOnlyList<int>> GetAppliedAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
-        exists.Parameters.Add(new() { Value = schemas.Bookkeeping + ".schema_migrations" });
+        exists.Parameters.Add(new() { Value = _schemas.Bookkeeping + ".schema_migrations" });
         if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken))!)
         {
             return [];
         }
 
-        await using var query = new NpgsqlCommand($"SELECT version FROM {schemas.Bookkeeping}.schema_migrations ORDER BY version", connection);
+        await using var query = new NpgsqlCommand($"SELECT version FROM {_schemas.Bookkeeping}.schema_migrations ORDER BY version", connection);
         await using var reader = await query.ExecuteReaderAsync(cancellationToken);
         var versions = new List<int>();
         while (await reader.ReadAsync(cancellationToken))
@@ -113,22 +128,22 @@ public sealed partial class Migrator(
     /// <summary>Stores <c>Archive:Security:OwnerClaim</c> where the Row Level Security policies read it (migration 0002).</summary>
     private async Task WriteOwnerClaimAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        var claim = security.Value.OwnerClaim;
+        var claim = _security.Value.OwnerClaim;
         await using var command = new NpgsqlCommand(
             $"""
-            INSERT INTO {schemas.Bookkeeping}.settings (key, value) VALUES ('owner_claim', $1)
+            INSERT INTO {_schemas.Bookkeeping}.settings (key, value) VALUES ('owner_claim', $1)
             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE settings.value IS DISTINCT FROM EXCLUDED.value
             """,
             connection);
         command.Parameters.Add(new() { Value = claim });
         if (await command.ExecuteNonQueryAsync(cancellationToken) > 0)
         {
-            Log.OwnerClaimConfigured(logger, claim);
+            Log.OwnerClaimConfigured(_logger, claim);
         }
     }
 
     /// <summary>
-    /// Runs the search-language block of the newest migration holding one (0005: the GIN index on message text and
+    /// Runs the search-language block of the newest migration holding one (0007: the GIN index on message text and
     /// <c>search_messages</c>) again, with the configured <c>Archive:SearchLanguage</c>, when that differs from the
     /// configuration search was built with (recorded in <c>{bookkeeping}.settings</c>) or when the index is missing
     /// (dropped for a large initial load, docs/queries.md). One transaction under the migration lock; writes to
@@ -141,7 +156,7 @@ public sealed partial class Migrator(
             return;
         }
 
-        var language = archive.Value.SearchLanguage;
+        var language = _archive.Value.SearchLanguage;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var lockCommand = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({MigrationLockKey})", connection, transaction))
         {
@@ -151,11 +166,11 @@ public sealed partial class Migrator(
         string? previous;
         bool indexed;
         await using (var read = new NpgsqlCommand(
-            $"SELECT (SELECT value FROM {schemas.Bookkeeping}.settings WHERE key = 'search_language'), to_regclass($1) IS NOT NULL",
+            $"SELECT (SELECT value FROM {_schemas.Bookkeeping}.settings WHERE key = 'search_language'), to_regclass($1) IS NOT NULL",
             connection,
             transaction))
         {
-            read.Parameters.Add(new() { Value = $"{schemas.Target}.{SearchIndex}" });
+            read.Parameters.Add(new() { Value = $"{_schemas.Target}.{SearchIndex}" });
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             previous = reader.IsDBNull(0) ? null : reader.GetString(0);
@@ -175,7 +190,7 @@ public sealed partial class Migrator(
         }
 
         await transaction.CommitAsync(cancellationToken);
-        Log.SearchLanguageApplied(logger, language, previous ?? "(none)", indexed);
+        Log.SearchLanguageApplied(_logger, language, previous ?? "(none)", indexed);
     }
 
     /// <summary>The text between the search-language markers of the newest migration that has them (null when none has).</summary>
@@ -195,9 +210,9 @@ public sealed partial class Migrator(
     }
 
     private string Render(string sql) =>
-        sql.Replace("{{target}}", schemas.Target, StringComparison.Ordinal)
-           .Replace("{{bookkeeping}}", schemas.Bookkeeping, StringComparison.Ordinal)
-           .Replace("{{search_language}}", SearchLanguages.Literal(archive.Value.SearchLanguage), StringComparison.Ordinal);
+        sql.Replace("{{target}}", _schemas.Target, StringComparison.Ordinal)
+           .Replace("{{bookkeeping}}", _schemas.Bookkeeping, StringComparison.Ordinal)
+           .Replace("{{search_language}}", SearchLanguages.Literal(_archive.Value.SearchLanguage), StringComparison.Ordinal);
 
     private static List<Migration> Load()
     {

@@ -23,6 +23,9 @@ internal sealed class PageWriter(
 {
     /// <summary>
     /// Writes one page atomically: rows, dead letters, and the checkpoint (never moved backwards), in one transaction.
+    /// With <paramref name="checkpoint"/> null the page is a set of named records (<c>ArchiveRecordsService</c>): no lease
+    /// is needed and the checkpoint does not move; the entity's advisory lock still orders it with a pass's page commits,
+    /// and the MERGE's "only newer wins" keeps either from regressing the other.
     /// </summary>
     /// <exception cref="EntityBusyException">The run no longer holds the entity's lease.</exception>
     public async Task<PageWriteResult> WritePageAsync(
@@ -30,7 +33,7 @@ internal sealed class PageWriter(
         Guid runId,
         IReadOnlyList<MappedRow> rows,
         IReadOnlyList<DeadLetter> deadLetters,
-        ChangeCursor checkpoint,
+        ChangeCursor? checkpoint,
         CancellationToken cancellationToken)
     {
         var sql = EntitySql.For(entity, schemas);
@@ -41,9 +44,14 @@ internal sealed class PageWriter(
         // Round trip 1: lock and lease check, and (with rows) the page's staging table and first savepoint.
         await using (var guard = new NpgsqlBatch(connection, transaction)
         {
-            BatchCommands = { checkpoints.LockCommand(entity), checkpoints.LeaseOwnerCommand(entity) },
+            BatchCommands = { checkpoints.LockCommand(entity) },
         })
         {
+            if (checkpoint is not null)
+            {
+                guard.BatchCommands.Add(checkpoints.LeaseOwnerCommand(entity));
+            }
+
             if (rows.Count > 0)
             {
                 // The planner has no statistics for a fresh temp table; a hash or merge join would scan the whole
@@ -56,7 +64,7 @@ internal sealed class PageWriter(
 
             await using var reader = await guard.ExecuteReaderAsync(cancellationToken);
             await reader.NextResultAsync(cancellationToken);
-            if (!await CheckpointStore.IsOwnedByAsync(reader, runId, cancellationToken))
+            if (checkpoint is not null && !await CheckpointStore.IsOwnedByAsync(reader, runId, cancellationToken))
             {
                 throw new EntityBusyException(entity.Name);
             }
@@ -79,7 +87,10 @@ internal sealed class PageWriter(
             finish.BatchCommands.Add(deadLetterStore.RecordCommand(entity, runId, allDeadLetters));
         }
 
-        finish.BatchCommands.Add(checkpoints.AdvanceCommand(entity, checkpoint));
+        if (checkpoint is { } advanceTo)
+        {
+            finish.BatchCommands.Add(checkpoints.AdvanceCommand(entity, advanceTo));
+        }
 
         // A record that was dead-lettered before and now archives cleanly (fixed at the source) closes its dead letter.
         var rejectedMembers = rejected.Select(r => r.Entry.Member).ToHashSet(ByteArrayComparer.Instance);
@@ -88,10 +99,14 @@ internal sealed class PageWriter(
             finish.BatchCommands.Add(resolve);
         }
 
-        await finish.ExecuteNonQueryAsync(cancellationToken);
+        if (finish.BatchCommands.Count > 0)
+        {
+            await finish.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
         var accepted = rows.Count - rejected.Count;
-        return new PageWriteResult(upserted, accepted - upserted + superseded, allDeadLetters.Count);
+        return new PageWriteResult(upserted, accepted - upserted + superseded, allDeadLetters.Count) { Rejected = rejected };
     }
 
     private async Task<int> WriteRowsAsync(

@@ -4,7 +4,7 @@ using NexusArchive.Core.Configuration;
 namespace NexusArchive.Core.Sink;
 
 /// <summary>The validated, quoted schema names used in generated SQL.</summary>
-public sealed class SchemaNames
+internal sealed class SchemaNames
 {
     public SchemaNames(IOptions<ArchiveOptions> options)
         : this(options.Value.TargetSchema, options.Value.BookkeepingSchema)

@@ -5,7 +5,7 @@ namespace NexusArchive.Core.Source;
 /// <see cref="Inclusive"/> cursors mean "from the first entry with this score"; exclusive cursors mean
 /// "after the entry (Score, Member)".
 /// </summary>
-public readonly record struct ChangeCursor(double Score, byte[]? Member)
+internal readonly record struct ChangeCursor(double Score, byte[]? Member)
 {
     /// <summary>Before every entry.</summary>
     public static ChangeCursor Start => new(double.NegativeInfinity, null);

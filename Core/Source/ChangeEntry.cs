@@ -4,7 +4,7 @@ using StackExchange.Redis;
 namespace NexusArchive.Core.Source;
 
 /// <summary>One change-index entry: a record id (raw member bytes) and its change score (updatedAt, epoch ms).</summary>
-public sealed record ChangeEntry(byte[] Member, double Score)
+internal sealed record ChangeEntry(byte[] Member, double Score)
 {
     /// <summary>The member decoded as UTF-8 (invalid bytes shown as U+FFFD) for logs and display.</summary>
     public string DisplayId => Encoding.UTF8.GetString(Member);
@@ -16,10 +16,10 @@ public sealed record ChangeEntry(byte[] Member, double Score)
 /// <summary>A page of change-index entries in (score, member) order.</summary>
 /// <param name="Entries">Entries after the cursor and at or below the upper bound.</param>
 /// <param name="ReachedEnd">True when no entry beyond this page is due (the index ended or the upper bound was reached).</param>
-public sealed record ChangePage(IReadOnlyList<ChangeEntry> Entries, bool ReachedEnd);
+internal sealed record ChangePage(IReadOnlyList<ChangeEntry> Entries, bool ReachedEnd);
 
 /// <summary>A change-index entry with the record hash it points to; <see cref="Fields"/> is empty when the hash is gone.</summary>
-public sealed record SourceRecord(ChangeEntry Entry, HashEntry[] Fields)
+internal sealed record SourceRecord(ChangeEntry Entry, HashEntry[] Fields)
 {
     /// <summary>True when the index names the record but its hash no longer exists (expired, evicted, deleted).</summary>
     public bool Vanished => Fields.Length == 0;

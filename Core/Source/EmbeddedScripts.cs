@@ -2,7 +2,7 @@
 namespace NexusArchive.Core.Source;
 
 /// <summary>The Lua scripts shipped in <c>Core/Source/Scripts</c> (also usable from any other Redis client).</summary>
-public static class EmbeddedScripts
+internal static class EmbeddedScripts
 {
     private static readonly Lazy<string> s_writeRecord = new(() => Load("write-record.lua"));
     private static readonly Lazy<string> s_pageIndex = new(() => Load("page-index.lua"));

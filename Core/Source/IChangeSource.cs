@@ -3,7 +3,7 @@ using NexusArchive.Core.Entities;
 namespace NexusArchive.Core.Source;
 
 /// <summary>The Redis side of a pass: the change indexes, the record hashes and the Redis clock.</summary>
-public interface IChangeSource
+internal interface IChangeSource
 {
     /// <summary>"Now" on the Redis server (<c>TIME</c>): the clock writers stamp with.</summary>
     Task<DateTimeOffset> GetServerTimeAsync(CancellationToken cancellationToken);
@@ -43,4 +43,4 @@ public interface IChangeSource
 /// An entity's write counter and change-index size, read together. The size is a second witness: a counter rolled back
 /// (a failover to a lagging replica, a restore of Redis) that climbs back to an old value rarely brings the index along.
 /// </summary>
-public readonly record struct WriteCount(long Writes, long IndexSize);
+internal readonly record struct WriteCount(long Writes, long IndexSize);

@@ -6,7 +6,7 @@ namespace NexusArchive.Core.Source;
 
 /// <summary>How <see cref="RecordWriter"/> treats fields already in the hash.</summary>
 [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<WriteMode>))]
-public enum WriteMode
+internal enum WriteMode
 {
     /// <summary>Set the given fields and keep the others (an app's edit).</summary>
     Merge,
@@ -18,7 +18,7 @@ public enum WriteMode
 /// <summary>The outcome of one write.</summary>
 /// <param name="Written">False when an <c>onlyIfNewer</c> write found an equal or newer version in Redis.</param>
 /// <param name="Score">The record's change score after the call (epoch ms).</param>
-public readonly record struct WriteResult(bool Written, long Score);
+internal readonly record struct WriteResult(bool Written, long Score);
 
 /// <summary>
 /// Writes a record the way the layout contract requires: one atomic Lua script (<c>write-record.lua</c>) checks the
@@ -27,7 +27,7 @@ public readonly record struct WriteResult(bool Written, long Score);
 /// throws a <see cref="RedisServerException"/> whose message starts with <c>ERR nexus: </c> and names the problem.
 /// NexusChat's own servers call the same script with the same five keys; see docs/redis-layout.md.
 /// </summary>
-public sealed class RecordWriter(RedisLayout layout)
+internal sealed class RecordWriter(RedisLayout layout)
 {
     /// <summary>Writes one record.</summary>
     /// <param name="database">Where to write; pass an <see cref="IBatch"/> to pipeline many writes.</param>

@@ -5,7 +5,7 @@ using StackExchange.Redis;
 namespace NexusArchive.Core.Source;
 
 /// <summary>Reads change indexes and record hashes from Redis; see docs/redis-layout.md.</summary>
-public sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayout layout) : IChangeSource
+internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayout layout) : IChangeSource
 {
     private IDatabase Database => redis.GetDatabase();
 

@@ -6,7 +6,7 @@ namespace NexusArchive.Core.Source;
 /// <summary>
 /// The key names of the Redis layout contract (docs/redis-layout.md), for one key prefix.
 /// </summary>
-public sealed class RedisLayout
+internal sealed class RedisLayout
 {
     public RedisLayout(string keyPrefix)
     {

@@ -14,7 +14,7 @@ namespace NexusArchive.Core.Verification;
 /// representation differences that carry no meaning (jsonb's key order and whitespace, number spelling, timestamp
 /// precision beyond PostgreSQL's microseconds) never count as a difference.
 /// </summary>
-public static class CanonicalRecord
+internal static class CanonicalRecord
 {
     private static readonly long s_unixEpochTicks = DateTime.UnixEpoch.Ticks;
 

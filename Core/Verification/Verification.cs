@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace NexusArchive.Core.Verification;
 
 /// <summary>The kinds of verification in <c>{bookkeeping}.verifications.kind</c>.</summary>
-public static class VerificationKinds
+internal static class VerificationKinds
 {
     /// <summary>Every record of the scope, both sides (<see cref="VerifyService"/>).</summary>
     public const string Full = "full";

@@ -153,7 +153,7 @@ public sealed class VerifyReport
 /// <param name="Indexed">The change index holds the id.</param>
 /// <param name="Due">The index entry lies at or before the committed checkpoint (a pass has read past it).</param>
 /// <param name="DeadLettered">An open or discarded dead letter exists for the id.</param>
-public readonly record struct RecordFacts(
+internal readonly record struct RecordFacts(
     bool InPostgres,
     byte[]? RedisHash,
     byte[]? PostgresHash,
@@ -164,7 +164,7 @@ public readonly record struct RecordFacts(
     bool DeadLettered);
 
 /// <summary>The classification rules, in priority order (pure; unit-tested).</summary>
-public static class VerifyClassifier
+internal static class VerifyClassifier
 {
     /// <summary>Classifies a record present in Redis.</summary>
     public static VerifyCategory Classify(in RecordFacts facts)

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using NexusArchive.Core.Archiving;
 using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Offload;
 using NexusArchive.Functions;
 using NexusArchive.Tests.Infrastructure;
 using Npgsql;
@@ -22,6 +23,7 @@ public sealed class FunctionsHostTests
     {
         ["ArchiveSchedule"] = "0 */5 * * * *",
         ["VerifySchedule"] = "0 15 * * * *",
+        ["OffloadSchedule"] = "0 30 3 * * *",
         ["ConnectionStrings:Redis"] = "127.0.0.1:1,abortConnect=false",
         ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Port=1;Database=nexus;Username=archiver",
 
@@ -50,10 +52,14 @@ public sealed class FunctionsHostTests
         Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveHttpFunctions>(services));
         Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveVerifyTimerFunction>(services));
         Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveVerifyFunction>(services));
+        Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveOffloadTimerFunction>(services));
+        Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveRestoreSessionFunction>(services));
         Assert.NotNull(services.GetRequiredService<ArchiveService>());
         Assert.NotNull(services.GetRequiredService<StatusService>());
         Assert.NotNull(services.GetRequiredService<ArchiveMetrics>());
         Assert.Equal("0 */5 * * * *", services.GetRequiredService<IOptions<FunctionsOptions>>().Value.ArchiveSchedule);
+        Assert.Equal("0 30 3 * * *", services.GetRequiredService<IOptions<FunctionsOptions>>().Value.OffloadSchedule);
+        Assert.False(services.GetRequiredService<IOptions<OffloadOptions>>().Value.Enabled);
         Assert.False(services.GetRequiredService<IOptions<ArchiveOptions>>().Value.PostgresUseManagedIdentity);
         var filters = services.GetRequiredService<IOptions<LoggerFilterOptions>>().Value;
         Assert.DoesNotContain(filters.Rules, r => r.ProviderName == FunctionsHost.ApplicationInsightsLoggerProvider && r.LogLevel == LogLevel.Warning);
@@ -98,6 +104,7 @@ public sealed class FunctionsHostTests
         var functionTimeout = TimeSpan.Parse(hostJson.RootElement.GetProperty("functionTimeout").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
 
         Assert.True(new ArchiveOptions().TimeBudget + TimeSpan.FromMinutes(1) <= functionTimeout);
+        Assert.True(new OffloadOptions().TimeBudget + TimeSpan.FromMinutes(1) <= functionTimeout);
         Assert.True(KickRequest.MaxKickDuration < TimeSpan.FromSeconds(230));
         Assert.Equal("Information", hostJson.RootElement.GetProperty("logging").GetProperty("logLevel").GetProperty("NexusArchive").GetString());
     }
@@ -132,7 +139,7 @@ public sealed class FunctionsHostTests
     [InlineData("0 0 2 * * Sun-Sat")]
     [InlineData(" 30 15,45 9-17 * 1-12 MON ")]
     public void Validator_ScheduleTheHostAccepts_Succeeds(string schedule) =>
-        Assert.True(new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule, VerifySchedule = "0 15 * * * *" }).Succeeded);
+        Assert.True(new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule, VerifySchedule = "0 15 * * * *", OffloadSchedule = "0 30 3 * * *" }).Succeeded);
 
     [Theory]
     [InlineData(null, "ArchiveSchedule is missing")]
@@ -144,7 +151,7 @@ public sealed class FunctionsHostTests
     [InlineData("00:05:00", "has 1 fields")]
     public void Validator_ScheduleTheHostWouldRefuseOrMisread_FailsNamingTheSetting(string? schedule, string expected)
     {
-        var result = new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule, VerifySchedule = "0 15 * * * *" });
+        var result = new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = schedule, VerifySchedule = "0 15 * * * *", OffloadSchedule = "0 30 3 * * *" });
 
         Assert.True(result.Failed);
         Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);

@@ -32,11 +32,13 @@ internal static class FunctionsTestKit
 
     public static ArchiveTimerFunction Timer(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(h.Services);
 
-    public static HttpRequest Post(string? body = null, string? query = null)
+    public static ArchiveRestoreSessionFunction RestoreSession(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveRestoreSessionFunction>(h.Services);
+
+    public static HttpRequest Post(string? body = null, string? query = null, string path = "/api/archive/run")
     {
         var context = new DefaultHttpContext();
         context.Request.Method = "POST";
-        context.Request.Path = "/api/archive/run";
+        context.Request.Path = path;
         context.Request.QueryString = query is null ? QueryString.Empty : new QueryString(query);
         context.Request.ContentType = "application/json";
         context.Request.Body = new MemoryStream(Encoding.UTF8.GetBytes(body ?? string.Empty));

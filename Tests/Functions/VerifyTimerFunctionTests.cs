@@ -31,6 +31,7 @@ public sealed class VerifyTimerFunctionTests
         {
             ["ArchiveSchedule"] = "0 */5 * * * *",
             ["VerifySchedule"] = Hourly,
+            ["OffloadSchedule"] = "0 30 3 * * *",
             ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
             ["Functions:Worker:WorkerId"] = "test-worker",
             ["Functions:Worker:RequestId"] = "test-request",
@@ -159,12 +160,12 @@ public sealed class VerifyTimerFunctionTests
     [InlineData("0 0 3 * * *")]
     [InlineData("0 */30 * * * MON-FRI")]
     public void Validator_VerifyScheduleTheHostAccepts_Succeeds(string schedule) =>
-        Assert.True(new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = "0 */5 * * * *", VerifySchedule = schedule }).Succeeded);
+        Assert.True(new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = "0 */5 * * * *", VerifySchedule = schedule, OffloadSchedule = "0 30 3 * * *" }).Succeeded);
 
     [Fact]
     public void Validator_BothSchedulesBad_NamesEachSetting()
     {
-        var result = new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = "soon", VerifySchedule = "later" });
+        var result = new FunctionsOptionsValidator().Validate(null, new FunctionsOptions { ArchiveSchedule = "soon", VerifySchedule = "later", OffloadSchedule = "0 30 3 * * *" });
 
         Assert.True(result.Failed);
         Assert.Contains("ArchiveSchedule 'soon'", result.FailureMessage, StringComparison.Ordinal);

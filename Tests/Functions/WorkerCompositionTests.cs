@@ -25,6 +25,7 @@ public sealed class WorkerCompositionTests(ITestOutputHelper output)
         {
             ["ArchiveSchedule"] = "0 */5 * * * *",
             ["VerifySchedule"] = "0 15 * * * *",
+            ["OffloadSchedule"] = "0 30 3 * * *",
             ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
             ["Functions:Worker:WorkerId"] = "test-worker",
             ["Functions:Worker:RequestId"] = "test-request",

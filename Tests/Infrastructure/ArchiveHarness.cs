@@ -50,11 +50,11 @@ public sealed class ArchiveHarness : IAsyncDisposable
 
     public NpgsqlDataSource DataSource => _services.GetRequiredService<NpgsqlDataSource>();
 
-    public RedisLayout Layout => _services.GetRequiredService<RedisLayout>();
+    internal RedisLayout Layout => _services.GetRequiredService<RedisLayout>();
 
     public ArchiveService Archive => _services.GetRequiredService<ArchiveService>();
 
-    public RecordWriter Writer => _services.GetRequiredService<RecordWriter>();
+    internal RecordWriter Writer => _services.GetRequiredService<RecordWriter>();
 
     /// <summary>Builds a harness; <paramref name="configure"/> may override any setting (e.g. <c>Archive:PageSize</c>).</summary>
     public static async Task<ArchiveHarness> CreateAsync(
@@ -127,11 +127,11 @@ public sealed class ArchiveHarness : IAsyncDisposable
         (await _services.GetRequiredService<IChangeSource>().GetServerTimeAsync(CancellationToken.None)).ToUnixTimeMilliseconds();
 
     /// <summary>Writes one record through the Lua writer with an explicit updatedAt.</summary>
-    public Task<WriteResult> WriteAsync(EntityDescriptor entity, string id, long updatedAtMs, params (string Field, string Value)[] fields) =>
+    internal Task<WriteResult> WriteAsync(EntityDescriptor entity, string id, long updatedAtMs, params (string Field, string Value)[] fields) =>
         Writer.WriteAsync(Redis, entity, id, fields.Select(f => new KeyValuePair<string, RedisValue>(f.Field, f.Value)), updatedAtMs);
 
     /// <summary>Writes a valid message with defaults for every required field.</summary>
-    public Task<WriteResult> WriteMessageAsync(string id, long updatedAtMs, string content = "hello", string session = "s-1", string user = "u-1", params (string Field, string Value)[] extra) =>
+    internal Task<WriteResult> WriteMessageAsync(string id, long updatedAtMs, string content = "hello", string session = "s-1", string user = "u-1", params (string Field, string Value)[] extra) =>
         WriteAsync(EntityCatalog.Message, id, updatedAtMs,
             [("sessionId", session), ("userId", user), ("role", "user"), ("content", content), ("createdAt", updatedAtMs.ToString(CultureInfo.InvariantCulture)), .. extra]);
 

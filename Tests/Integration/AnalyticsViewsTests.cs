@@ -6,7 +6,7 @@ using NexusArchive.Tests.Infrastructure;
 namespace NexusArchive.Tests.Integration;
 
 /// <summary>
-/// The analytics views of migration 0005 on a small known data set, written through the Lua writer and archived by a
+/// The analytics views of migration 0007 on a small known data set, written through the Lua writer and archived by a
 /// real pass. Figures are checked one by one; the views run as the admin that owns the tables (RLS as Supabase's roles:
 /// Tests/Security/SearchAndAnalyticsSecurityTests.cs).
 /// </summary>

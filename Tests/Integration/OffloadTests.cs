@@ -233,6 +233,13 @@ public sealed class OffloadTests
         Assert.Equal(1, messages.Counts[VerifyCategory.OffloadedMissing]);
         Assert.Equal(1, messages.Gaps);
         Assert.Contains("session s-old (2 of 3 archived)", messages.Samples[VerifyCategory.OffloadedMissing]);
+
+        // Everything of it gone from the archive: a restore brings nothing back and must not erase the evidence.
+        await h.ScalarAsync("WITH d AS (DELETE FROM {t}.chat_sessions WHERE id = 's-old' RETURNING 1) SELECT count(*) FROM d");
+        var restore = await h.Services.GetRequiredService<RestoreService>().RestoreAsync(new RestoreRequest(SessionId: "s-old"), CancellationToken.None);
+        Assert.Equal(0, restore.OffloadedRestored);
+        Assert.True((await h.Redis.HashGetAsync(h.Layout.OffloadMarkerKey("u-1"), "s-old")).HasValue);
+        Assert.Equal(1, await h.ScalarAsync("SELECT count(*) FROM {b}.offloaded_sessions WHERE session_id = 's-old'"));
     }
 
     [Fact]

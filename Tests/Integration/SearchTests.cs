@@ -9,7 +9,7 @@ using Npgsql;
 namespace NexusArchive.Tests.Integration;
 
 /// <summary>
-/// <c>search_messages</c> (migration 0005) on messages written through the Lua writer and archived by a real pass.
+/// <c>search_messages</c> (migration 0007) on messages written through the Lua writer and archived by a real pass.
 /// These run as the admin that owns the tables; Tests/Security/SearchAndAnalyticsSecurityTests.cs runs them as
 /// Supabase's roles.
 /// </summary>

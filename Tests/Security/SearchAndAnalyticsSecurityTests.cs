@@ -5,7 +5,7 @@ using NexusArchive.Tests.Integration;
 namespace NexusArchive.Tests.Security;
 
 /// <summary>
-/// Migration 0005's search function and analytics views as Supabase's roles use them (SET ROLE + request.jwt.claims,
+/// Migration 0007's search function and analytics views as Supabase's roles use them (SET ROLE + request.jwt.claims,
 /// as PostgREST does): Row Level Security decides the rows, nothing crosses users, anon gets nothing.
 /// </summary>
 public sealed class SearchAndAnalyticsSecurityTests
@@ -84,7 +84,7 @@ public sealed class SearchAndAnalyticsSecurityTests
     }
 
     [Fact]
-    public async Task Grants_And_SecurityInvoker_AsMigration0005Declares()
+    public async Task Grants_And_SecurityInvoker_AsMigration0007Declares()
     {
         await using var h = await ArchiveHarness.CreateAsync();
         var function = $"{h.TargetSchema}.search_messages(text, integer)";

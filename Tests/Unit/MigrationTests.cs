@@ -15,7 +15,7 @@ public sealed partial class MigrationTests
         var used = Migrator.All.SelectMany(m => Placeholder().Matches(m.Sql).Select(x => x.Value)).Distinct().Order();
 
         Assert.Equal(["{{bookkeeping}}", "{{search_language}}", "{{target}}"], used);
-        Assert.Contains(Migrator.All, m => m.Version == 5 && m.Name == "search_and_analytics");
+        Assert.Contains(Migrator.All, m => m.Version == 7 && m.Name == "search_and_analytics");
     }
 
     [Fact]

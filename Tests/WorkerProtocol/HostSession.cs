@@ -166,10 +166,12 @@ internal sealed class HostSession : IAsyncDisposable
     /// An HTTP-triggered function under the ASP.NET Core integration, as the host runs it: the InvocationRequest goes
     /// over gRPC and the HTTP request itself is forwarded to the worker's own listener (capability
     /// <c>HttpUri</c>) with the invocation id in a header; the function's response comes back on that HTTP exchange.
-    /// The path is host.json's <c>extensions.http.routePrefix</c> (default <c>api</c>) and the trigger's route. The
-    /// invocation must succeed; the HTTP status and body are returned.
+    /// The path is host.json's <c>extensions.http.routePrefix</c> (default <c>api</c>) and the trigger's route, with
+    /// <paramref name="routeValues"/> filled in (and sent as the host sends them). The invocation must succeed; the HTTP
+    /// status and body are returned.
     /// </summary>
-    public async Task<(HttpStatusCode StatusCode, string Body)> InvokeHttpAsync(RpcFunctionMetadata function, HttpMethod method)
+    public async Task<(HttpStatusCode StatusCode, string Body)> InvokeHttpAsync(
+        RpcFunctionMetadata function, HttpMethod method, IReadOnlyDictionary<string, string>? routeValues = null)
     {
         if (Init is null || !Init.Capabilities.TryGetValue(HttpUriCapability, out var httpUri) || string.IsNullOrEmpty(httpUri))
         {
@@ -182,13 +184,23 @@ internal sealed class HostSession : IAsyncDisposable
             throw Failure($"{function.Name} has no httpTrigger binding: {string.Join(", ", function.RawBindings)}");
         }
 
-        var path = $"{RoutePrefix()}/{trigger.Route ?? function.Name}";
-        var forwardTo = new Uri(new Uri(httpUri), path);
-        var request = InvocationRequestFor(function, new ParameterBinding
+        // Route values as the host sends them: in the URL, among the request's params, and as trigger metadata (the
+        // binding data a function's other parameters, e.g. `string id`, are bound from).
+        var route = trigger.Route ?? function.Name;
+        foreach (var (name, value) in routeValues ?? new Dictionary<string, string>())
         {
-            Name = trigger.Name,
-            Data = new TypedData { Http = new RpcHttp { Method = method.Method, Url = $"http://localhost/{path}" } },
-        });
+            route = route.Replace($"{{{name}}}", Uri.EscapeDataString(value), StringComparison.Ordinal);
+        }
+
+        var path = $"{RoutePrefix()}/{route}";
+        var forwardTo = new Uri(new Uri(httpUri), path);
+        var http = new RpcHttp { Method = method.Method, Url = $"http://localhost/{path}" };
+        var request = InvocationRequestFor(function, new ParameterBinding { Name = trigger.Name, Data = new TypedData { Http = http } });
+        foreach (var (name, value) in routeValues ?? new Dictionary<string, string>())
+        {
+            http.Params[name] = value;
+            request.TriggerMetadata[name] = new TypedData { String = value };
+        }
         var invocationId = SendInvocation(request);
 
         using var forwarded = new HttpRequestMessage(method, forwardTo);

@@ -17,10 +17,10 @@ namespace NexusArchive.Tests.WorkerProtocol;
 /// </summary>
 public sealed class PublishedWorkerTests(ITestOutputHelper output)
 {
-    /// <summary>The whole test: publish (a copy of the current build), worker start-up, indexing, loading, two invocations.</summary>
+    /// <summary>The whole test: publish (a copy of the current build), worker start-up, indexing, loading, three invocations.</summary>
     private static readonly TimeSpan s_budget = TimeSpan.FromSeconds(120);
 
-    private static readonly string[] s_expectedFunctions = ["ArchiveRun", "ArchiveStatus", "ArchiveTimer", "ArchiveVerify", "ArchiveVerifyTimer"];
+    private static readonly string[] s_expectedFunctions = ["ArchiveOffloadTimer", "ArchiveRestoreSession", "ArchiveRun", "ArchiveStatus", "ArchiveTimer", "ArchiveVerify", "ArchiveVerifyTimer"];
 
     /// <summary>The TimerInfo the host sends a timer-triggered function (serialized by the host's timer extension).</summary>
     private const string TimerTriggerJson = """{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}""";
@@ -28,7 +28,7 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
     private const int SeededMessages = 25;
 
     [Fact]
-    public async Task PublishedWorker_DrivenOverTheHostProtocol_IndexesLoadsAndRunsTheTimerPassAndTheStatusEndpoint()
+    public async Task PublishedWorker_DrivenOverTheHostProtocol_IndexesLoadsAndRunsTheTimerPassStatusAndSessionRestore()
     {
         using var budget = new CancellationTokenSource(s_budget);
         var clock = Stopwatch.StartNew();
@@ -47,6 +47,7 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
             ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
             ["ArchiveSchedule"] = "0 */5 * * * *",
             ["VerifySchedule"] = "0 15 * * * *",
+            ["OffloadSchedule"] = "0 30 3 * * *",
         };
         await using var host = await HostSession.StartAsync(app, appSettings, s_budget, budget.Token);
         Step(clock, "worker started and opened its event stream");
@@ -83,6 +84,15 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
         Assert.Equal("timer", recent.GetProperty("trigger").GetString());
         Assert.Equal(nameof(RunStatus.Succeeded), recent.GetProperty("status").GetString());
         Step(clock, $"ArchiveStatus invocation: Success, HTTP {(int)statusCode}");
+
+        // POST /api/archive/sessions/{id}/restore: the route value reaches the function's `string id` parameter through
+        // the trigger metadata. The timer archived the seeded messages of session s-1; they are still in Redis.
+        var (restoreCode, restoreBody) = await host.InvokeHttpAsync(functions["ArchiveRestoreSession"], HttpMethod.Post, new Dictionary<string, string> { ["id"] = "s-1" });
+        Assert.True(restoreCode == HttpStatusCode.OK, $"ArchiveRestoreSession answered {(int)restoreCode}: {restoreBody}");
+        using var restore = JsonDocument.Parse(restoreBody);
+        Assert.Equal("s-1", restore.RootElement.GetProperty("scope").GetProperty("id").GetString());
+        Assert.Equal(SeededMessages, restore.RootElement.GetProperty("skipped").GetInt64());
+        Step(clock, $"ArchiveRestoreSession invocation: Success, HTTP {(int)restoreCode}");
     }
 
     private void Step(Stopwatch clock, string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F1} s  {what}");

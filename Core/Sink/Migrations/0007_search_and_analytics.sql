@@ -1,4 +1,4 @@
--- NexusArchive 0005: full-text search over messages.content and analytics views, for apps that read the archive the
+-- NexusArchive 0007: full-text search over messages.content and analytics views, for apps that read the archive the
 -- Supabase way (PostgREST / supabase-js under the user's own session). docs/queries.md explains every object here.
 -- {{target}} / {{bookkeeping}} are the validated, quoted schema names. {{search_language}} is Archive:SearchLanguage
 -- (default 'simple'), checked against PostgreSQL's built-in text search configurations and rendered as a quoted literal.

@@ -1,0 +1,424 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NexusArchive.Core.Bookkeeping;
+using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Entities;
+using NexusArchive.Core.Resilience;
+using NexusArchive.Core.Sink;
+using NexusArchive.Core.Source;
+using NexusArchive.Core.Verification;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace NexusArchive.Core.Admin;
+
+/// <summary>The right to be forgotten for one user.</summary>
+/// <param name="UserId">The user.</param>
+/// <param name="DryRun">Only count what would be erased.</param>
+/// <param name="Actor">Who asked, for the audit trail (<c>cli:…</c>, <c>http:…</c>); never a secret.</param>
+public sealed record EraseRequest(string UserId, bool DryRun, string Actor);
+
+/// <summary>What one erase removed (or would, in a dry run).</summary>
+public sealed class EraseReport
+{
+    public required string UserId { get; init; }
+
+    public required bool DryRun { get; init; }
+
+    /// <summary>Archive rows per entity.</summary>
+    public Dictionary<string, long> PostgresRows { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Redis keys: record hashes and the offload marker.</summary>
+    public long RedisKeys { get; set; }
+
+    /// <summary>Dead letters of the user's records, closed and stripped of their raw payload.</summary>
+    public long DeadLetters { get; set; }
+
+    /// <summary>Offloaded sessions of the user forgotten by the cold-storage ledger.</summary>
+    public long OffloadedSessions { get; set; }
+
+    public double DurationMs { get; set; }
+
+    public long AuditId { get; set; }
+}
+
+/// <summary>
+/// Erases one user: their records in Redis (hashes, change-index and late-set entries, the offload marker) and in
+/// PostgreSQL (user, sessions, the messages and attachment references of those sessions and any other of theirs), their
+/// dead letters' raw payloads, and their cold-storage ledger rows; then audits it (docs/erase.md).
+/// <para><b>Order and lock.</b> Erase takes the lease of every entity first, as an archive pass does, so no pass reads
+/// or writes while it works (a running pass finishes its page and stops at its next lease check; erase waits up to
+/// <c>Archive:LeaseTimeout</c> for it). Then Redis first: once the source is gone no pass can bring a record back. Then
+/// PostgreSQL in one transaction that re-checks the leases (a lease lost meanwhile rolls it back). A crash between the
+/// two leaves the rows in PostgreSQL and nothing in Redis: erase again finishes it.</para>
+/// </summary>
+public sealed class EraseService
+{
+    private static readonly string[] s_parentFields = ["userId", "sessionId", "messageId"];
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly CheckpointStore _checkpoints;
+    private readonly AdminAudit _audit;
+    private readonly OffloadLedger _offloads;
+    private readonly RedisCalls _redisCalls;
+    private readonly PostgresCalls _postgresCalls;
+    private readonly RedisLayout _layout;
+    private readonly SchemaNames _schemas;
+    private readonly IOptions<ArchiveOptions> _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<EraseService> _logger;
+
+    internal EraseService(
+        IConnectionMultiplexer redis,
+        NpgsqlDataSource dataSource,
+        CheckpointStore checkpoints,
+        AdminAudit audit,
+        OffloadLedger offloads,
+        RedisCalls redisCalls,
+        PostgresCalls postgresCalls,
+        RedisLayout layout,
+        SchemaNames schemas,
+        IOptions<ArchiveOptions> options,
+        TimeProvider timeProvider,
+        ILogger<EraseService> logger)
+    {
+        _redis = redis;
+        _dataSource = dataSource;
+        _checkpoints = checkpoints;
+        _audit = audit;
+        _offloads = offloads;
+        _redisCalls = redisCalls;
+        _postgresCalls = postgresCalls;
+        _layout = layout;
+        _schemas = schemas;
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
+    /// <summary>Erases the user (or counts, in a dry run) and writes the audit row.</summary>
+    /// <exception cref="ArgumentException">An empty user id or actor.</exception>
+    /// <exception cref="EntityBusyException">An archive pass kept an entity's lease longer than <c>Archive:LeaseTimeout</c>.</exception>
+    public async Task<EraseReport> EraseAsync(EraseRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrWhiteSpace(request.Actor);
+        var scope = ArchiveScope.ForUser(request.UserId);
+        var started = _timeProvider.GetTimestamp();
+        var report = new EraseReport { UserId = request.UserId, DryRun = request.DryRun };
+        var runId = Guid.NewGuid();
+        var leased = new List<EntityDescriptor>();
+        try
+        {
+            if (!request.DryRun)
+            {
+                await AcquireAllAsync(runId, leased, cancellationToken);
+            }
+
+            var ids = await _postgresCalls.RunAsync(ct => ArchivedIdsAsync(scope, ct), cancellationToken);
+            var deadLetters = await _postgresCalls.RunAsync(ct => DeadLettersAsync(request.UserId, ids, ct), cancellationToken);
+            var keys = await FindRedisRecordsAsync(request.UserId, ids, deadLetters, cancellationToken);
+            foreach (var (entity, list) in ids)
+            {
+                report.PostgresRows[entity.Name] = list.Count;
+            }
+
+            report.DeadLetters = deadLetters.Count;
+            report.OffloadedSessions = (await _postgresCalls.RunAsync(ct => _offloads.OffloadedAsync(scope, ct), cancellationToken)).Count;
+            report.RedisKeys = await _redisCalls.RunAsync(
+                ct => _redis.GetDatabase().KeyExistsAsync([.. keys.Select(k => _layout.RecordKey(k.Entity, k.Id)), _layout.OffloadMarkerKey(request.UserId)]).WaitAsync(ct),
+                cancellationToken);
+            if (!request.DryRun)
+            {
+                await RemoveFromRedisAsync(request.UserId, keys, cancellationToken);
+                await _postgresCalls.RunAsync(ct => DeleteFromPostgresAsync(runId, scope, ids, deadLetters, report, request.Actor, ct), cancellationToken);
+            }
+            else
+            {
+                report.AuditId = await AuditAsync(request, report, null);
+            }
+        }
+        catch (Exception ex)
+        {
+            await AuditAsync(request, report, ex);
+            throw;
+        }
+        finally
+        {
+            foreach (var entity in leased)
+            {
+                using var timeout = new CancellationTokenSource(_options.Value.BookkeepingTimeout);
+                await _postgresCalls.RunAsync(ct => _checkpoints.ReleaseAsync(entity, runId, ct), timeout.Token);
+            }
+        }
+
+        report.DurationMs = _timeProvider.GetElapsedTime(started).TotalMilliseconds;
+        Log.UserErased(_logger, request.UserId, request.DryRun ? " (dry run)" : string.Empty, report.PostgresRows.Values.Sum(), report.RedisKeys, report.AuditId);
+        return report;
+    }
+
+    /// <summary>Takes every entity's lease, waiting (up to the lease timeout and a little) for a pass that holds one.</summary>
+    private async Task AcquireAllAsync(Guid runId, List<EntityDescriptor> leased, CancellationToken cancellationToken)
+    {
+        var deadline = _timeProvider.GetUtcNow() + _options.Value.LeaseTimeout + TimeSpan.FromSeconds(5);
+        foreach (var entity in EntityCatalog.All)
+        {
+            while (true)
+            {
+                try
+                {
+                    await _postgresCalls.RunAsync(ct => _checkpoints.AcquireAsync(entity, runId, ct), cancellationToken);
+                    leased.Add(entity);
+                    break;
+                }
+                catch (EntityBusyException) when (_timeProvider.GetUtcNow() < deadline)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(250), _timeProvider, cancellationToken);
+                }
+            }
+        }
+    }
+
+    /// <summary>The user's archived record ids per entity (scope: the user and everything under them).</summary>
+    private async Task<Dictionary<EntityDescriptor, List<string>>> ArchivedIdsAsync(ArchiveScope scope, CancellationToken cancellationToken)
+    {
+        var ids = new Dictionary<EntityDescriptor, List<string>>();
+        foreach (var entity in EntityCatalog.All)
+        {
+            var list = ids[entity] = [];
+            await using var command = _dataSource.CreateCommand($"SELECT id FROM {ArchivedRows.Table(entity, _schemas)} WHERE {scope.SqlFilter(entity, _schemas, "$1")}");
+            command.Parameters.Add(new() { Value = scope.Id! });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                list.Add(reader.GetString(0));
+            }
+        }
+
+        return ids;
+    }
+
+    /// <summary>Dead letters (any status) whose record is the user's: by id, or by the userId/sessionId/messageId in its raw fields.</summary>
+    private async Task<List<(string Entity, string RecordId)>> DeadLettersAsync(string userId, Dictionary<EntityDescriptor, List<string>> ids, CancellationToken cancellationToken)
+    {
+        var sessions = ids[EntityCatalog.Session].ToArray();
+        var messages = ids[EntityCatalog.Message].ToArray();
+        await using var command = _dataSource.CreateCommand($"""
+            SELECT entity, record_id FROM {_schemas.Bookkeeping}.dead_letters d
+            WHERE (entity = 'user' AND record_id = $1)
+               OR EXISTS (SELECT 1 FROM jsonb_array_elements(d.raw_fields) p
+                          WHERE (p ->> 0 = 'userId' AND p ->> 1 = $1)
+                             OR (p ->> 0 = 'sessionId' AND p ->> 1 = ANY($2))
+                             OR (p ->> 0 = 'messageId' AND p ->> 1 = ANY($3)))
+            """);
+        command.Parameters.Add(new() { Value = userId });
+        command.Parameters.Add(new() { Value = sessions });
+        command.Parameters.Add(new() { Value = messages });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var found = new List<(string, string)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            found.Add((reader.GetString(0), reader.GetString(1)));
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// The user's records in Redis: the archived ones, the dead-lettered ones, and the ones not archived yet (the index
+    /// after the checkpoint and the late sets, read with their parent fields), including records of the user's sessions.
+    /// </summary>
+    private async Task<HashSet<(EntityDescriptor Entity, string Id)>> FindRedisRecordsAsync(
+        string userId, Dictionary<EntityDescriptor, List<string>> ids, List<(string Entity, string RecordId)> deadLetters, CancellationToken cancellationToken)
+    {
+        var records = new HashSet<(EntityDescriptor, string)>(ids.SelectMany(e => e.Value.Select(id => (e.Key, id))));
+        foreach (var (entity, id) in deadLetters)
+        {
+            if (EntityCatalog.Find(entity) is { } descriptor)
+            {
+                records.Add((descriptor, id));
+            }
+        }
+
+        var sessions = new HashSet<string>(ids[EntityCatalog.Session], StringComparer.Ordinal);
+        var messages = new HashSet<string>(ids[EntityCatalog.Message], StringComparer.Ordinal);
+        var database = _redis.GetDatabase();
+        foreach (var entity in EntityCatalog.All)
+        {
+            var checkpoint = await _postgresCalls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken);
+            var pending = await _redisCalls.RunAsync(
+                async ct =>
+                {
+                    var tail = await database.SortedSetRangeByScoreAsync(_layout.ChangeIndexKey(entity), checkpoint?.Score ?? double.NegativeInfinity, double.PositiveInfinity).WaitAsync(ct);
+                    var late = await database.SortedSetRangeByRankAsync(_layout.LateSetKey(entity)).WaitAsync(ct);
+                    return tail.Concat(late).Select(m => (string)m!).Distinct(StringComparer.Ordinal).ToArray();
+                },
+                cancellationToken);
+            foreach (var chunk in pending.Chunk(1000))
+            {
+                var parents = await _redisCalls.RunAsync(
+                    async ct =>
+                    {
+                        var reads = chunk.Select(id => database.HashGetAsync(_layout.RecordKey(entity, id), [.. s_parentFields.Select(f => (RedisValue)f)])).ToArray();
+                        await Task.WhenAll(reads).WaitAsync(ct);
+                        return reads.Select(r => r.Result).ToArray();
+                    },
+                    cancellationToken);
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    var (user, session, message) = ((string?)parents[i][0], (string?)parents[i][1], (string?)parents[i][2]);
+                    var mine = entity == EntityCatalog.User ? chunk[i] == userId
+                        : user == userId || (session is not null && sessions.Contains(session)) || (message is not null && messages.Contains(message));
+                    if (mine)
+                    {
+                        records.Add((entity, chunk[i]));
+                        if (entity == EntityCatalog.Session)
+                        {
+                            sessions.Add(chunk[i]);
+                        }
+                        else if (entity == EntityCatalog.Message)
+                        {
+                            messages.Add(chunk[i]);
+                        }
+                    }
+                }
+            }
+        }
+
+        return records;
+    }
+
+    private async Task RemoveFromRedisAsync(string userId, HashSet<(EntityDescriptor Entity, string Id)> records, CancellationToken cancellationToken)
+    {
+        var database = _redis.GetDatabase();
+        foreach (var chunk in records.Chunk(1000))
+        {
+            await _redisCalls.RunAsync(
+                async ct =>
+                {
+                    var batch = database.CreateBatch();
+                    var calls = new List<Task>();
+                    foreach (var (entity, id) in chunk)
+                    {
+                        calls.Add(batch.KeyDeleteAsync(_layout.RecordKey(entity, id)));
+                        calls.Add(batch.SortedSetRemoveAsync(_layout.ChangeIndexKey(entity), id));
+                        calls.Add(batch.SortedSetRemoveAsync(_layout.LateSetKey(entity), id));
+                    }
+
+                    batch.Execute();
+                    await Task.WhenAll(calls).WaitAsync(ct);
+                },
+                cancellationToken);
+        }
+
+        await _redisCalls.RunAsync(ct => database.KeyDeleteAsync(_layout.OffloadMarkerKey(userId)).WaitAsync(ct), cancellationToken);
+    }
+
+    /// <summary>One transaction: the leases re-checked, children before parents, dead letters stripped, ledger rows, audit.</summary>
+    private async Task DeleteFromPostgresAsync(
+        Guid runId, ArchiveScope scope, Dictionary<EntityDescriptor, List<string>> ids, List<(string Entity, string RecordId)> deadLetters,
+        EraseReport report, string actor, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var leases = new NpgsqlBatch(connection, transaction))
+        {
+            foreach (var entity in EntityCatalog.All)
+            {
+                leases.BatchCommands.Add(_checkpoints.LeaseOwnerCommand(entity));
+            }
+
+            await using var owners = await leases.ExecuteReaderAsync(cancellationToken);
+            foreach (var entity in EntityCatalog.All)
+            {
+                if (!await CheckpointStore.IsOwnedByAsync(owners, runId, cancellationToken))
+                {
+                    throw new EntityBusyException(entity.Name);
+                }
+
+                await owners.NextResultAsync(cancellationToken);
+            }
+        }
+
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        // Children first: a child's scope filter reaches the user through its parents' rows.
+        foreach (var entity in EntityCatalog.All.Reverse())
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {ArchivedRows.Table(entity, _schemas)} WHERE id = ANY($1)") { Parameters = { new() { Value = ids[entity].ToArray() } } });
+        }
+
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
+            UPDATE {_schemas.Bookkeeping}.dead_letters SET status = 'discarded', raw_fields = '[]'::jsonb,
+                   reason = 'erased: the user exercised the right to be forgotten', closed_at = now()
+            WHERE (entity, record_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+            """)
+        {
+            Parameters = { new() { Value = deadLetters.Select(d => d.Entity).ToArray() }, new() { Value = deadLetters.Select(d => d.RecordId).ToArray() } },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {_schemas.Bookkeeping}.offloaded_sessions WHERE user_id = $1") { Parameters = { new() { Value = scope.Id! } } });
+        batch.BatchCommands.Add(_audit.RecordCommand(actor, AdminActions.Erase, scope.Id!, succeeded: true, Counts(report), null));
+        NpgsqlDataReader reader;
+        try
+        {
+            reader = await batch.ExecuteReaderAsync(cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new InvalidOperationException(
+                $"Erase needs a login that may delete archived rows ({ex.MessageText}): grant the role nexus_eraser to it (docs/erase.md), or run erase with an administrator's connection string. Redis was already cleared; run erase again once it may delete.", ex);
+        }
+
+        await using (reader)
+        {
+            while (!reader.HasRows || !await reader.ReadAsync(cancellationToken))
+            {
+                if (!await reader.NextResultAsync(cancellationToken))
+                {
+                    break;
+                }
+            }
+
+            report.AuditId = reader.HasRows ? reader.GetInt64(0) : 0;
+        }
+
+        // Row Level Security turns a DELETE without a matching policy into "0 rows", not an error: never report an erase
+        // that did not happen.
+        var entities = EntityCatalog.All.Reverse().ToArray();
+        for (var i = 0; i < entities.Length; i++)
+        {
+            if (batch.BatchCommands[i].RecordsAffected < ids[entities[i]].Count)
+            {
+                throw new InvalidOperationException(
+                    $"Erase deleted {batch.BatchCommands[i].RecordsAffected} of {ids[entities[i]].Count} {entities[i].Table} rows: the login may not delete them under Row Level Security. Grant it the role nexus_eraser (docs/erase.md); nothing was deleted from PostgreSQL.");
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static object Counts(EraseReport report) => new
+    {
+        postgresRows = report.PostgresRows,
+        redisKeys = report.RedisKeys,
+        deadLetters = report.DeadLetters,
+        offloadedSessions = report.OffloadedSessions,
+    };
+
+    private async Task<long> AuditAsync(EraseRequest request, EraseReport report, Exception? error)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            return await _postgresCalls.RunAsync(
+                ct => _audit.RecordAsync(request.Actor, request.DryRun ? AdminActions.EraseDryRun : AdminActions.Erase, request.UserId,
+                    error is null, Counts(report), error is null ? null : ErrorText.Describe(error), ct),
+                timeout.Token);
+        }
+        catch (Exception ex) when (error is not null && ex is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            return 0; // the erase's own error is what the caller must see
+        }
+    }
+}

@@ -133,30 +133,108 @@ public sealed class SearchTests
         Assert.Equal(4, (await h.QueryAsync("SELECT * FROM {t}.search_messages('quick', NULL)")).Count);
     }
 
+    private const string IndexOn = "Archive:SearchIndex";
+
+    private static async Task<object?> IndexAsync(ArchiveHarness h) =>
+        (await h.QueryAsync("SELECT to_regclass($1)::text AS r", $"{h.TargetSchema}.messages_content_search_idx"))[0]["r"];
+
     [Fact]
-    public async Task SearchMessages_UsesTheGinIndex()
+    public async Task SearchIndex_Default_NoFullTextIndexOnMessages_SearchStillWorks()
     {
         await using var h = await ArchivedAsync();
+
+        Assert.Null(await IndexAsync(h));
+        Assert.Equal(0L, await h.ScalarAsync("SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexdef ILIKE '%to_tsvector%'", h.TargetSchema));
+        Assert.Equal(["m-fox", "m-fox-far"], Ids(await SearchAsync(h, "fox -cat")).Order());
+    }
+
+    [Fact]
+    public async Task SearchIndex_On_BuildsAValidIndex_ThatAQueryBypassingRlsUses()
+    {
+        await using var h = await ArchivedAsync(s => s[IndexOn] = "true");
+
+        Assert.NotNull(await IndexAsync(h));
+        Assert.Equal(1L, await h.ScalarAsync("SELECT indisvalid::int FROM pg_index WHERE indexrelid = $1::regclass", $"{h.TargetSchema}.messages_content_search_idx"));
+
+        // The function's statement, as EXPLAIN shows it (a table this small would be read sequentially: forbid that to
+        // see whether the expression can use the index at all; it can only when it repeats the index expression).
+        var plan = string.Join('\n', (await PlanAsync(h,
+            "SELECT id FROM {t}.messages m WHERE to_tsvector('simple'::regconfig, coalesce(m.content, '')) @@ websearch_to_tsquery('simple'::regconfig, 'quick brown') AND m.deleted_at IS NULL")));
+        Assert.Contains("Bitmap Index Scan on messages_content_search_idx", plan, StringComparison.Ordinal);
+
+        // And search_messages itself (the owner bypasses RLS, as service_role does on Supabase): scans inside count.
         await using var connection = await h.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-
-        // A table this small would be read sequentially; forbid that to see whether the function's WHERE can use the
-        // index at all (it can only when it repeats the index expression exactly). Scans inside the function count.
-        var scans = await ScalarAsync(connection, transaction, h.Schemas(
+        var scans = await LastRowAsync(connection, transaction, h.Schemas(
             """
             SET LOCAL enable_seqscan = off;
             SELECT count(*) FROM {t}.search_messages('quick brown');
             SELECT pg_stat_get_xact_numscans('{t}.messages_content_search_idx'::regclass);
             """));
+        Assert.Equal(1L, scans[0]);
+    }
 
-        Assert.Equal(1L, scans);
+    [Fact]
+    public async Task SearchMessages_UnderRls_ReadsTheUsersMessagesByUserId_NotTheGinIndex()
+    {
+        await using var h = await ArchivedAsync(s => s[IndexOn] = "true");
+        await using var connection = await h.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+
+        // Even with the opt-in index present and sequential scans forbidden, a signed-in user's search goes through the
+        // user_id index: @@ is not leakproof, so RLS's user_id condition must be applied first.
+        var scans = await LastRowAsync(connection, transaction, h.Schemas(
+            """
+            SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u-1","role":"authenticated"}', true);
+            SET LOCAL enable_seqscan = off;
+            SELECT count(*) FROM {t}.search_messages('quick brown');
+            RESET ROLE;
+            SELECT pg_stat_get_xact_numscans('{t}.messages_content_search_idx'::regclass), pg_stat_get_xact_numscans('{t}.messages_user_id_idx'::regclass);
+            """));
+
+        Assert.Equal([0L, 1L], scans);
+    }
+
+    [Fact]
+    public async Task SearchIndex_TurnedOffLater_MigrateDropsIt_TurnedOnAgain_BuildsIt()
+    {
+        await using var h = await ArchivedAsync(s => s[IndexOn] = "true");
+        Assert.NotNull(await IndexAsync(h));
+
+        await using (var off = await ArchiveHarness.CreateAsync(s => Reuse(h, s, IndexOn, "false")))
+        {
+            Assert.Null(await IndexAsync(h));
+        }
+
+        await using var on = await ArchiveHarness.CreateAsync(s => Reuse(h, s, IndexOn, "true"));
+        Assert.NotNull(await IndexAsync(h));
+        Assert.Equal(["m-fox", "m-fox-far"], Ids(await SearchAsync(h, "fox -cat")).Order());
+    }
+
+    [Fact]
+    public async Task SearchIndex_InvalidAfterAFailedBuild_MigrateBuildsItAgain()
+    {
+        await using var h = await ArchivedAsync(s => s[IndexOn] = "true");
+
+        // What a CREATE INDEX CONCURRENTLY that failed half-way leaves behind: the index, marked invalid.
+        await h.QueryAsync("UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass", $"{h.TargetSchema}.messages_content_search_idx");
+        var before = await h.ScalarAsync("SELECT $1::regclass::oid::bigint", $"{h.TargetSchema}.messages_content_search_idx");
+
+        await h.Services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
+
+        Assert.NotEqual(before, await h.ScalarAsync("SELECT $1::regclass::oid::bigint", $"{h.TargetSchema}.messages_content_search_idx"));
+        Assert.Equal(1L, await h.ScalarAsync("SELECT indisvalid::int FROM pg_index WHERE indexrelid = $1::regclass", $"{h.TargetSchema}.messages_content_search_idx"));
     }
 
     [Fact]
     public async Task SearchLanguage_German_Stems_Simple_DoesNot()
     {
         await using var simple = await ArchivedAsync();
-        await using var german = await ArchivedAsync(s => s["Archive:SearchLanguage"] = "german");
+        await using var german = await ArchivedAsync(s =>
+        {
+            s["Archive:SearchLanguage"] = "german";
+            s[IndexOn] = "true";
+        });
 
         // "Hunde" (plural) stems to the same lexeme as "Hund" in German; 'simple' only finds the exact word.
         Assert.Empty(await SearchAsync(simple, "Hunde"));
@@ -170,17 +248,13 @@ public sealed class SearchTests
     [Fact]
     public async Task Migrate_SearchLanguageChangedLater_RebuildsIndexAndFunction()
     {
-        await using var h = await ArchivedAsync();
+        await using var h = await ArchivedAsync(s => s[IndexOn] = "true");
         Assert.Empty(await SearchAsync(h, "Hunde"));
 
         // The same archive, migrated again by a host configured with another language.
         await using var german = await ArchiveHarness.CreateAsync(s =>
         {
-            foreach (var (key, value) in h.Settings)
-            {
-                s[key] = value;
-            }
-
+            Reuse(h, s, IndexOn, "true");
             s["Archive:SearchLanguage"] = "german";
         });
 
@@ -197,7 +271,7 @@ public sealed class SearchTests
     [Fact]
     public async Task Migrate_Again_SameLanguageAndIndexPresent_LeavesTheIndexAlone()
     {
-        await using var h = await ArchivedAsync();
+        await using var h = await ArchivedAsync(s => s[IndexOn] = "true");
         var before = await h.ScalarAsync("SELECT $1::regclass::oid::bigint", $"{h.TargetSchema}.messages_content_search_idx");
 
         await h.Services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
@@ -206,9 +280,9 @@ public sealed class SearchTests
     }
 
     [Fact]
-    public async Task Migrate_IndexDropped_BuildsItAgain()
+    public async Task Migrate_IndexOnButDropped_BuildsItAgain()
     {
-        await using var h = await ArchivedAsync();
+        await using var h = await ArchivedAsync(s => s[IndexOn] = "true");
         await h.QueryAsync("DROP INDEX {t}.messages_content_search_idx");
 
         await h.Services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
@@ -218,20 +292,52 @@ public sealed class SearchTests
         Assert.Equal(["m-fox", "m-fox-far"], Ids(await SearchAsync(h, "fox -cat")).Order());
     }
 
-    private static async Task<long> ScalarAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+    /// <summary>The settings of <paramref name="h"/> (same servers, database and schemas) with one changed.</summary>
+    private static void Reuse(ArchiveHarness h, Dictionary<string, string?> s, string key, string value)
+    {
+        foreach (var (k, v) in h.Settings)
+        {
+            s[k] = v;
+        }
+
+        s[key] = value;
+    }
+
+    private static async Task<List<string>> PlanAsync(ArchiveHarness h, string sql)
+    {
+        await using var connection = await h.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await using (var off = new NpgsqlCommand("SET LOCAL enable_seqscan = off", connection, transaction))
+        {
+            await off.ExecuteNonQueryAsync();
+        }
+
+        await using var command = new NpgsqlCommand("EXPLAIN " + h.Schemas(sql), connection, transaction);
+        await using var reader = await command.ExecuteReaderAsync();
+        var lines = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            lines.Add(reader.GetString(0));
+        }
+
+        return lines;
+    }
+
+    /// <summary>Runs a multi-statement batch; returns the last row of the last statement that returned rows.</summary>
+    private static async Task<long[]> LastRowAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         await using var reader = await command.ExecuteReaderAsync();
-        object? last = null;
+        long[] last = [];
         do
         {
             while (await reader.ReadAsync())
             {
-                last = reader.GetValue(0);
+                last = [.. Enumerable.Range(0, reader.FieldCount).Select(i => reader.GetValue(i) is long n ? n : -1)];
             }
         }
         while (await reader.NextResultAsync());
 
-        return Convert.ToInt64(last, CultureInfo.InvariantCulture);
+        return last;
     }
 }

@@ -27,9 +27,19 @@ public sealed partial class MigrationTests
         Assert.NotNull(block);
         var outside = migration.Replace(block, string.Empty, StringComparison.Ordinal).Split('\n');
         Assert.All(outside.Where(line => line.Contains("{{search_language}}", StringComparison.Ordinal)), line => Assert.StartsWith("--", line, StringComparison.Ordinal));
-        Assert.Contains("DROP INDEX IF EXISTS {{target}}.messages_content_search_idx", block, StringComparison.Ordinal);
         Assert.Contains("CREATE OR REPLACE FUNCTION {{target}}.search_messages", block, StringComparison.Ordinal);
         Assert.Contains("ON CONFLICT (key) DO UPDATE", block, StringComparison.Ordinal);
         Assert.DoesNotContain("CREATE VIEW", block, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Migrations_BuildNoFullTextIndex_AndTheOptInIndexMatchesTheSearchExpression()
+    {
+        Assert.All(Migrator.All, m => Assert.DoesNotContain("USING gin", m.Sql, StringComparison.OrdinalIgnoreCase));
+
+        const string Expression = "to_tsvector({{search_language}}::regconfig, coalesce(content, ''))";
+        Assert.Contains(Expression, Migrator.SearchIndexSql, StringComparison.Ordinal);
+        Assert.Contains("CONCURRENTLY", Migrator.SearchIndexSql, StringComparison.Ordinal);
+        Assert.Contains("WHERE " + Expression.Replace("(content", "(m.content", StringComparison.Ordinal) + " @@", Migrator.SearchLanguageBlock(Migrator.All), StringComparison.Ordinal);
     }
 }

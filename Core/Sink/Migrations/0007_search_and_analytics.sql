@@ -13,25 +13,24 @@
 
 -- search-language: begin
 -- Everything between these markers depends on Archive:SearchLanguage. When the setting changes after this migration
--- ran, or the index is missing (dropped for a large initial load, docs/queries.md), `migrate` runs this block again
--- with the configured value (Migrator.ApplySearchLanguageAsync), so it must stay re-runnable. A later migration that redefines search_messages moves the markers with it: the migrator runs the block
+-- ran, `migrate` runs this block again with the configured value (Migrator.ApplySearchAsync), so it must stay
+-- re-runnable. A later migration that redefines search_messages moves the markers with it: the migrator runs the block
 -- of the newest migration that has one.
-
--- An expression index, not a stored tsvector column: the archive's rows stay as they are (a stored column measured 2.5x
--- the table and its ADD COLUMN rewrites the table under an exclusive lock) and writing costs the same: parsing the text
--- is most of either (docs/queries.md, "What it costs"). Queries must repeat exactly this expression to use the index;
--- search_messages does. Under RLS PostgreSQL cannot use it (@@ is not leakproof, so the policy's user_id condition
--- must come first): an authenticated search tests each of the caller's own messages; the index serves searches that
--- bypass RLS (service_role, the owner).
-DROP INDEX IF EXISTS {{target}}.messages_content_search_idx;
-CREATE INDEX messages_content_search_idx ON {{target}}.messages
-    USING gin (to_tsvector({{search_language}}::regconfig, coalesce(content, '')));
+--
+-- No full-text index here, on purpose. A GIN index over to_tsvector(content) made the archive's initial load 5x slower
+-- (parsing every message's text on the write path), and under Row Level Security PostgreSQL does not use it anyway
+-- (@@ is not leakproof, so the policy's user_id condition must be applied first). A signed-in user's search reaches
+-- that user's messages through messages_user_id_idx (0001) and tests each: its cost grows with the user's own message
+-- count, not the archive's. Operators who search across users (service_role) can opt in to the GIN index with
+-- Archive:SearchIndex = true: `migrate` then builds messages_content_search_idx with CREATE INDEX CONCURRENTLY
+-- (Migrator.SearchIndexSql; archive passes keep writing meanwhile). docs/queries.md has the measurements.
 
 -- Search what a person types: websearch_to_tsquery understands "a phrase", -excluded and `or`. Best matches first
 -- (ts_rank_cd: how many query terms, how close together), newer first among equals; at most max_results rows (clamped
 -- to 1..500). Soft-deleted messages (deleted_at set) are never returned: whoever deleted a message does not expect
 -- search to bring it back. The snippet marks each match «like this», up to two fragments joined by " … ".
 -- Ranking happens on the matching rows only, and the snippet (which re-reads the text) only for the rows returned.
+-- The WHERE repeats the opt-in index's expression exactly, so a search that bypasses RLS uses that index when it exists.
 -- search_path is empty, as Supabase's database linter asks of every function: tables are schema-qualified and
 -- pg_catalog (the functions and operators used) is always searched. That costs nothing here: PostgREST calls the
 -- function on its own, it is not inlined into a bigger query.
@@ -54,7 +53,7 @@ AS $fn$
      ORDER BY hit.rank DESC, hit.created_at DESC, hit.id
 $fn$;
 
--- Which configuration the index and the function were built with, so `migrate` can tell when the setting changed.
+-- Which configuration the function (and the opt-in index) were built with, so `migrate` can tell when the setting changed.
 INSERT INTO {{bookkeeping}}.settings (key, value) VALUES ('search_language', {{search_language}})
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 -- search-language: end

@@ -4,7 +4,7 @@ namespace NexusArchive.Bench;
 
 /// <summary>
 /// The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name
-/// --offload-sessions N --records-latency --search-cost [--search-designs none,expression,stored] [--search-rounds R]</c>.
+/// --offload-sessions N --records-latency --search-cost [--search-designs expression,none,stored] [--search-rounds R]</c>.
 /// </summary>
 internal sealed record BenchArguments(
     long Messages,
@@ -32,7 +32,7 @@ internal sealed record BenchArguments(
             int.Parse(Value("--offload-sessions") ?? "0", CultureInfo.InvariantCulture),
             args.Contains("--records-latency"),
             args.Contains("--search-cost"),
-            (Value("--search-designs") ?? "stored,none,expression").Split(',', StringSplitOptions.RemoveEmptyEntries),
+            (Value("--search-designs") ?? "expression,none").Split(',', StringSplitOptions.RemoveEmptyEntries),
             int.Parse(Value("--search-rounds") ?? "1", CultureInfo.InvariantCulture));
     }
 }

@@ -2,8 +2,22 @@ using System.Globalization;
 
 namespace NexusArchive.Bench;
 
-/// <summary>The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name --offload-sessions N --records-latency</c>.</summary>
-internal sealed record BenchArguments(long Messages, int MemoryScale, int PageSize, long[] MergeScaling, int RedisDatabase, string Database, int OffloadSessions, bool RecordsLatency)
+/// <summary>
+/// The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name
+/// --offload-sessions N --records-latency --search-cost [--search-designs expression,none,stored] [--search-rounds R]</c>.
+/// </summary>
+internal sealed record BenchArguments(
+    long Messages,
+    int MemoryScale,
+    int PageSize,
+    long[] MergeScaling,
+    int RedisDatabase,
+    string Database,
+    int OffloadSessions,
+    bool RecordsLatency,
+    bool SearchCost,
+    string[] SearchDesigns,
+    int SearchRounds)
 {
     public static BenchArguments Parse(string[] args)
     {
@@ -16,6 +30,9 @@ internal sealed record BenchArguments(long Messages, int MemoryScale, int PageSi
             int.Parse(Value("--redis-database") ?? "1", CultureInfo.InvariantCulture),
             Value("--database") ?? "nexus_bench",
             int.Parse(Value("--offload-sessions") ?? "0", CultureInfo.InvariantCulture),
-            args.Contains("--records-latency"));
+            args.Contains("--records-latency"),
+            args.Contains("--search-cost"),
+            (Value("--search-designs") ?? "expression,none").Split(',', StringSplitOptions.RemoveEmptyEntries),
+            int.Parse(Value("--search-rounds") ?? "1", CultureInfo.InvariantCulture));
     }
 }

@@ -8,8 +8,10 @@ namespace NexusArchive.Bench;
 /// <summary>
 /// The benchmark's synthetic data: deterministic messages of about 600 bytes (users and sessions in realistic
 /// proportion), produced identically as Redis fields (for the pass) and as row values (for the baselines).
+/// With <paramref name="variedText"/> every message has its own text (<see cref="SearchText"/>), as full-text search
+/// needs to cost what it costs on real chats; otherwise all share one repeated sentence.
 /// </summary>
-internal sealed class BenchData(long baseMs)
+internal sealed class BenchData(long baseMs, bool variedText = false)
 {
     public const int MessagesPerSession = 20;
     public const int SessionsPerUser = 20;
@@ -36,7 +38,7 @@ internal sealed class BenchData(long baseMs)
             new("sessionId", $"s-{i / MessagesPerSession:D8}"),
             new("userId", $"u-{i / (MessagesPerSession * SessionsPerUser):D7}"),
             new("role", i % 2 == 0 ? "user" : "assistant"),
-            new("content", version == 0 ? s_content : s_content + " (edited)"),
+            new("content", Content(i, version)),
             new("model", "gpt-4o"),
             new("tokenCount", (i % 900).ToString(CultureInfo.InvariantCulture)),
             new("metadata", "{\"client\":\"web\",\"latencyMs\":123}"),
@@ -52,8 +54,11 @@ internal sealed class BenchData(long baseMs)
         return
         [
             MessageId(i), $"s-{i / MessagesPerSession:D8}", $"u-{i / (MessagesPerSession * SessionsPerUser):D7}",
-            i % 2 == 0 ? "user" : "assistant", version == 0 ? s_content : s_content + " (edited)", "gpt-4o",
+            i % 2 == 0 ? "user" : "assistant", Content(i, version), "gpt-4o",
             i % 900, "{\"client\":\"web\",\"latencyMs\":123}", created, updated, null, null,
         ];
     }
+
+    private string Content(long i, int version) =>
+        variedText ? SearchText.Message(i, version) : version == 0 ? s_content : s_content + " (edited)";
 }

@@ -44,6 +44,13 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             return 0;
         }
 
+        if (arguments.SearchCost)
+        {
+            await new SearchCost(_servers, scenarios, _report).RunAsync();
+            _report.Print();
+            return 0;
+        }
+
         if (arguments.MergeScaling.Length > 0)
         {
             await new MergeScaling(_servers, _report).RunAsync();

@@ -55,6 +55,24 @@ public sealed class ArchiveOptions
     /// <summary>Private schema for checkpoints, run history, dead letters and migrations.</summary>
     public string BookkeepingSchema { get; set; } = "nexus_archive";
 
+    /// <summary>
+    /// The PostgreSQL text search configuration of message search (migration 0007: <c>search_messages</c>, and the
+    /// opt-in index of <see cref="SearchIndex"/>). <c>simple</c> (the default) does no stemming and knows no
+    /// stop words, which suits NexusChat's multilingual chats; a single-language archive may choose that language
+    /// (<c>english</c>, <c>german</c>, …) for stemming. One of <see cref="SearchLanguages.BuiltIn"/>. Changing it later
+    /// makes the next <c>migrate</c> replace <c>search_messages</c> (and rebuild the opt-in index) (docs/queries.md).
+    /// </summary>
+    public string SearchLanguage { get; set; } = SearchLanguages.Default;
+
+    /// <summary>
+    /// Opt in to a GIN full-text index on <c>messages.content</c> for searches that bypass Row Level Security
+    /// (service_role, the owner: across users). Off by default: it does not serve a signed-in user's search (under RLS
+    /// PostgreSQL reads that user's messages through the <c>user_id</c> index) and it makes every archived message cost
+    /// several times more to write. <c>migrate</c> builds it with <c>CREATE INDEX CONCURRENTLY</c> when true and drops it
+    /// when false (docs/queries.md).
+    /// </summary>
+    public bool SearchIndex { get; set; }
+
     /// <summary>Apply pending migrations when the host starts (the CLI's <c>migrate</c> does it on demand).</summary>
     public bool MigrateOnStartup { get; set; }
 

@@ -31,6 +31,11 @@ internal sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
             failures.Add($"{S}:BookkeepingSchema must differ from {S}:TargetSchema: bookkeeping stays private.");
         }
 
+        if (!SearchLanguages.IsBuiltIn(options.SearchLanguage))
+        {
+            failures.Add($"{S}:SearchLanguage '{options.SearchLanguage}' is not a built-in PostgreSQL text search configuration; use one of: {string.Join(", ", SearchLanguages.BuiltIn)}.");
+        }
+
         if (options.PageSize is < 1 or > 100_000)
         {
             failures.Add($"{S}:PageSize must be between 1 and 100000 (was {options.PageSize}).");

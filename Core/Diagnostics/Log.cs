@@ -49,6 +49,18 @@ internal static partial class Log
     [LoggerMessage(LogEventIds.MigrationApplied, LogLevel.Information, "Applied migration {Version} {MigrationName}", EventName = "MigrationApplied")]
     public static partial void MigrationApplied(ILogger logger, int version, string migrationName);
 
+    [LoggerMessage(LogEventIds.SearchLanguageApplied, LogLevel.Information, "Built search_messages for text search configuration {SearchLanguage}; it was {PreviousSearchLanguage}", EventName = "SearchLanguageApplied")]
+    public static partial void SearchLanguageApplied(ILogger logger, string searchLanguage, string previousSearchLanguage);
+
+    [LoggerMessage(LogEventIds.SearchIndexBuilt, LogLevel.Information, "Built the message search index (Archive:SearchIndex) for {SearchLanguage} in {ElapsedMs} ms", EventName = "SearchIndexBuilt")]
+    public static partial void SearchIndexBuilt(ILogger logger, string searchLanguage, long elapsedMs);
+
+    [LoggerMessage(LogEventIds.SearchIndexDropped, LogLevel.Information, "Dropped the message search index: Archive:SearchIndex is false", EventName = "SearchIndexDropped")]
+    public static partial void SearchIndexDropped(ILogger logger);
+
+    [LoggerMessage(LogEventIds.SearchIndexBusy, LogLevel.Warning, "Another migrator is building or dropping the message search index; left to it (Archive:SearchIndex {SearchIndexWanted})", EventName = "SearchIndexBusy")]
+    public static partial void SearchIndexBusy(ILogger logger, bool searchIndexWanted);
+
     [LoggerMessage(LogEventIds.DemoSeeded, LogLevel.Information, "Seeded demo data: {Users} users, {Sessions} sessions, {Messages} messages, {Attachments} attachments, {Edits} edits, {SoftDeletes} soft deletes", EventName = "DemoSeeded")]
     public static partial void DemoSeeded(ILogger logger, int users, int sessions, int messages, int attachments, int edits, int softDeletes);
 

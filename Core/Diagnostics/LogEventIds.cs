@@ -26,6 +26,10 @@ internal static class LogEventIds
     public const int RecordsArchived = 1015;
     public const int RecordEventRejected = 1016;
     public const int MigrationApplied = 1020;
+    public const int SearchLanguageApplied = 1021;
+    public const int SearchIndexBuilt = 1022;
+    public const int SearchIndexDropped = 1023;
+    public const int SearchIndexBusy = 1024;
     public const int DemoSeeded = 1030;
 
     // 3000-3099: verify, restore, backfill, offload, export and erase (Log.cs).

@@ -38,4 +38,45 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
         Assert.Contains("| peak working set at 2×N |", report);
         Assert.Matches(@"initial load \(pass\) \| [\d,]+ rows/s \| 4\d\d rows", report); // 400 messages + their users and sessions
     }
+
+    [Fact]
+    public async Task Benchmark_SearchCost_TinyN_MeasuresEveryDesignAndQuery()
+    {
+        var servers = TestServers.Instance;
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nexus-archive-bench.dll"));
+        foreach (var arg in new[] { "--search-cost", "--search-designs", "stored,expression,none", "--messages", "400", "--page-size", "100", "--redis-database", "10", "--database", $"bench_search_smoke_{Environment.ProcessId}" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["ConnectionStrings__Redis"] = servers.RedisConnectionString;
+        info.Environment["ConnectionStrings__Postgres"] = servers.PostgresAdminConnectionString;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        output.WriteLine(await stdout);
+
+        Assert.True(process.ExitCode == 0, await stderr);
+        var report = await stdout;
+        foreach (var design in new[] { "none", "expression", "stored" })
+        {
+            Assert.Matches($@"\| search design '{design}': initial load / incremental pass \(median of 1\) \| [\d,]+ / [\d,]+ rows/s \|", report);
+        }
+
+        Assert.Contains("| opt-in search index built after the initial load", report);
+        foreach (var design in new[] { "none", "stored" })
+        {
+            Assert.Matches($@"\| design '{design}': search_messages as u-0000000 \(RLS\): the most common word \| [\d.,]+ ms \| median of 5, \d+ rows returned \|", report);
+        }
+
+        Assert.Matches(@"\| no index: search_messages as u-heavy-05k \([\d,]+ messages, RLS\): the most common word \| [\d.,]+ ms \|", report);
+        Assert.Contains("| opt-in index: search_messages bypassing RLS (all users): a word in ~0.1% of messages |", report);
+
+        Assert.Contains("| session_summary bypassing RLS: latest 20 sessions of all |", report);
+        Assert.Contains("Query Text:", report); // auto_explain's plans
+        Assert.Contains("websearch_to_tsquery", report); // ... including the search function's own statement
+    }
 }

@@ -19,6 +19,8 @@ public sealed class HostileConfigurationTests
     [InlineData("Archive:KeyPrefix", "nexus:other")]
     [InlineData("Archive:KeyPrefix", "nex[us]")]
     [InlineData("Archive:KeyPrefix", "a b")]
+    [InlineData("Archive:SearchLanguage", "simple'::regconfig, content)); DROP TABLE messages; --")]
+    [InlineData("Archive:SearchLanguage", "klingon")]
     [InlineData("Archive:Security:OwnerClaim", "sub' OR '1'='1")]
     [InlineData("Archive:Security:OwnerClaim", "")]
     [InlineData("Archive:Security:RedisTrustedCertificatePath", "/nonexistent/ca.pem")]

@@ -63,6 +63,7 @@ public sealed class ConfigurationTests
     [InlineData("SettleWindow", "Archive:SettleWindow")]
     [InlineData("TimeBudget", "Archive:TimeBudget")]
     [InlineData("Entities", "Archive:Entities")]
+    [InlineData("SearchLanguage", "Archive:SearchLanguage")]
     public void ArchiveOptionsValidator_BadSetting_FailsNamingIt(string setting, string expectedName)
     {
         var options = new ArchiveOptions();
@@ -75,6 +76,7 @@ public sealed class ConfigurationTests
             case "SettleWindow": options.SettleWindow = TimeSpan.FromSeconds(-1); break;
             case "TimeBudget": options.TimeBudget = TimeSpan.Zero; break;
             case "Entities": options.Entities = ["message", "reaction"]; break;
+            case "SearchLanguage": options.SearchLanguage = "klingon"; break;
         }
 
         var result = new ArchiveOptionsValidator().Validate(null, options);
@@ -82,6 +84,35 @@ public sealed class ConfigurationTests
         Assert.True(result.Failed);
         Assert.Contains(expectedName, result.FailureMessage);
     }
+
+    [Theory]
+    [InlineData("simple")]
+    [InlineData("english")]
+    [InlineData("german")]
+    [InlineData("turkish")]
+    public void ArchiveOptionsValidator_BuiltInSearchLanguage_IsValid(string language)
+    {
+        Assert.True(new ArchiveOptionsValidator().Validate(null, new ArchiveOptions { SearchLanguage = language }).Succeeded);
+        Assert.Equal($"'{language}'", SearchLanguages.Literal(language));
+    }
+
+    [Theory]
+    [InlineData("English")]
+    [InlineData("pg_catalog.english")]
+    [InlineData("simple'::regconfig); DROP TABLE messages; --")]
+    [InlineData("")]
+    public void ArchiveOptionsValidator_UnknownSearchLanguage_FailsListingTheChoices(string language)
+    {
+        var result = new ArchiveOptionsValidator().Validate(null, new ArchiveOptions { SearchLanguage = language });
+
+        Assert.True(result.Failed);
+        Assert.Contains("Archive:SearchLanguage", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("simple, spanish, swedish", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => SearchLanguages.Literal(language));
+    }
+
+    [Fact]
+    public void ArchiveOptions_SearchLanguage_DefaultsToSimple() => Assert.Equal("simple", new ArchiveOptions().SearchLanguage);
 
     [Fact]
     public void ConnectionOptionsValidator_Missing_NamesBothSettings()

@@ -37,6 +37,10 @@ public sealed class LogEventContractTests
         new(Core, 1015, "RecordsArchived", LogLevel.Information),
         new(Core, 1016, "RecordEventRejected", LogLevel.Error),
         new(Core, 1020, "MigrationApplied", LogLevel.Information),
+        new(Core, 1021, "SearchLanguageApplied", LogLevel.Information),
+        new(Core, 1022, "SearchIndexBuilt", LogLevel.Information),
+        new(Core, 1023, "SearchIndexDropped", LogLevel.Information),
+        new(Core, 1024, "SearchIndexBusy", LogLevel.Warning),
         new(Core, 1030, "DemoSeeded", LogLevel.Information),
 
         // Functions app.

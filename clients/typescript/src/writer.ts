@@ -224,14 +224,14 @@ export function asRefusal(error: unknown): WriteRefusedError | undefined {
     return undefined;
   }
   const text = match[1]!;
-  const subject = /^([a-z]+) ("(?:[^"\\]|\\.)*"|\S+): ([\s\S]*)$/.exec(text);
-  const problem = subject?.[3] ?? "";
-  const first = /^(?:required field |field |)([A-Za-z0-9_]+)/.exec(problem)?.[1];
-  const refusal = new WriteRefusedError(text, {
+  // "{entity} {id}: {problem}", the id quoted by the script when it is not plain (and then not escaped inside).
+  const subject = /^([a-z]+) ("[\s\S]*?"|[^\s"]+): ([\s\S]*)$/.exec(text);
+  const id = subject?.[2]?.startsWith('"') ? subject[2].slice(1, -1) : subject?.[2];
+  const first = /^(?:required field |field |)([A-Za-z0-9_]+)/.exec(subject?.[3] ?? "")?.[1];
+  return new WriteRefusedError(text, {
     entity: subject?.[1],
-    id: subject?.[2],
+    id,
     field: first !== undefined && KNOWN_FIELDS.has(first) ? first : undefined,
     source: "redis",
   });
-  return refusal;
 }

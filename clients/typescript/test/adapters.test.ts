@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis as UpstashRedis } from "@upstash/redis";
 import type { Redis } from "ioredis";
-import { ArchiveWriter, WRITE_RECORD_LUA, WRITE_RECORD_SHA1, WriteRefusedError, fromIoredis, fromUpstash, type RedisAdapter } from "../src/index.js";
+import { ArchiveWriter, asRefusal, WRITE_RECORD_LUA, WRITE_RECORD_SHA1, WriteRefusedError, fromIoredis, fromUpstash, type RedisAdapter } from "../src/index.js";
 import { REPO_ROOT, startRedis, type RedisServer } from "./servers.js";
 
 let server: RedisServer;
@@ -122,6 +122,17 @@ describe("EVALSHA, then EVAL on NOSCRIPT (unit)", () => {
     assert.deepEqual(await writer.write("user", user("u-1")), { written: true, updatedAt: 1767225600000 });
     await writer.write("user", user("u-2"));
     assert.deepEqual(calls, [`evalsha ${WRITE_RECORD_SHA1}`, "eval write-record.lua", `evalsha ${WRITE_RECORD_SHA1}`]);
+  });
+
+  it("reads a script refusal as ioredis and both Upstash paths report it", () => {
+    const single = asRefusal(new Error('ERR nexus: message m-42: updatedAt 1796231208 looks like seconds; send epoch milliseconds or "*", command was: ["evalsha","x"]'));
+    assert.equal(single?.message, 'message m-42: updatedAt 1796231208 looks like seconds; send epoch milliseconds or "*"');
+    assert.deepEqual([single?.entity, single?.id, single?.field, single?.source], ["message", "m-42", "updatedAt", "redis"]);
+    const pipelined = asRefusal(new Error('Command failed: ERR nexus: message "m 42": role "wizard" must be one of user|assistant|system|tool'));
+    assert.deepEqual([pipelined?.entity, pipelined?.id, pipelined?.field], ["message", "m 42", "role"]);
+    assert.equal(asRefusal(new Error("ERR nexus: message m-1: required field userId is empty"))?.field, "userId");
+    assert.equal(asRefusal(new Error("ERR nexus: 3 keys passed; the writer needs exactly 5"))?.entity, undefined);
+    assert.equal(asRefusal(new Error("WRONGTYPE Operation against a key holding the wrong kind of value")), undefined);
   });
 
   it("does not fall back on other errors", async () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what NexusArchive's local runs and tests need on Debian/Ubuntu: redis-server, PostgreSQL (15+),
-# pgbouncer (the transaction-pooler stand-in for Supabase's Supavisor) and openssl (test TLS certificates).
+# pgbouncer (the transaction-pooler stand-in for Supabase's Supavisor), openssl (test TLS certificates) and Node.js + npm
+# (the TypeScript client's tests; Debian's nodejs, 18 on bookworm, is enough).
 # Idempotent: does nothing when everything is present. Needs root or sudo when something is missing.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || need+=(postgresql)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -10,9 +10,10 @@ namespace NexusArchive.Core.Source;
 /// Renders the per-entity rules of the record writer (<c>write-record.lua</c>) from the entity descriptors, so the writer
 /// refuses at write time what the mapper would dead-letter, from the same facts: required fields, column kinds, allowed
 /// values. The shipped script carries the rendered block between <see cref="BeginMarker"/> and <see cref="EndMarker"/>;
-/// a test fails when the two disagree and tells how to regenerate the block.
+/// a test fails when the two disagree and tells how to regenerate the block. The TypeScript client
+/// (<c>clients/typescript</c>) gets the same rules as a generated module (WriterRules.TypeScript.cs).
 /// </summary>
-internal static class WriterRules
+internal static partial class WriterRules
 {
     public const string BeginMarker = "-- BEGIN GENERATED WRITER RULES";
     public const string EndMarker = "-- END GENERATED WRITER RULES";

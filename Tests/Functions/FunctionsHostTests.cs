@@ -24,6 +24,8 @@ public sealed class FunctionsHostTests
         ["ArchiveSchedule"] = "0 */5 * * * *",
         ["VerifySchedule"] = "0 15 * * * *",
         ["OffloadSchedule"] = "0 30 3 * * *",
+        ["ArchiveQueueName"] = "nexus-archive-records",
+        ["ArchiveQueue"] = "UseDevelopmentStorage=true",
         ["ConnectionStrings:Redis"] = "127.0.0.1:1,abortConnect=false",
         ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Port=1;Database=nexus;Username=archiver",
 
@@ -155,6 +157,33 @@ public sealed class FunctionsHostTests
 
         Assert.True(result.Failed);
         Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartAsync_NoQueueConnection_KeepsTheWorkerUpAndRecordsACriticalProblemNamingTheSetting()
+    {
+        var settings = ValidSettings();
+        settings.Remove("ArchiveQueue");
+        using var records = new RecordingLoggerProvider();
+        var builder = FunctionsApplication.CreateBuilder([]);
+        builder.Configuration.AddInMemoryCollection(settings);
+        FunctionsHost.Configure(builder);
+        builder.Logging.AddProvider(records);
+        using var host = builder.Build();
+
+        await host.Services.GetServices<IHostedService>().OfType<ScheduleCheck>().Single().StartAsync(CancellationToken.None);
+
+        var problem = Assert.Single(host.Services.GetRequiredService<StartupProblems>().Current);
+        Assert.StartsWith("ArchiveQueue is missing", problem, StringComparison.Ordinal);
+        Assert.Contains(records.Records, r => r.EventName == "ArchiveQueueInvalid" && r.Level == LogLevel.Critical);
+
+        // With the managed-identity form of the connection, or the trigger switched off, there is nothing to report.
+        settings["ArchiveQueue:queueServiceUri"] = "https://nexusarchive.queue.core.windows.net";
+        var withIdentity = FunctionsApplication.CreateBuilder([]);
+        withIdentity.Configuration.AddInMemoryCollection(settings);
+        FunctionsHost.Configure(withIdentity);
+        using var identityHost = withIdentity.Build();
+        Assert.True(identityHost.Services.GetRequiredService<IOptions<FunctionsOptions>>().Value.ArchiveQueueConnectionConfigured);
     }
 
     [Fact]

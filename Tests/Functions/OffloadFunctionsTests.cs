@@ -36,6 +36,8 @@ public sealed class OffloadFunctionsTests(ITestOutputHelper output)
             ["ArchiveSchedule"] = "0 */5 * * * *",
             ["VerifySchedule"] = "0 15 * * * *",
             ["OffloadSchedule"] = Daily,
+            ["ArchiveQueueName"] = "nexus-archive-records",
+            ["ArchiveQueue"] = "UseDevelopmentStorage=true",
             ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
             ["Functions:Worker:WorkerId"] = "test-worker",
             ["Functions:Worker:RequestId"] = "test-request",

@@ -26,6 +26,8 @@ public sealed class WorkerCompositionTests(ITestOutputHelper output)
             ["ArchiveSchedule"] = "0 */5 * * * *",
             ["VerifySchedule"] = "0 15 * * * *",
             ["OffloadSchedule"] = "0 30 3 * * *",
+            ["ArchiveQueueName"] = "nexus-archive-records",
+            ["ArchiveQueue"] = "UseDevelopmentStorage=true",
             ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
             ["Functions:Worker:WorkerId"] = "test-worker",
             ["Functions:Worker:RequestId"] = "test-request",

@@ -156,9 +156,18 @@ internal sealed class HostSession : IAsyncDisposable
     }
 
     /// <summary>InvocationRequest → InvocationResponse (whatever its status; see <see cref="RequireSuccess(InvocationResponse, string)"/>).</summary>
-    public async Task<InvocationResponse> InvokeAsync(RpcFunctionMetadata function, params ParameterBinding[] inputs)
+    public Task<InvocationResponse> InvokeAsync(RpcFunctionMetadata function, params ParameterBinding[] inputs) =>
+        InvokeAsync(function, new Dictionary<string, TypedData>(), inputs);
+
+    /// <summary>As <see cref="InvokeAsync(RpcFunctionMetadata, ParameterBinding[])"/>, with the trigger's metadata (a queue message's Id, DequeueCount, …).</summary>
+    public async Task<InvocationResponse> InvokeAsync(RpcFunctionMetadata function, IReadOnlyDictionary<string, TypedData> triggerMetadata, params ParameterBinding[] inputs)
     {
         var request = InvocationRequestFor(function, inputs);
+        foreach (var (name, value) in triggerMetadata)
+        {
+            request.TriggerMetadata[name] = value;
+        }
+
         return await ExpectInvocationResponseAsync(function, SendInvocation(request));
     }
 

@@ -20,7 +20,7 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
     /// <summary>The whole test: publish (a copy of the current build), worker start-up, indexing, loading, three invocations.</summary>
     private static readonly TimeSpan s_budget = TimeSpan.FromSeconds(120);
 
-    private static readonly string[] s_expectedFunctions = ["ArchiveOffloadTimer", "ArchiveRestoreSession", "ArchiveRun", "ArchiveStatus", "ArchiveTimer", "ArchiveVerify", "ArchiveVerifyTimer"];
+    private static readonly string[] s_expectedFunctions = ["ArchiveOffloadTimer", "ArchiveQueuedRecords", "ArchiveRestoreSession", "ArchiveRun", "ArchiveStatus", "ArchiveTimer", "ArchiveVerify", "ArchiveVerifyTimer"];
 
     /// <summary>The TimerInfo the host sends a timer-triggered function (serialized by the host's timer extension).</summary>
     private const string TimerTriggerJson = """{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}""";
@@ -48,6 +48,8 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
             ["ArchiveSchedule"] = "0 */5 * * * *",
             ["VerifySchedule"] = "0 15 * * * *",
             ["OffloadSchedule"] = "0 30 3 * * *",
+            ["ArchiveQueueName"] = "nexus-archive-records",
+            ["ArchiveQueue"] = "UseDevelopmentStorage=true",
         };
         await using var host = await HostSession.StartAsync(app, appSettings, s_budget, budget.Token);
         Step(clock, "worker started and opened its event stream");
@@ -93,6 +95,21 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
         Assert.Equal("s-1", restore.RootElement.GetProperty("scope").GetProperty("id").GetString());
         Assert.Equal(SeededMessages, restore.RootElement.GetProperty("skipped").GetInt64());
         Step(clock, $"ArchiveRestoreSession invocation: Success, HTTP {(int)restoreCode}");
+
+        // The queue trigger as the host declares and fires it: queue name from the app setting, its own connection, the
+        // message text as a string and the message's Id and DequeueCount as trigger metadata.
+        var queued = functions["ArchiveQueuedRecords"];
+        var queueBinding = Assert.Single(HostSession.RawBindings(queued), b => b.Info.Type.Equals("queueTrigger", StringComparison.OrdinalIgnoreCase));
+        var declared = string.Join(", ", queued.RawBindings);
+        Assert.Contains("\"queueName\":\"%ArchiveQueueName%\"", declared, StringComparison.Ordinal);
+        Assert.Contains("\"connection\":\"ArchiveQueue\"", declared, StringComparison.Ordinal);
+        var metadata = new Dictionary<string, TypedData> { ["Id"] = new() { String = "msg-1" }, ["DequeueCount"] = new() { Json = "1" } };
+        var archived = await host.InvokeAsync(queued, metadata, new ParameterBinding { Name = queueBinding.Name, Data = new TypedData { String = """{"entity":"message","id":"m-000000"}""" } });
+        host.RequireSuccess(archived, "ArchiveQueuedRecords");
+        var refused = await host.InvokeAsync(queued, metadata, new ParameterBinding { Name = queueBinding.Name, Data = new TypedData { String = "not json" } });
+        Assert.NotEqual(StatusResult.Types.Status.Success, refused.Result.Status);
+        Assert.Equal("msg-1", Assert.Single(await h.QueryAsync("SELECT record_id FROM {b}.dead_letters WHERE entity = 'queue'"))["record_id"]);
+        Step(clock, "ArchiveQueuedRecords invocations: Success for an event, Failure (and a dead letter) for a message that names no record");
     }
 
     private void Step(Stopwatch clock, string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F1} s  {what}");

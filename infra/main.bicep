@@ -24,6 +24,12 @@ param offloadSchedule string = '0 30 3 * * *'
 @description('Archive:Offload:Enabled: let the offload timer remove sessions idle for Archive:Offload:After (30 days) from Redis; they then live only in the archive until restored. Off by default: removing data from Redis is an operator\'s decision.')
 param offloadEnabled bool = false
 
+@description('Storage queue of record events that ArchiveQueuedRecords archives (app setting ArchiveQueueName); the host moves a message it cannot process to <name>-poison.')
+param archiveQueueName string = 'nexus-archive-records'
+
+@description('Object id of the principal NexusChat enqueues record events with (its app\'s managed identity); granted Storage Queue Data Message Sender on the archive queue only. Empty = grant nobody.')
+param eventSenderPrincipalId string = ''
+
 @description('Archive:TimeBudget: a pass stops between pages after this long; keep it below functionTimeout (host.json, 00:10:00).')
 param archiveTimeBudget string = '00:08:00'
 
@@ -69,6 +75,7 @@ var postgresSecretName = 'postgres-connection-string'
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -122,6 +129,34 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deploymentContainerName
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Event-driven archiving: the app enqueues {"entity","id"} after a write; ArchiveQueuedRecords archives it in seconds.
+resource archiveQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: archiveQueueName
+}
+
+// Created here (the host would create it on first use) so an alert and an operator can watch it from day one.
+resource archivePoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${archiveQueueName}-poison'
+}
+
+// NexusChat's identity may only add messages to the archive queue: no read, no delete, no other queue, no shared key.
+resource eventSenderRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(eventSenderPrincipalId)) {
+  name: guid(archiveQueue.id, eventSenderPrincipalId, roles.storageQueueDataMessageSender)
+  scope: archiveQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageSender)
+    principalId: eventSenderPrincipalId
+    principalType: 'ServicePrincipal'
+  }
 }
 
 resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -222,6 +257,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     ArchiveSchedule: archiveSchedule
     VerifySchedule: verifySchedule
     OffloadSchedule: offloadSchedule
+    // The queue trigger's connection by managed identity (Storage Queue Data Contributor above: read, delete, poison).
+    ArchiveQueueName: archiveQueueName
+    ArchiveQueue__queueServiceUri: storage.properties.primaryEndpoints.queue
+    ArchiveQueue__credential: 'managedidentity'
     ConnectionStrings__Redis: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${redisSecretName})'
     ConnectionStrings__Postgres: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${postgresSecretName})'
     Archive__KeyPrefix: keyPrefix
@@ -443,4 +482,5 @@ output AZURE_FUNCTION_APP_NAME string = functionApp.name
 output AZURE_KEY_VAULT_NAME string = keyVault.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.name
 output APPLICATIONINSIGHTS_NAME string = appInsights.name
+output ARCHIVE_QUEUE_URL string = '${storage.properties.primaryEndpoints.queue}${archiveQueue.name}'
 output FUNCTION_APP_URL string = 'https://${functionApp.properties.defaultHostName}'

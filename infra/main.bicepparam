@@ -11,3 +11,5 @@ param redisConnectionString = readEnvironmentVariable('NEXUS_REDIS_CONNECTION_ST
 param postgresConnectionString = readEnvironmentVariable('NEXUS_POSTGRES_CONNECTION_STRING', '')
 param postgresUseManagedIdentity = bool(readEnvironmentVariable('NEXUS_POSTGRES_USE_MANAGED_IDENTITY', 'false'))
 param alertEmail = readEnvironmentVariable('NEXUS_ALERT_EMAIL', '')
+param archiveQueueName = readEnvironmentVariable('NEXUS_ARCHIVE_QUEUE_NAME', 'nexus-archive-records')
+param eventSenderPrincipalId = readEnvironmentVariable('NEXUS_EVENT_SENDER_PRINCIPAL_ID', '')

@@ -4,7 +4,8 @@ namespace NexusArchive.Bench;
 
 /// <summary>
 /// The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name
-/// --offload-sessions N --records-latency --search-cost [--search-designs expression,none,stored] [--search-rounds R]</c>.
+/// --offload-sessions N --records-latency --search-cost [--search-designs expression,none,stored] [--search-rounds R]
+/// --lag [--lag-seconds S] [--lag-rate R]</c>.
 /// </summary>
 internal sealed record BenchArguments(
     long Messages,
@@ -17,7 +18,10 @@ internal sealed record BenchArguments(
     bool RecordsLatency,
     bool SearchCost,
     string[] SearchDesigns,
-    int SearchRounds)
+    int SearchRounds,
+    bool Lag,
+    int LagSeconds,
+    int LagRate)
 {
     public static BenchArguments Parse(string[] args)
     {
@@ -33,6 +37,9 @@ internal sealed record BenchArguments(
             args.Contains("--records-latency"),
             args.Contains("--search-cost"),
             (Value("--search-designs") ?? "expression,none").Split(',', StringSplitOptions.RemoveEmptyEntries),
-            int.Parse(Value("--search-rounds") ?? "1", CultureInfo.InvariantCulture));
+            int.Parse(Value("--search-rounds") ?? "1", CultureInfo.InvariantCulture),
+            args.Contains("--lag"),
+            int.Parse(Value("--lag-seconds") ?? "60", CultureInfo.InvariantCulture),
+            int.Parse(Value("--lag-rate") ?? "20", CultureInfo.InvariantCulture));
     }
 }

@@ -32,19 +32,19 @@ internal sealed class BenchServers(BenchArguments arguments, string redisConnect
     /// <summary>One long-lived archiver in this process, as a Functions worker keeps it between timer ticks.</summary>
     public ServiceProvider Warm => _warm ??= Services();
 
-    public Dictionary<string, string?> Settings(int? pageSize = null) => new()
+    public Dictionary<string, string?> Settings(int? pageSize = null, string settleWindow = "00:00:00") => new()
     {
         ["ConnectionStrings:Redis"] = redisConnection,
         ["ConnectionStrings:Postgres"] = Postgres,
         ["Archive:KeyPrefix"] = "bench",
-        ["Archive:SettleWindow"] = "00:00:00",
+        ["Archive:SettleWindow"] = settleWindow,
         ["Archive:TimeBudget"] = "01:00:00",
         ["Archive:PageSize"] = (pageSize ?? (arguments.PageSize > 0 ? arguments.PageSize : null))?.ToString(CultureInfo.InvariantCulture),
     };
 
-    public ServiceProvider Services(int? pageSize = null)
+    public ServiceProvider Services(int? pageSize = null, string settleWindow = "00:00:00")
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings(pageSize).Where(s => s.Value is not null)).Build();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings(pageSize, settleWindow).Where(s => s.Value is not null)).Build();
         var services = new ServiceCollection();
         // The benchmark connects as the superuser: the safety check's least-privilege warning would repeat every pass.
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning).AddFilter("NexusArchive.Core.Security", LogLevel.Error).AddSimpleConsole());

@@ -28,6 +28,13 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             return 0;
         }
 
+        if (arguments.Lag)
+        {
+            await new LagScenario(_servers, _report, arguments.LagSeconds, arguments.LagRate).RunAsync();
+            _report.Print();
+            return 0;
+        }
+
         if (arguments.RecordsLatency)
         {
             await new RecordsLatency(_servers, scenarios, _report).RunAsync();

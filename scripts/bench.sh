@@ -8,5 +8,19 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 eval "$(scripts/local-servers.sh start)"
+if [[ " $* " == *" --lag "* ]]; then
+  # The queue path's lag needs a queue: Azurite's queue service, in memory, on its own port, stopped on exit.
+  azurite_dir="$(scripts/install-azurite.sh)"
+  queue_port="${NEXUS_BENCH_QUEUE_PORT:-10011}"
+  node "$azurite_dir/node_modules/azurite/dist/src/queue/main.js" --queueHost 127.0.0.1 --queuePort "$queue_port" \
+    --inMemoryPersistence --silent --disableTelemetry --skipApiVersionCheck --loose &
+  azurite_pid=$!
+  trap 'kill $azurite_pid 2>/dev/null' EXIT
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$queue_port") 2>/dev/null && break; sleep 0.1; done
+  export NEXUS_BENCH_QUEUE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;QueueEndpoint=http://127.0.0.1:${queue_port}/devstoreaccount1;"
+  dotnet build Bench/NexusArchive.Bench.csproj -c Release -nologo -v quiet -o .local/bench >/dev/null
+  dotnet .local/bench/nexus-archive-bench.dll "$@"
+  exit $?
+fi
 dotnet build Bench/NexusArchive.Bench.csproj -c Release -nologo -v quiet -o .local/bench >/dev/null
 exec dotnet .local/bench/nexus-archive-bench.dll "$@"

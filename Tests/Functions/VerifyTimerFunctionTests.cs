@@ -32,6 +32,8 @@ public sealed class VerifyTimerFunctionTests
             ["ArchiveSchedule"] = "0 */5 * * * *",
             ["VerifySchedule"] = Hourly,
             ["OffloadSchedule"] = "0 30 3 * * *",
+            ["ArchiveQueueName"] = "nexus-archive-records",
+            ["ArchiveQueue"] = "UseDevelopmentStorage=true",
             ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
             ["Functions:Worker:WorkerId"] = "test-worker",
             ["Functions:Worker:RequestId"] = "test-request",

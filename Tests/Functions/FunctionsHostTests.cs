@@ -159,17 +159,22 @@ public sealed class FunctionsHostTests
         Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
     }
 
+    private static IHost BuildWorker(Dictionary<string, string?> settings, RecordingLoggerProvider records)
+    {
+        var builder = FunctionsApplication.CreateBuilder([]);
+        builder.Configuration.AddInMemoryCollection(settings);
+        FunctionsHost.Configure(builder);
+        builder.Logging.AddProvider(records);
+        return builder.Build();
+    }
+
     [Fact]
     public async Task StartAsync_NoQueueConnection_KeepsTheWorkerUpAndRecordsACriticalProblemNamingTheSetting()
     {
         var settings = ValidSettings();
         settings.Remove("ArchiveQueue");
         using var records = new RecordingLoggerProvider();
-        var builder = FunctionsApplication.CreateBuilder([]);
-        builder.Configuration.AddInMemoryCollection(settings);
-        FunctionsHost.Configure(builder);
-        builder.Logging.AddProvider(records);
-        using var host = builder.Build();
+        using var host = BuildWorker(settings, records);
 
         await host.Services.GetServices<IHostedService>().OfType<ScheduleCheck>().Single().StartAsync(CancellationToken.None);
 
@@ -179,10 +184,7 @@ public sealed class FunctionsHostTests
 
         // With the managed-identity form of the connection, or the trigger switched off, there is nothing to report.
         settings["ArchiveQueue:queueServiceUri"] = "https://nexusarchive.queue.core.windows.net";
-        var withIdentity = FunctionsApplication.CreateBuilder([]);
-        withIdentity.Configuration.AddInMemoryCollection(settings);
-        FunctionsHost.Configure(withIdentity);
-        using var identityHost = withIdentity.Build();
+        using var identityHost = BuildWorker(settings, records);
         Assert.True(identityHost.Services.GetRequiredService<IOptions<FunctionsOptions>>().Value.ArchiveQueueConnectionConfigured);
     }
 
@@ -192,11 +194,7 @@ public sealed class FunctionsHostTests
         var settings = ValidSettings();
         settings["ArchiveSchedule"] = "99 * * * * *";
         using var records = new RecordingLoggerProvider();
-        var builder = FunctionsApplication.CreateBuilder([]);
-        builder.Configuration.AddInMemoryCollection(settings);
-        FunctionsHost.Configure(builder);
-        builder.Logging.AddProvider(records);
-        using var host = builder.Build();
+        using var host = BuildWorker(settings, records);
 
         await host.Services.GetServices<IHostedService>().OfType<ScheduleCheck>().Single().StartAsync(CancellationToken.None);
 

@@ -17,7 +17,8 @@ public sealed class OffloadKillFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task Offload_CliKilledMidRunRepeatedly_ThenRerun_EverySessionWholeInRedisOrOffloaded_AlwaysArchived()
     {
-        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:Offload:BatchSize"] = "20");
+        // Batches of 5: progress shows in small steps and a run lasts long enough to be killed mid-way on a fast machine too.
+        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:Offload:BatchSize"] = "5");
         var now = await h.RedisNowMsAsync();
         for (var i = 0; i < Sessions; i++)
         {
@@ -32,7 +33,7 @@ public sealed class OffloadKillFaultTests(ITestOutputHelper output)
         for (var attempt = 0; attempt < 3; attempt++)
         {
             using var cli = FaultKit.StartCli(h, "offload");
-            var target = progress.LastOrDefault() + random.Next(40, 160);
+            var target = progress.LastOrDefault() + random.Next(20, 120);
             var waited = Stopwatch.StartNew();
             while (!cli.HasExited && waited.Elapsed < TimeSpan.FromSeconds(60) && await OffloadedAsync(h) < target)
             {

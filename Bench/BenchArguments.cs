@@ -5,7 +5,7 @@ namespace NexusArchive.Bench;
 /// <summary>
 /// The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name
 /// --offload-sessions N --records-latency --search-cost [--search-designs expression,none,stored] [--search-rounds R]
-/// --lag [--lag-seconds S] [--lag-rate R]</c>.
+/// --lag [--lag-seconds S] [--lag-rate R] --views-at N</c>.
 /// </summary>
 internal sealed record BenchArguments(
     long Messages,
@@ -21,7 +21,8 @@ internal sealed record BenchArguments(
     int SearchRounds,
     bool Lag,
     int LagSeconds,
-    int LagRate)
+    int LagRate,
+    long ViewsAt)
 {
     public static BenchArguments Parse(string[] args)
     {
@@ -40,6 +41,7 @@ internal sealed record BenchArguments(
             int.Parse(Value("--search-rounds") ?? "1", CultureInfo.InvariantCulture),
             args.Contains("--lag"),
             int.Parse(Value("--lag-seconds") ?? "60", CultureInfo.InvariantCulture),
-            int.Parse(Value("--lag-rate") ?? "20", CultureInfo.InvariantCulture));
+            int.Parse(Value("--lag-rate") ?? "20", CultureInfo.InvariantCulture),
+            long.Parse(Value("--views-at") ?? "0", CultureInfo.InvariantCulture));
     }
 }

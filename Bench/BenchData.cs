@@ -9,9 +9,11 @@ namespace NexusArchive.Bench;
 /// The benchmark's synthetic data: deterministic messages of about 600 bytes (users and sessions in realistic
 /// proportion), produced identically as Redis fields (for the pass) and as row values (for the baselines).
 /// With <paramref name="variedText"/> every message has its own text (<see cref="SearchText"/>), as full-text search
-/// needs to cost what it costs on real chats; otherwise all share one repeated sentence.
+/// needs to cost what it costs on real chats; otherwise all share one repeated sentence. Message i is created
+/// <paramref name="stepMs"/> after message i − 1 (2 ms by default: a million messages in about half an hour; the views
+/// benchmark spreads them over weeks so its daily views have days to group).
 /// </summary>
-internal sealed class BenchData(long baseMs, bool variedText = false)
+internal sealed class BenchData(long baseMs, bool variedText = false, long stepMs = 2)
 {
     public const int MessagesPerSession = 20;
     public const int SessionsPerUser = 20;
@@ -27,7 +29,7 @@ internal sealed class BenchData(long baseMs, bool variedText = false)
 
     public static string MessageId(long i) => $"m-{i:D10}";
 
-    public long CreatedMs(long i) => baseMs + (i * 2);
+    public long CreatedMs(long i) => baseMs + (i * stepMs);
 
     public (string Id, long UpdatedMs, KeyValuePair<string, RedisValue>[] Fields) MessageFields(long i, int version = 0)
     {

@@ -58,6 +58,13 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             return 0;
         }
 
+        if (arguments.ViewsAt > 0)
+        {
+            await new ViewsAtScale(_servers, scenarios, _report).RunAsync(arguments.ViewsAt);
+            _report.Print();
+            return 0;
+        }
+
         if (arguments.MergeScaling.Length > 0)
         {
             await new MergeScaling(_servers, _report).RunAsync();

@@ -3,6 +3,7 @@
 # runs every measurement with its baseline in the same run. Arguments pass through, e.g.
 #   scripts/bench.sh --messages 1000000 --memory-scale 5
 #   scripts/bench.sh --merge-scaling 1000000,10000000
+#   scripts/bench.sh --views-at 1000000
 # It uses Redis database 1 and the PostgreSQL database nexus_bench, both wiped at the start; demo data is left alone.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

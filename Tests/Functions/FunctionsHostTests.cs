@@ -1,6 +1,4 @@
 using Azure.Core;
-using Microsoft.Azure.Functions.Worker.Builder;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -11,6 +9,7 @@ using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Offload;
 using NexusArchive.Functions;
 using NexusArchive.Tests.Infrastructure;
+using static NexusArchive.Tests.Functions.FunctionsTestKit;
 using Npgsql;
 using OpenTelemetry.Metrics;
 
@@ -19,35 +18,16 @@ namespace NexusArchive.Tests.Functions;
 /// <summary>The real Functions host, built from in-memory configuration with the same composition as Program.cs.</summary>
 public sealed class FunctionsHostTests
 {
-    private static Dictionary<string, string?> ValidSettings() => new()
+    private static Dictionary<string, string?> ValidSettings() => WorkerSettings(new Dictionary<string, string?>
     {
-        ["ArchiveSchedule"] = "0 */5 * * * *",
-        ["VerifySchedule"] = "0 15 * * * *",
-        ["OffloadSchedule"] = "0 30 3 * * *",
-        ["ArchiveQueueName"] = "nexus-archive-records",
-        ["ArchiveQueue"] = "UseDevelopmentStorage=true",
         ["ConnectionStrings:Redis"] = "127.0.0.1:1,abortConnect=false",
         ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Port=1;Database=nexus;Username=archiver",
-
-        // What the Functions host passes a worker it launches; the worker's gRPC client is built from it at start-up.
-        ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
-        ["Functions:Worker:WorkerId"] = "test-worker",
-        ["Functions:Worker:RequestId"] = "test-request",
-        ["Functions:Worker:GrpcMaxMessageLength"] = "2147483647",
-    };
-
-    private static IHost Build(Dictionary<string, string?> settings)
-    {
-        var builder = FunctionsApplication.CreateBuilder([]);
-        builder.Configuration.AddInMemoryCollection(settings);
-        FunctionsHost.Configure(builder);
-        return builder.Build();
-    }
+    });
 
     [Fact]
     public void Build_ValidSettings_ResolvesEverythingAFunctionNeeds()
     {
-        using var host = Build(ValidSettings());
+        using var host = BuildWorker(ValidSettings());
         var services = host.Services;
 
         Assert.NotNull(ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(services));
@@ -74,7 +54,7 @@ public sealed class FunctionsHostTests
     {
         var settings = ValidSettings();
         settings["APPLICATIONINSIGHTS_CONNECTION_STRING"] = connectionString;
-        using var host = Build(settings);
+        using var host = BuildWorker(settings);
 
         Assert.NotNull(host.Services.GetRequiredService<MeterProvider>());
         var metrics = host.Services.GetRequiredService<ArchiveMetrics>();
@@ -89,7 +69,7 @@ public sealed class FunctionsHostTests
         using var sample = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "local.settings.sample.json")));
         var settings = sample.RootElement.GetProperty("Values").EnumerateObject()
             .ToDictionary(p => p.Name.Replace("__", ":", StringComparison.Ordinal), p => (string?)p.Value.GetString());
-        using var host = Build(settings);
+        using var host = BuildWorker(settings);
 
         var archive = host.Services.GetRequiredService<IOptions<ArchiveOptions>>().Value;
         Assert.Equal("0 */5 * * * *", host.Services.GetRequiredService<IOptions<FunctionsOptions>>().Value.ArchiveSchedule);
@@ -120,7 +100,7 @@ public sealed class FunctionsHostTests
     {
         var settings = ValidSettings();
         settings[key] = value;
-        using var host = Build(settings);
+        using var host = BuildWorker(settings);
 
         var ex = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync(CancellationToken.None));
 
@@ -157,15 +137,6 @@ public sealed class FunctionsHostTests
 
         Assert.True(result.Failed);
         Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
-    }
-
-    private static IHost BuildWorker(Dictionary<string, string?> settings, RecordingLoggerProvider records)
-    {
-        var builder = FunctionsApplication.CreateBuilder([]);
-        builder.Configuration.AddInMemoryCollection(settings);
-        FunctionsHost.Configure(builder);
-        builder.Logging.AddProvider(records);
-        return builder.Build();
     }
 
     [Fact]

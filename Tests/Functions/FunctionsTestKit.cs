@@ -5,7 +5,11 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Abstractions;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using NexusArchive.Core.Entities;
 using NexusArchive.Functions;
 using NexusArchive.Tests.Infrastructure;
@@ -23,6 +27,48 @@ internal static class FunctionsTestKit
         FunctionsHost.ConfigureJson(services);
         return services.BuildServiceProvider();
     });
+
+    /// <summary>
+    /// The app settings a worker starts with, every one valid (the three schedules, the archive queue, what the host
+    /// passes a worker it launches), on top of <paramref name="archive"/> (connection strings, key prefix, schemas).
+    /// A test changes the one it is about.
+    /// </summary>
+    public static Dictionary<string, string?> WorkerSettings(IReadOnlyDictionary<string, string?> archive) => new(archive)
+    {
+        ["ArchiveSchedule"] = "0 */5 * * * *",
+        ["VerifySchedule"] = "0 15 * * * *",
+        ["OffloadSchedule"] = "0 30 3 * * *",
+        ["ArchiveQueueName"] = "nexus-archive-records",
+        ["ArchiveQueue"] = "UseDevelopmentStorage=true",
+
+        // What the Functions host passes a worker it launches; the worker's gRPC client is built from it at start-up.
+        ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
+        ["Functions:Worker:WorkerId"] = "test-worker",
+        ["Functions:Worker:RequestId"] = "test-request",
+        ["Functions:Worker:GrpcMaxMessageLength"] = "2147483647",
+    };
+
+    /// <summary>The worker's own composition (as Program.cs builds it) with <paramref name="settings"/>; not started.</summary>
+    public static IHost BuildWorker(Dictionary<string, string?> settings, RecordingLoggerProvider? records = null)
+    {
+        var builder = FunctionsApplication.CreateBuilder([]);
+        builder.Configuration.AddInMemoryCollection(settings);
+        FunctionsHost.Configure(builder);
+        if (records is not null)
+        {
+            builder.Logging.AddProvider(records);
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary><see cref="BuildWorker(Dictionary{string, string?}, RecordingLoggerProvider?)"/> on the harness's servers, key prefix and schemas.</summary>
+    public static IHost BuildWorker(ArchiveHarness h, RecordingLoggerProvider records, Action<Dictionary<string, string?>>? configure = null)
+    {
+        var settings = WorkerSettings(h.Settings);
+        configure?.Invoke(settings);
+        return BuildWorker(settings, records);
+    }
 
     public static ArchiveHttpFunctions Http(ArchiveHarness h) => Http(h, new StartupProblems());
 

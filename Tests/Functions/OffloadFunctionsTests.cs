@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Azure.Functions.Worker;
-using Microsoft.Azure.Functions.Worker.Builder;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -27,29 +25,6 @@ public sealed class OffloadFunctionsTests(ITestOutputHelper output)
     private const string Daily = "0 30 3 * * *";
 
     private static readonly long s_day = (long)TimeSpan.FromDays(1).TotalMilliseconds;
-
-    /// <summary>The worker's own composition (as Program.cs builds it) on the harness's servers, key prefix and schemas; not started.</summary>
-    private static IHost BuildWorker(ArchiveHarness h, RecordingLoggerProvider records, Action<Dictionary<string, string?>>? configure = null)
-    {
-        var settings = new Dictionary<string, string?>(h.Settings)
-        {
-            ["ArchiveSchedule"] = "0 */5 * * * *",
-            ["VerifySchedule"] = "0 15 * * * *",
-            ["OffloadSchedule"] = Daily,
-            ["ArchiveQueueName"] = "nexus-archive-records",
-            ["ArchiveQueue"] = "UseDevelopmentStorage=true",
-            ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
-            ["Functions:Worker:WorkerId"] = "test-worker",
-            ["Functions:Worker:RequestId"] = "test-request",
-            ["Functions:Worker:GrpcMaxMessageLength"] = "2147483647",
-        };
-        configure?.Invoke(settings);
-        var builder = FunctionsApplication.CreateBuilder([]);
-        builder.Configuration.AddInMemoryCollection(settings);
-        FunctionsHost.Configure(builder);
-        builder.Logging.AddProvider(records);
-        return builder.Build();
-    }
 
     /// <summary>An old session (40 days: qualifies for offload) with a message per <paramref name="messages"/> and one attachment, archived, then offloaded.</summary>
     private static async Task SeedOffloadedSessionAsync(ArchiveHarness h, string session, int messages, bool attachment = true)

@@ -1,7 +1,5 @@
 using System.Text.Json;
 using Microsoft.Azure.Functions.Worker;
-using Microsoft.Azure.Functions.Worker.Builder;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,29 +21,6 @@ public sealed class VerifyTimerFunctionTests
     private const string Hourly = "0 15 * * * *";
 
     private static ArchiveVerifyTimerFunction VerifyTimer(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveVerifyTimerFunction>(h.Services);
-
-    /// <summary>The worker's own composition (as Program.cs builds it) on the harness's servers, key prefix and schemas; not started.</summary>
-    private static IHost BuildWorker(ArchiveHarness h, RecordingLoggerProvider records, Action<Dictionary<string, string?>> configure)
-    {
-        var settings = new Dictionary<string, string?>(h.Settings)
-        {
-            ["ArchiveSchedule"] = "0 */5 * * * *",
-            ["VerifySchedule"] = Hourly,
-            ["OffloadSchedule"] = "0 30 3 * * *",
-            ["ArchiveQueueName"] = "nexus-archive-records",
-            ["ArchiveQueue"] = "UseDevelopmentStorage=true",
-            ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
-            ["Functions:Worker:WorkerId"] = "test-worker",
-            ["Functions:Worker:RequestId"] = "test-request",
-            ["Functions:Worker:GrpcMaxMessageLength"] = "2147483647",
-        };
-        configure(settings);
-        var builder = FunctionsApplication.CreateBuilder([]);
-        builder.Configuration.AddInMemoryCollection(settings);
-        FunctionsHost.Configure(builder);
-        builder.Logging.AddProvider(records);
-        return builder.Build();
-    }
 
     [Fact]
     public async Task VerifyTimer_Fires_RunsAnIncrementalVerificationRecordedAsTimer_AndStatusShowsIt()

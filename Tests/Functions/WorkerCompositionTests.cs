@@ -1,9 +1,6 @@
 using Microsoft.Azure.Functions.Worker;
-using Microsoft.Azure.Functions.Worker.Builder;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 using NexusArchive.Core.Archiving;
 using NexusArchive.Functions;
@@ -18,29 +15,6 @@ namespace NexusArchive.Tests.Functions;
 /// </summary>
 public sealed class WorkerCompositionTests(ITestOutputHelper output)
 {
-    /// <summary>Builds the worker's host on the harness's Redis, PostgreSQL, key prefix and schemas.</summary>
-    private static IHost BuildWorker(ArchiveHarness h, RecordingLoggerProvider records, Action<Dictionary<string, string?>>? configure = null)
-    {
-        var settings = new Dictionary<string, string?>(h.Settings)
-        {
-            ["ArchiveSchedule"] = "0 */5 * * * *",
-            ["VerifySchedule"] = "0 15 * * * *",
-            ["OffloadSchedule"] = "0 30 3 * * *",
-            ["ArchiveQueueName"] = "nexus-archive-records",
-            ["ArchiveQueue"] = "UseDevelopmentStorage=true",
-            ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
-            ["Functions:Worker:WorkerId"] = "test-worker",
-            ["Functions:Worker:RequestId"] = "test-request",
-            ["Functions:Worker:GrpcMaxMessageLength"] = "2147483647",
-        };
-        configure?.Invoke(settings);
-        var builder = FunctionsApplication.CreateBuilder([]);
-        builder.Configuration.AddInMemoryCollection(settings);
-        FunctionsHost.Configure(builder);
-        builder.Logging.AddProvider(records);
-        return builder.Build();
-    }
-
     private static async Task StartOurHostedServicesAsync(IHost worker)
     {
         // The worker's gRPC client is a hosted service too; it needs a real host, so only ours are started here.

@@ -100,8 +100,8 @@ internal sealed class LagScenario(BenchServers servers, Report report, int secon
 
         report.Note(
             $"lag ({path}) {title}",
-            $"p50 {P(lags, 0.50):N0} ms",
-            $"p95 {P(lags, 0.95):N0} ms, p99 {P(lags, 0.99):N0} ms, max {lags[^1]:N0} ms; {total:N0} writes at {ratePerSecond}/s for {seconds} s");
+            $"p50 {Report.Percentile(lags, 0.50):N0} ms",
+            $"p95 {Report.Percentile(lags, 0.95):N0} ms, p99 {Report.Percentile(lags, 0.99):N0} ms, max {lags[^1]:N0} ms; {total:N0} writes at {ratePerSecond}/s for {seconds} s");
     }
 
     /// <summary>A pass at every multiple of 10 s of the wall clock, as the timer trigger fires <c>*/10 * * * * *</c>.</summary>
@@ -179,5 +179,4 @@ internal sealed class LagScenario(BenchServers servers, Report report, int secon
         return lags;
     }
 
-    private static double P(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * p))];
 }

@@ -65,10 +65,9 @@ internal sealed class RecordsLatency(BenchServers servers, Scenarios scenarios, 
 
             ours.Sort();
             baseline.Sort();
-            report.Note($"baseline: one INSERT … ON CONFLICT round trip, {size} row(s)", $"p50 {P(baseline, 0.5):N1} ms", $"p99 {P(baseline, 0.99):N1} ms over {Calls} calls");
-            report.Note($"NexusArchive archive-records, {size} record(s), warm", $"p50 {P(ours, 0.5):N1} ms", $"p99 {P(ours, 0.99):N1} ms over {Calls} calls; p50 {P(ours, 0.5) / P(baseline, 0.5):0.0}× the baseline (Redis read, mapping, COPY → MERGE, dead letters, ordering with passes)");
+            report.Note($"baseline: one INSERT … ON CONFLICT round trip, {size} row(s)", $"p50 {Report.Percentile(baseline, 0.5):N1} ms", $"p99 {Report.Percentile(baseline, 0.99):N1} ms over {Calls} calls");
+            report.Note($"NexusArchive archive-records, {size} record(s), warm", $"p50 {Report.Percentile(ours, 0.5):N1} ms", $"p99 {Report.Percentile(ours, 0.99):N1} ms over {Calls} calls; p50 {Report.Percentile(ours, 0.5) / Report.Percentile(baseline, 0.5):0.0}× the baseline (Redis read, mapping, COPY → MERGE, dead letters, ordering with passes)");
         }
     }
 
-    private static double P(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * p))];
 }

@@ -272,8 +272,15 @@ internal sealed class SearchCost(BenchServers servers, Scenarios scenarios, Repo
         Console.WriteLine(plans);
     }
 
-    /// <summary>Times <paramref name="sql"/> (as authenticated with <paramref name="claims"/>, or as the admin when null): one warm-up, then the median of 5 (of 1 when a run takes over 3 s).</summary>
-    private async Task<string> TimeAsync(NpgsqlConnection connection, string label, string? claims, string sql, bool plan)
+    private Task<string> TimeAsync(NpgsqlConnection connection, string label, string? claims, string sql, bool plan) =>
+        TimeQueryAsync(report, connection, label, claims, sql, plan);
+
+    /// <summary>
+    /// Times <paramref name="sql"/> (as authenticated with <paramref name="claims"/>, or as the admin when null) into
+    /// <paramref name="report"/>: one warm-up, then the median of 5 (of 1 when a run takes over 3 s, none over 10 s);
+    /// with <paramref name="plan"/>, one more run whose plans come back as a markdown section.
+    /// </summary>
+    internal static async Task<string> TimeQueryAsync(Report report, NpgsqlConnection connection, string label, string? claims, string sql, bool plan)
     {
         // A warm-up run, then 5 timed runs; a slow query fewer: 1 timed run over 3 s, none over 10 s (the warm-up counts).
         var (warmUp, rows) = await RunQueryAsync(connection, claims, sql, explain: false);

@@ -10,25 +10,7 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
     [Fact]
     public async Task Benchmark_TinyN_RunsEveryMeasurementAndPrintsTheTable()
     {
-        var servers = TestServers.Instance;
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nexus-archive-bench.dll"));
-        foreach (var arg in new[] { "--messages", "400", "--memory-scale", "2", "--page-size", "100", "--redis-database", "9", "--database", $"bench_smoke_{Environment.ProcessId}" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        info.Environment["ConnectionStrings__Redis"] = servers.RedisConnectionString;
-        info.Environment["ConnectionStrings__Postgres"] = servers.PostgresAdminConnectionString;
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        output.WriteLine(await stdout);
-
-        Assert.True(process.ExitCode == 0, await stderr);
-        var report = await stdout;
+        var report = await RunBenchAsync("--messages", "400", "--memory-scale", "2", "--page-size", "100", "--redis-database", "9", "--database", $"bench_smoke_{Environment.ProcessId}");
         Assert.Contains("| baseline: direct binary COPY", report);
         Assert.Contains("| NexusArchive initial load (pass) |", report);
         Assert.Contains("| NexusArchive incremental pass (10% edited) |", report);
@@ -42,25 +24,7 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
     [Fact]
     public async Task Benchmark_SearchCost_TinyN_MeasuresEveryDesignAndQuery()
     {
-        var servers = TestServers.Instance;
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nexus-archive-bench.dll"));
-        foreach (var arg in new[] { "--search-cost", "--search-designs", "stored,expression,none", "--messages", "400", "--page-size", "100", "--redis-database", "10", "--database", $"bench_search_smoke_{Environment.ProcessId}" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        info.Environment["ConnectionStrings__Redis"] = servers.RedisConnectionString;
-        info.Environment["ConnectionStrings__Postgres"] = servers.PostgresAdminConnectionString;
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        output.WriteLine(await stdout);
-
-        Assert.True(process.ExitCode == 0, await stderr);
-        var report = await stdout;
+        var report = await RunBenchAsync("--search-cost", "--search-designs", "stored,expression,none", "--messages", "400", "--page-size", "100", "--redis-database", "10", "--database", $"bench_search_smoke_{Environment.ProcessId}");
         foreach (var design in new[] { "none", "expression", "stored" })
         {
             Assert.Matches($@"\| search design '{design}': initial load / incremental pass \(median of 1\) \| [\d,]+ / [\d,]+ rows/s \|", report);
@@ -78,5 +42,29 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
         Assert.Contains("| session_summary bypassing RLS: latest 20 sessions of all |", report);
         Assert.Contains("Query Text:", report); // auto_explain's plans
         Assert.Contains("websearch_to_tsquery", report); // ... including the search function's own statement
+    }
+
+    /// <summary>Runs the benchmark binary on the test servers and returns what it printed; fails with its stderr unless it exits 0.</summary>
+    private async Task<string> RunBenchAsync(params string[] args)
+    {
+        var servers = TestServers.Instance;
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nexus-archive-bench.dll"));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["ConnectionStrings__Redis"] = servers.RedisConnectionString;
+        info.Environment["ConnectionStrings__Postgres"] = servers.PostgresAdminConnectionString;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        output.WriteLine(await stdout);
+
+        Assert.True(process.ExitCode == 0, await stderr);
+        return await stdout;
     }
 }

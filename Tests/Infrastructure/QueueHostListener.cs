@@ -9,7 +9,7 @@ public sealed record HostQueueSettings(int BatchSize, int MaxDequeueCount, TimeS
 {
     public static HostQueueSettings FromRepositoryHostJson()
     {
-        var path = RepositoryFile("host.json");
+        var path = Repository.Path("host.json");
         using var document = JsonDocument.Parse(File.ReadAllText(path));
         var queues = document.RootElement.GetProperty("extensions").GetProperty("queues");
         return new(
@@ -17,19 +17,6 @@ public sealed record HostQueueSettings(int BatchSize, int MaxDequeueCount, TimeS
             queues.GetProperty("maxDequeueCount").GetInt32(),
             TimeSpan.Parse(queues.GetProperty("visibilityTimeout").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
             queues.GetProperty("messageEncoding").GetString()!);
-    }
-
-    public static string RepositoryFile(string name)
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "NexusArchive.Functions.sln")))
-            {
-                return Path.Combine(directory.FullName, name);
-            }
-        }
-
-        throw new InvalidOperationException($"No NexusArchive.Functions.sln above {AppContext.BaseDirectory}.");
     }
 }
 

@@ -54,7 +54,7 @@ public sealed class TestAzurite
 
     private void StartQueueService()
     {
-        var script = FindQueueScript() ?? throw new InvalidOperationException($"Azurite was not found (NEXUS_AZURITE_DIR or .local/tools/azurite-*/node_modules/.bin/azurite-queue). {SetupHint}");
+        var script = FindQueueScript() ?? throw new InvalidOperationException($"Azurite was not found (NEXUS_AZURITE_DIR or the repository's .local/tools/azurite-*/node_modules/.bin/azurite-queue). {SetupHint}");
         var node = TestServers.FindOnPath("node") ?? throw new InvalidOperationException($"Node.js (node) was not found on PATH; Azurite needs it. {SetupHint}");
         QueuePort = TestServers.FreePort();
         var info = new ProcessStartInfo(node)
@@ -109,13 +109,10 @@ public sealed class TestAzurite
             folders.Add(configured);
         }
 
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        var tools = Repository.Path(".local", "tools");
+        if (Directory.Exists(tools))
         {
-            var tools = Path.Combine(directory.FullName, ".local", "tools");
-            if (Directory.Exists(tools))
-            {
-                folders.AddRange(Directory.GetDirectories(tools, "azurite-*").Order(StringComparer.Ordinal).Reverse());
-            }
+            folders.AddRange(Directory.GetDirectories(tools, "azurite-*").Order(StringComparer.Ordinal).Reverse());
         }
 
         return folders

@@ -1,5 +1,6 @@
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Source;
+using NexusArchive.Tests.Infrastructure;
 
 namespace NexusArchive.Tests.Unit;
 
@@ -10,7 +11,7 @@ namespace NexusArchive.Tests.Unit;
 /// </summary>
 public sealed class WriterRulesTests
 {
-    private static readonly string s_root = FindRepositoryRoot();
+    private static readonly string s_root = Repository.Root;
     private static readonly string s_scriptPath = Path.Combine(s_root, "Core", "Source", "Scripts", "write-record.lua");
 
     [Fact]
@@ -136,18 +137,5 @@ public sealed class WriterRulesTests
             committed == expected,
             $"{relativePath} {(committed is null ? "is missing" : "differs from what the entity descriptors and Core/Source/Scripts/write-record.lua render")}. "
             + $"Regenerate it with `{WriterRules.RegenerateCommand}` from the repository root and commit it.");
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "NexusArchive.Functions.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No NexusArchive.Functions.sln above {AppContext.BaseDirectory}.");
     }
 }

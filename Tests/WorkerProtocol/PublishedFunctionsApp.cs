@@ -29,7 +29,7 @@ internal static class PublishedFunctionsApp
 
     private static async Task<PublishedApp> PublishAsync()
     {
-        var project = Path.Combine(FindRepositoryRoot(), "Functions", "NexusArchive.Functions.csproj");
+        var project = Repository.Path("Functions", "NexusArchive.Functions.csproj");
         var configuration = typeof(PublishedFunctionsApp).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
         var folder = Path.Combine(TestServers.Instance.WorkDirectory, "functions-app");
 
@@ -95,19 +95,6 @@ internal static class PublishedFunctionsApp
         }
 
         return app;
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "NexusArchive.Functions.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No NexusArchive.Functions.sln above {AppContext.BaseDirectory}: the worker protocol test publishes Functions/ from the repository.");
     }
 
     private static void Append(StringBuilder output, string? line)

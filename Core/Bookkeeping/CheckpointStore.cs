@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.Extensions.Options;
 using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Entities;
@@ -40,16 +39,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
     private string Table => $"{schemas.Bookkeeping}.checkpoints";
 
     /// <summary>The advisory-lock key of an entity: stable across processes and versions (FNV-1a over schema and entity).</summary>
-    public long LockKey(EntityDescriptor entity)
-    {
-        var hash = 14695981039346656037UL;
-        foreach (var b in Encoding.UTF8.GetBytes("nexus_archive:" + schemas.BookkeepingName + ":" + entity.Name))
-        {
-            hash = (hash ^ b) * 1099511628211UL;
-        }
-
-        return unchecked((long)hash);
-    }
+    public long LockKey(EntityDescriptor entity) => AdvisoryLockKey.For(schemas.BookkeepingName + ":" + entity.Name);
 
     /// <summary>Takes the entity's advisory transaction lock (first command of every transaction that changes its row).</summary>
     public NpgsqlBatchCommand LockCommand(EntityDescriptor entity) =>

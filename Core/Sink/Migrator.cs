@@ -22,7 +22,6 @@ public sealed partial class Migrator
     private const string SearchBlockBegin = "-- search-language: begin";
     private const string SearchBlockEnd = "-- search-language: end";
 
-    private const long SearchIndexLockKey = 0x4E58_5349_4458; // "NXSIDX"
 
     /// <summary>The opt-in message search index (<c>Archive:SearchIndex</c>, docs/queries.md).</summary>
     internal const string SearchIndex = "messages_content_search_idx";
@@ -207,13 +206,16 @@ public sealed partial class Migrator
     /// Makes the opt-in GIN index exist (valid) when <c>Archive:SearchIndex</c> is true and not exist when it is false.
     /// <c>CREATE INDEX CONCURRENTLY</c> (and <c>DROP INDEX CONCURRENTLY</c>) run outside a transaction, so archive passes
     /// keep writing while the index is built; a build that failed half-way leaves an invalid index, which the next run
-    /// drops and builds again. A session advisory lock of its own keeps two migrators from building at once: the one
-    /// that does not get it leaves the work to the other (waiting on a lock would hold a snapshot the build waits for).
+    /// drops and builds again. A session advisory lock of its own (one per target schema) keeps two migrators from building
+    /// the same index at once: the one that does not get it leaves the work to the other (waiting on a lock would hold a
+    /// snapshot the build waits for).
     /// </summary>
     private async Task ApplySearchIndexAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var wanted = _archive.Value.SearchIndex;
-        await using (var tryLock = new NpgsqlCommand($"SELECT pg_try_advisory_lock({SearchIndexLockKey})", connection))
+        // Per target schema: a migrator building another archive's index in the same database is no reason to skip this one.
+        var lockKey = Bookkeeping.AdvisoryLockKey.For("search_index:" + _schemas.Target);
+        await using (var tryLock = new NpgsqlCommand($"SELECT pg_try_advisory_lock({lockKey})", connection))
         {
             if (!(bool)(await tryLock.ExecuteScalarAsync(cancellationToken))!)
             {
@@ -253,7 +255,7 @@ public sealed partial class Migrator
             // A connection broken mid-build has lost its session locks already; only an open one must give it back.
             if (connection.State == System.Data.ConnectionState.Open)
             {
-                    await using var unlock = new NpgsqlCommand($"SELECT pg_advisory_unlock({SearchIndexLockKey})", connection);
+                await using var unlock = new NpgsqlCommand($"SELECT pg_advisory_unlock({lockKey})", connection);
                 await unlock.ExecuteNonQueryAsync(CancellationToken.None);
             }
         }

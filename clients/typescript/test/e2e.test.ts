@@ -72,6 +72,9 @@ describe("end to end: package, Redis, CLI, PostgreSQL", () => {
       tokenCount: 9007199254740993n, metadata: { tools: ["search"], score: 0.5, nested: { ok: true } }, createdAt: created,
     });
     // Written, then soft-deleted: archived with deleted_at set.
+    // m-2's versions come at least a millisecond after m-1's (on a quiet loopback all three writes can share one), so m-1
+    // is below the newest score and the checkpoint mirror confirms it below.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     await writer.write("message", { id: "m-2", sessionId: "s-1", userId: "u-1", role: "user", content: "", createdAt: created });
     const m2 = await writer.softDelete("message", "m-2", { at: deleted });
     // Soft-deleted, then undeleted: archived with deleted_at NULL.

@@ -64,6 +64,12 @@ public sealed class EntityRunStats
 
     /// <summary>0 when the entity is caught up after the run; otherwise Redis-now minus the checkpoint, in milliseconds.</summary>
     public double? LagMs { get; set; }
+
+    /// <summary>
+    /// Redis commands this entity's pass sent (each command of a pipeline or transaction counts once, a script call
+    /// counts once): what Upstash bills. Stored in run history, summed by <c>cost</c>.
+    /// </summary>
+    public long RedisCommands { get; set; }
 }
 
 /// <summary>The summary of one pass, as stored in run history and returned to CLI and HTTP callers.</summary>

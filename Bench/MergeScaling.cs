@@ -81,7 +81,7 @@ internal sealed class MergeScaling(BenchServers servers, Report report)
                     first is null ? "per-page time; the reference" : $"{median / first.Value:0.00}× the time at {arguments.MergeScaling.Order().First():N0} rows");
             }
 
-            await sink.ReleaseAsync(EntityCatalog.Message, runId, CancellationToken.None);
+            await sink.ReleaseAsync(EntityCatalog.Message, runId, quiet: null, CancellationToken.None);
         }
     }
 }

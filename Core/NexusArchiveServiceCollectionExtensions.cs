@@ -119,7 +119,6 @@ public static class NexusArchiveServiceCollectionExtensions
         AddWithInternalConstructor<Migrator>(services);
         services.TryAddSingleton<ArchiveSafetyCheck>();
         services.TryAddSingleton<IArchiveSafetyCheck>(sp => sp.GetRequiredService<ArchiveSafetyCheck>());
-        services.TryAddSingleton<QuietPassTracker>();
         AddWithInternalConstructor<ArchiveService>(services);
         AddWithInternalConstructor<ArchiveRecordsService>(services);
         AddWithInternalConstructor<RecordEventProcessor>(services);

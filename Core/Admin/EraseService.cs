@@ -150,7 +150,7 @@ public sealed class EraseService
             foreach (var entity in leased)
             {
                 using var timeout = new CancellationTokenSource(_options.Value.BookkeepingTimeout);
-                await _postgresCalls.RunAsync(ct => _checkpoints.ReleaseAsync(entity, runId, ct), timeout.Token);
+                await _postgresCalls.RunAsync(ct => _checkpoints.ReleaseAsync(entity, runId, quiet: null, ct), timeout.Token); // erase clears the quiet mark
             }
         }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
@@ -23,7 +24,6 @@ public sealed class ArchiveService
     private readonly IArchiveSafetyCheck _safetyCheck;
     private readonly PagePipeline _pages;
     private readonly LateWriteDrain _late;
-    private readonly QuietPassTracker _quiet;
     private readonly IOptions<ArchiveOptions> _options;
     private readonly TimeProvider _timeProvider;
     private readonly ArchiveMetrics _metrics;
@@ -34,7 +34,6 @@ public sealed class ArchiveService
         IArchiveSink sink,
         IArchiveSafetyCheck safetyCheck,
         RecordMapper mapper,
-        QuietPassTracker quiet,
         IOptions<ArchiveOptions> options,
         TimeProvider timeProvider,
         ArchiveMetrics metrics,
@@ -43,7 +42,6 @@ public sealed class ArchiveService
         _source = source;
         _sink = sink;
         _safetyCheck = safetyCheck;
-        _quiet = quiet;
         _options = options;
         _timeProvider = timeProvider;
         _metrics = metrics;
@@ -142,10 +140,10 @@ public sealed class ArchiveService
     {
         var (run, entity, stats) = (pass.Run, pass.Entity, pass.Stats);
         var settings = _options.Value;
-        ChangeCursor? checkpoint;
+        AcquiredCheckpoint acquired;
         try
         {
-            checkpoint = await _sink.AcquireAsync(entity, run.RunId, cancellationToken);
+            acquired = await _sink.AcquireAsync(entity, run.RunId, cancellationToken);
         }
         catch (EntityBusyException)
         {
@@ -164,27 +162,31 @@ public sealed class ArchiveService
             return;
         }
 
+        var checkpoint = acquired.Checkpoint;
         var committed = checkpoint ?? ChangeCursor.Start;
         stats.CheckpointScore = checkpoint?.Score;
+        QuietMark? leaveQuiet = null;
         var lease = LeaseKeeper.Start(_sink, pass, settings.LeaseTimeout, _timeProvider, _logger, cancellationToken);
         try
         {
             var work = lease.WorkToken;
 
-            // Read before the first page: any write after this moment changes it, so the next pass re-reads the overlap.
+            // Read before the first page: any write after this moment changes it, so the next pass sees a new count.
             var writes = settings.QuietPasses ? await _source.GetWriteCountAsync(entity, work) : null;
 
-            // Re-read the look-back overlap behind the checkpoint: a writer whose timestamp landed behind it is
-            // still archived, and the MERGE's "only newer wins" makes the re-read harmless. Skipped only when nothing
-            // was written since this process's last successful pass ended at this same checkpoint.
-            var overlapUnchanged = _quiet.TakeUnchanged(entity.Name, writes, checkpoint);
+            // Quiet: the last successful pass (in any process) read this same count and committed this same
+            // checkpoint, so nothing was written since. The look-back overlap then holds exactly what that pass read,
+            // the late set holds nothing it did not drain, and the records stamped in the future are the ones it
+            // dead-lettered: none is read again. Otherwise re-read the overlap behind the checkpoint, so a writer whose
+            // timestamp landed behind it is still archived ("only newer wins" makes the re-read harmless).
+            var quiet = acquired.Quiet?.Holds(writes, checkpoint) == true;
             var from = checkpoint is { } c
-                ? overlapUnchanged ? c : ChangeCursor.AtScore(Math.Max(double.MinValue, c.Score - settings.LookbackOverlap.TotalMilliseconds))
+                ? quiet ? c : ChangeCursor.AtScore(Math.Max(double.MinValue, c.Score - settings.LookbackOverlap.TotalMilliseconds))
                 : ChangeCursor.Start;
             // Late writes first: raise the horizon before reading anything, then archive what the writer recorded as late.
             await _late.RaiseHorizonAsync(pass, work);
             stats.Status = RunStatus.Succeeded;
-            if (!await _late.DrainAsync(pass, committed, work))
+            if (!quiet && !await _late.DrainAsync(pass, committed, work))
             {
                 stats.Status = RunStatus.Partial;
                 Log.RunStoppedEarly(_logger, run.RunId, entity.Name, "time budget (late writes)", stats.CheckpointScore);
@@ -193,14 +195,14 @@ public sealed class ArchiveService
 
             committed = await _pages.RunAsync(pass, from, committed, work);
 
-            if (stats.Status == RunStatus.Succeeded)
+            if (stats.Status == RunStatus.Succeeded && !quiet)
             {
                 await DeadLetterFutureRecordsAsync(pass, committed, work);
             }
 
             if (stats.Status == RunStatus.Succeeded && writes is { } counted)
             {
-                _quiet.Remember(entity.Name, counted, committed);
+                leaveQuiet = new QuietMark(counted, committed);
             }
         }
         catch (Exception ex) when (lease.Lost && ex is OperationCanceledException or EntityBusyException)
@@ -241,7 +243,7 @@ public sealed class ArchiveService
 
             if (stats.Status != RunStatus.Conflict)
             {
-                await ReleaseQuietlyAsync(entity, run.RunId);
+                await ReleaseQuietlyAsync(entity, run.RunId, leaveQuiet);
             }
         }
     }
@@ -289,12 +291,12 @@ public sealed class ArchiveService
         Log.RunFailed(_logger, run.RunId, entity.Name, run.Error, ex);
     }
 
-    private async Task ReleaseQuietlyAsync(EntityDescriptor entity, Guid runId)
+    private async Task ReleaseQuietlyAsync(EntityDescriptor entity, Guid runId, QuietMark? quiet)
     {
         try
         {
             using var timeout = new CancellationTokenSource(_options.Value.BookkeepingTimeout, _timeProvider);
-            await _sink.ReleaseAsync(entity, runId, timeout.Token);
+            await _sink.ReleaseAsync(entity, runId, quiet, timeout.Token);
         }
         catch (Exception ex)
         {

@@ -14,6 +14,24 @@ namespace NexusArchive.Core.Bookkeeping;
 /// <param name="Leased">A live pass holds the entity (its lease has not expired).</param>
 internal sealed record CheckpointState(string Entity, ChangeCursor? Checkpoint, bool Leased);
 
+/// <summary>
+/// Where a successful pass left an entity: the write count it read before its first page and the checkpoint it committed.
+/// While Redis still shows the same count and the checkpoint has not moved, nothing was written since (migration 0008).
+/// </summary>
+/// <param name="Writes">The write counter and change-index size read before the pass's first page.</param>
+/// <param name="Checkpoint">The checkpoint the pass committed.</param>
+internal sealed record QuietMark(WriteCount Writes, ChangeCursor Checkpoint)
+{
+    /// <summary>True when <paramref name="writes"/> and <paramref name="checkpoint"/> are exactly what the mark recorded.</summary>
+    public bool Holds(WriteCount? writes, ChangeCursor? checkpoint) =>
+        writes is { } w && checkpoint is { } c && Writes == w && Checkpoint.Equals(c);
+}
+
+/// <summary>What <see cref="CheckpointStore.AcquireAsync"/> returns with the lease.</summary>
+/// <param name="Checkpoint">The committed checkpoint (null = never archived).</param>
+/// <param name="Quiet">The quiet mark the last successful pass left, if any.</param>
+internal sealed record AcquiredCheckpoint(ChangeCursor? Checkpoint, QuietMark? Quiet);
+
 /// <summary>What <see cref="CheckpointStore.RewindAsync"/> did.</summary>
 internal enum RewindOutcome
 {
@@ -78,9 +96,9 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
         return command;
     }
 
-    /// <summary>Takes the entity's lease for <paramref name="runId"/> and returns the committed checkpoint (null = never archived).</summary>
+    /// <summary>Takes the entity's lease for <paramref name="runId"/> and returns the committed checkpoint and quiet mark.</summary>
     /// <exception cref="EntityBusyException">Another live pass holds the lease.</exception>
-    public async Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
+    public async Task<AcquiredCheckpoint> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -98,14 +116,14 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
                     UPDATE {Table}
                        SET lease_owner = $2, lease_expires_at = now() + $3
                      WHERE entity = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < now())
-                    RETURNING score, member
+                    RETURNING score, member, quiet_writes, quiet_index_size, quiet_score, quiet_member
                     """)
                 {
                     Parameters = { new() { Value = entity.Name }, new() { Value = runId }, new() { Value = options.Value.LeaseTimeout } },
                 },
             },
         };
-        ChangeCursor? checkpoint;
+        AcquiredCheckpoint acquired;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
             await reader.NextResultAsync(cancellationToken); // past the lock; the INSERT returns no result set
@@ -114,11 +132,16 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
                 throw new EntityBusyException(entity.Name);
             }
 
-            checkpoint = ReadCheckpoint(reader, 0);
+            var quietCheckpoint = ReadCheckpoint(reader, 4);
+            acquired = new AcquiredCheckpoint(
+                ReadCheckpoint(reader, 0),
+                reader.IsDBNull(2) || reader.IsDBNull(3) || quietCheckpoint is null
+                    ? null
+                    : new QuietMark(new WriteCount(reader.GetInt64(2), reader.GetInt64(3)), quietCheckpoint.Value));
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return checkpoint;
+        return acquired;
     }
 
     /// <summary>
@@ -135,13 +158,30 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    /// <summary>Gives the lease back (an unreleased lease expires after <c>Archive:LeaseTimeout</c>).</summary>
-    public async Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Gives the lease back (an unreleased lease expires after <c>Archive:LeaseTimeout</c>) and leaves
+    /// <paramref name="quiet"/> as the entity's quiet mark; null (any pass that did not succeed, any admin command)
+    /// clears it.
+    /// </summary>
+    public async Task ReleaseAsync(EntityDescriptor entity, Guid runId, QuietMark? quiet, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
-            $"UPDATE {Table} SET lease_owner = NULL, lease_expires_at = NULL WHERE entity = $1 AND lease_owner = $2");
+            $"""
+            UPDATE {Table}
+               SET lease_owner = NULL, lease_expires_at = NULL,
+                   quiet_writes = $3, quiet_index_size = $4, quiet_score = $5, quiet_member = $6
+             WHERE entity = $1 AND lease_owner = $2
+            """);
         command.Parameters.Add(new() { Value = entity.Name });
         command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = (object?)quiet?.Writes.Writes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.Add(new() { Value = (object?)quiet?.Writes.IndexSize ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        command.Parameters.Add(new()
+        {
+            Value = quiet is { Checkpoint.Score: var score } && double.IsFinite(score) ? score : DBNull.Value,
+            NpgsqlDbType = NpgsqlDbType.Double,
+        });
+        command.Parameters.Add(new() { Value = (object?)quiet?.Checkpoint.Member ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bytea });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

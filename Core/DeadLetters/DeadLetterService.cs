@@ -132,7 +132,7 @@ public sealed class DeadLetterService
         ChangeCursor? checkpoint;
         try
         {
-            checkpoint = await _sink.AcquireAsync(entity, runId, cancellationToken);
+            checkpoint = (await _sink.AcquireAsync(entity, runId, cancellationToken)).Checkpoint;
         }
         catch (EntityBusyException)
         {
@@ -170,7 +170,7 @@ public sealed class DeadLetterService
         }
         finally
         {
-            await _sink.ReleaseAsync(entity, runId, CancellationToken.None);
+            await _sink.ReleaseAsync(entity, runId, quiet: null, CancellationToken.None); // an admin command clears the quiet mark
         }
 
         foreach (var result in results)

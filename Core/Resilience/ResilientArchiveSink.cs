@@ -1,4 +1,5 @@
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Sink;
@@ -17,7 +18,7 @@ internal sealed class ResilientArchiveSink(IArchiveSink inner, PostgresCalls pos
 {
 
     /// <inheritdoc />
-    public Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
+    public Task<AcquiredCheckpoint> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
         RunAsync((ct, _) => inner.AcquireAsync(entity, runId, ct), cancellationToken); // re-acquiring our own lease is allowed
 
     /// <inheritdoc />
@@ -25,10 +26,10 @@ internal sealed class ResilientArchiveSink(IArchiveSink inner, PostgresCalls pos
         RunAsync((ct, _) => inner.RenewAsync(entity, runId, ct), cancellationToken);
 
     /// <inheritdoc />
-    public Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
+    public Task ReleaseAsync(EntityDescriptor entity, Guid runId, QuietMark? quiet, CancellationToken cancellationToken) =>
         RunAsync(async (ct, _) =>
         {
-            await inner.ReleaseAsync(entity, runId, ct);
+            await inner.ReleaseAsync(entity, runId, quiet, ct);
             return true;
         }, cancellationToken);
 

@@ -1,4 +1,5 @@
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Source;
@@ -25,9 +26,9 @@ public sealed class EntityBusyException(string entity)
 /// <summary>The PostgreSQL side of a pass: archive tables, checkpoints, leases, dead letters and run history.</summary>
 internal interface IArchiveSink
 {
-    /// <summary>Takes the entity's lease for this run and returns the committed checkpoint (null = never archived).</summary>
+    /// <summary>Takes the entity's lease for this run and returns the committed checkpoint and the quiet mark the last successful pass left.</summary>
     /// <exception cref="EntityBusyException">Another live pass holds the lease.</exception>
-    Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken);
+    Task<AcquiredCheckpoint> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken);
 
     /// <summary>
     /// Extends this run's lease without a page commit (a pass still reading toward its next commit). False when the
@@ -35,8 +36,11 @@ internal interface IArchiveSink
     /// </summary>
     Task<bool> RenewAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken);
 
-    /// <summary>Gives the lease back (best effort; an unreleased lease expires after <c>Archive:LeaseTimeout</c>).</summary>
-    Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Gives the lease back (best effort; an unreleased lease expires after <c>Archive:LeaseTimeout</c>), leaving
+    /// <paramref name="quiet"/> as the entity's quiet mark (null clears it).
+    /// </summary>
+    Task ReleaseAsync(EntityDescriptor entity, Guid runId, QuietMark? quiet, CancellationToken cancellationToken);
 
     /// <summary>
     /// Writes one page atomically: rows through binary COPY into a staging table and MERGE ("only newer wins"),

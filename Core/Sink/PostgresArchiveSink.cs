@@ -15,7 +15,7 @@ namespace NexusArchive.Core.Sink;
 internal sealed class PostgresArchiveSink(CheckpointStore checkpoints, PageWriter pages, RunHistory runs) : IArchiveSink
 {
     /// <inheritdoc />
-    public Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
+    public Task<AcquiredCheckpoint> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
         checkpoints.AcquireAsync(entity, runId, cancellationToken);
 
     /// <inheritdoc />
@@ -23,8 +23,8 @@ internal sealed class PostgresArchiveSink(CheckpointStore checkpoints, PageWrite
         checkpoints.RenewAsync(entity, runId, cancellationToken);
 
     /// <inheritdoc />
-    public Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) =>
-        checkpoints.ReleaseAsync(entity, runId, cancellationToken);
+    public Task ReleaseAsync(EntityDescriptor entity, Guid runId, QuietMark? quiet, CancellationToken cancellationToken) =>
+        checkpoints.ReleaseAsync(entity, runId, quiet, cancellationToken);
 
     /// <inheritdoc />
     public Task<PageWriteResult> WritePageAsync(

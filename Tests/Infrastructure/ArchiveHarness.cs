@@ -116,7 +116,6 @@ public sealed class ArchiveHarness : IAsyncDisposable
         services.GetRequiredService<IArchiveSink>(),
         services.GetRequiredService<IArchiveSafetyCheck>(),
         services.GetRequiredService<RecordMapper>(),
-        new QuietPassTracker(),
         services.GetRequiredService<IOptions<ArchiveOptions>>(),
         clock,
         services.GetRequiredService<ArchiveMetrics>(),

@@ -136,6 +136,36 @@ public sealed class ArchivePipelineTests
     }
 
     [Fact]
+    public async Task Run_QuietMark_IsKeptWithTheCheckpoint_SoAFreshProcessSkipsTheOverlapToo()
+    {
+        await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:LookbackOverlap"] = "00:01:00");
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessageAsync("m-1", now - 20_000);
+        await h.WriteMessageAsync("m-2", now - 10_000);
+        Assert.Equal(2, (await h.RunAsync("message")).Entities.Single().Upserted);
+
+        // Another process (a cold Functions instance, the CLI): nothing written since, so it starts at the checkpoint.
+        await using (var fresh = await h.SameArchiveAsync(h.Settings["ConnectionStrings:Postgres"]!))
+        {
+            var quiet = await fresh.RunAsync("message");
+            Assert.Equal((RunStatus.Succeeded, 0L, 0L), (quiet.Status, quiet.Entities.Single().Read, quiet.Entities.Single().Late));
+        }
+
+        // A late write through the writer (behind the checkpoint) moves the counter: the next fresh process re-reads
+        // the overlap and drains the late set.
+        await h.WriteMessageAsync("m-late", now - 30_000);
+        await using (var fresh = await h.SameArchiveAsync(h.Settings["ConnectionStrings:Postgres"]!))
+        {
+            var run = await fresh.RunAsync("message");
+            Assert.Equal((1L, 1L), (run.Entities.Single().Upserted, run.Entities.Single().Late));
+            Assert.True(run.Entities.Single().Read > 1, "the overlap was re-read");
+        }
+
+        // The mark lives in the checkpoint row, next to the checkpoint it belongs to.
+        Assert.Equal(1L, await h.ScalarAsync("SELECT count(*) FROM {b}.checkpoints WHERE entity = 'message' AND quiet_writes IS NOT NULL AND (quiet_score, quiet_member) = (score, member)"));
+    }
+
+    [Fact]
     public async Task Run_RecordsInsideSettleWindow_WaitForTheNextPass()
     {
         await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:SettleWindow"] = "00:00:30");

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Sink;
@@ -134,11 +135,11 @@ public sealed class LateWriteTests
 
         private sealed class Sink(IArchiveSink inner, FailOnSecondDrainPage control) : IArchiveSink
         {
-            public Task<ChangeCursor?> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) => inner.AcquireAsync(entity, runId, cancellationToken);
+            public Task<AcquiredCheckpoint> AcquireAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) => inner.AcquireAsync(entity, runId, cancellationToken);
 
             public Task<bool> RenewAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) => inner.RenewAsync(entity, runId, cancellationToken);
 
-            public Task ReleaseAsync(EntityDescriptor entity, Guid runId, CancellationToken cancellationToken) => inner.ReleaseAsync(entity, runId, cancellationToken);
+            public Task ReleaseAsync(EntityDescriptor entity, Guid runId, QuietMark? quiet, CancellationToken cancellationToken) => inner.ReleaseAsync(entity, runId, quiet, cancellationToken);
 
             public Task<PageWriteResult> WritePageAsync(EntityDescriptor entity, Guid runId, IReadOnlyList<MappedRow> rows, IReadOnlyList<DeadLetter> deadLetters, ChangeCursor checkpoint, CancellationToken cancellationToken)
             {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Moq;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Configuration;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
@@ -34,13 +35,14 @@ public sealed class ArchiveServiceTests
         _source.Setup(s => s.FetchAsync(It.IsAny<EntityDescriptor>(), It.IsAny<IReadOnlyList<ChangeEntry>>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((EntityDescriptor _, IReadOnlyList<ChangeEntry> entries, CancellationToken _) =>
                 [.. entries.Select(e => new SourceRecord(e, [new HashEntry("id", e.DisplayId), new HashEntry("createdAt", "1"), new HashEntry("updatedAt", "1")]) )]);
+        _sink.Setup(s => s.AcquireAsync(It.IsAny<EntityDescriptor>(), It.IsAny<Guid>(), It.IsAny<CancellationToken>())).ReturnsAsync(new AcquiredCheckpoint(null, null));
         _sink.Setup(s => s.RenewAsync(It.IsAny<EntityDescriptor>(), It.IsAny<Guid>(), It.IsAny<CancellationToken>())).ReturnsAsync(true);
         _sink.Setup(s => s.WritePageAsync(It.IsAny<EntityDescriptor>(), It.IsAny<Guid>(), It.IsAny<IReadOnlyList<MappedRow>>(), It.IsAny<IReadOnlyList<DeadLetter>>(), It.IsAny<ChangeCursor>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((EntityDescriptor _, Guid _, IReadOnlyList<MappedRow> rows, IReadOnlyList<DeadLetter> dead, ChangeCursor _, CancellationToken _) => new PageWriteResult(rows.Count, 0, dead.Count));
     }
 
     private ArchiveService CreateSut() => new(
-        _source.Object, _sink.Object, Mock.Of<IArchiveSafetyCheck>(), new RecordMapper(), new QuietPassTracker(), Options.Create(_options), _time,
+        _source.Object, _sink.Object, Mock.Of<IArchiveSafetyCheck>(), new RecordMapper(), Options.Create(_options), _time,
         new ArchiveMetrics(new TestMeterFactory()), NullLogger<ArchiveService>.Instance);
 
     private static ChangeEntry Entry(string id, double score) => new(Encoding.UTF8.GetBytes(id), score);
@@ -57,7 +59,7 @@ public sealed class ArchiveServiceTests
     [Fact]
     public async Task RunAsync_WithCheckpoint_StartsOverlapBehindItAndStopsAtSettleBound()
     {
-        _sink.Setup(s => s.AcquireAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<CancellationToken>())).ReturnsAsync(new ChangeCursor(1_000_000, Encoding.UTF8.GetBytes("u-9")));
+        _sink.Setup(s => s.AcquireAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<CancellationToken>())).ReturnsAsync(new AcquiredCheckpoint(new ChangeCursor(1_000_000, Encoding.UTF8.GetBytes("u-9")), null));
         Pages(EntityCatalog.User, new ChangePage([], ReachedEnd: true));
 
         await CreateSut().RunAsync(new ArchiveRunRequest("test", ["user"]), CancellationToken.None);
@@ -71,7 +73,7 @@ public sealed class ArchiveServiceTests
     }
 
     [Theory]
-    [InlineData(true, 7L, 40L, 7L, 40L, false, true)]   // nothing written since the last pass at this checkpoint: start at the checkpoint
+    [InlineData(true, 7L, 40L, 7L, 40L, false, true)]   // nothing written since the last pass at this checkpoint: start at the checkpoint, no late set, no future read
     [InlineData(true, 7L, 40L, 8L, 40L, false, false)]  // a write since: re-read the overlap
     [InlineData(true, 7L, 40L, 7L, 41L, false, false)]  // same counter, other index size (a counter rolled back by a failover): re-read
     [InlineData(true, 7L, 40L, 7L, 40L, true, false)]   // the checkpoint moved under us (another process, a backfill rewind): re-read
@@ -83,9 +85,14 @@ public sealed class ArchiveServiceTests
         _options.QuietPasses = quietPasses;
         var checkpoint = new ChangeCursor(1_000_000, Encoding.UTF8.GetBytes("u-9"));
         var moved = new ChangeCursor(1_000_500, Encoding.UTF8.GetBytes("u-10"));
-        _sink.SetupSequence(s => s.AcquireAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync(checkpoint)
-            .ReturnsAsync(checkpointMoved ? moved : checkpoint);
+        // The sink keeps what the first pass leaves on release and hands it to the second, as the checkpoint row does.
+        QuietMark? stored = null;
+        var acquisitions = 0;
+        _sink.Setup(s => s.AcquireAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(() => new AcquiredCheckpoint(acquisitions++ == 0 || !checkpointMoved ? checkpoint : moved, stored));
+        _sink.Setup(s => s.ReleaseAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<QuietMark?>(), It.IsAny<CancellationToken>()))
+            .Callback((EntityDescriptor _, Guid _, QuietMark? quiet, CancellationToken _) => stored = quiet)
+            .Returns(Task.CompletedTask);
         _source.SetupSequence(s => s.GetWriteCountAsync(EntityCatalog.User, It.IsAny<CancellationToken>()))
             .ReturnsAsync(firstCount is { } a ? new WriteCount(a, firstSize!.Value) : null)
             .ReturnsAsync(secondCount is { } b ? new WriteCount(b, secondSize!.Value) : null);
@@ -102,6 +109,11 @@ public sealed class ArchiveServiceTests
         var second = checkpointMoved ? moved : checkpoint;
         Assert.Equal(skips ? second : ChangeCursor.AtScore(second.Score - 60_000), cursors[1]);
         _source.Verify(s => s.GetWriteCountAsync(It.IsAny<EntityDescriptor>(), It.IsAny<CancellationToken>()), quietPasses ? Times.Exactly(2) : Times.Never());
+
+        // A quiet pass neither drains the late set nor re-reads the records stamped in the future: its commands are
+        // the write count, the horizon and the first page (docs/performance.md, "No-op pass").
+        _source.Verify(s => s.ReadLateAsync(EntityCatalog.User, It.IsAny<int>(), It.IsAny<CancellationToken>()), Times.Exactly(skips ? 1 : 2));
+        _source.Verify(s => s.ReadBeyondAsync(EntityCatalog.User, It.IsAny<double>(), It.IsAny<int>(), It.IsAny<CancellationToken>()), Times.Exactly(skips ? 1 : 2));
     }
 
     [Fact]
@@ -118,7 +130,7 @@ public sealed class ArchiveServiceTests
         Assert.Equal(2, run.Entities.Single().Pages);
         _source.Verify(s => s.ReadPageAsync(EntityCatalog.User, new ChangeCursor(10, Encoding.UTF8.GetBytes("u-2")), It.IsAny<double>(), 2, It.IsAny<CancellationToken>()));
         _sink.Verify(s => s.WritePageAsync(EntityCatalog.User, run.RunId, It.IsAny<IReadOnlyList<MappedRow>>(), It.IsAny<IReadOnlyList<DeadLetter>>(), new ChangeCursor(11, Encoding.UTF8.GetBytes("u-3")), It.IsAny<CancellationToken>()));
-        _sink.Verify(s => s.ReleaseAsync(EntityCatalog.User, run.RunId, It.IsAny<CancellationToken>()));
+        _sink.Verify(s => s.ReleaseAsync(EntityCatalog.User, run.RunId, It.IsAny<QuietMark?>(), It.IsAny<CancellationToken>()));
         _sink.Verify(s => s.FinishRunAsync(It.Is<ArchiveRunResult>(r => r.Status == RunStatus.Succeeded), It.IsAny<CancellationToken>()));
     }
 
@@ -151,7 +163,7 @@ public sealed class ArchiveServiceTests
 
         Assert.Equal(RunStatus.Partial, run.Status); // Conflict is kept for "nothing was worked"
         Assert.Equal([RunStatus.Conflict, RunStatus.Succeeded], run.Entities.Select(e => e.Status));
-        _sink.Verify(s => s.ReleaseAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<CancellationToken>()), Times.Never);
+        _sink.Verify(s => s.ReleaseAsync(EntityCatalog.User, It.IsAny<Guid>(), It.IsAny<QuietMark?>(), It.IsAny<CancellationToken>()), Times.Never);
     }
 
     [Fact]
@@ -177,7 +189,7 @@ public sealed class ArchiveServiceTests
         Assert.Equal(RunStatus.Failed, run.Status);
         Assert.Equal("user: IOException: disk on fire", run.Error);
         Assert.All(run.Entities.Skip(1), e => Assert.Equal(RunStatus.Skipped, e.Status));
-        _sink.Verify(s => s.ReleaseAsync(EntityCatalog.User, run.RunId, It.IsAny<CancellationToken>()));
+        _sink.Verify(s => s.ReleaseAsync(EntityCatalog.User, run.RunId, It.IsAny<QuietMark?>(), It.IsAny<CancellationToken>()));
     }
 
     [Fact]

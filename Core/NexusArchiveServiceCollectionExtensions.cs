@@ -104,6 +104,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.AddNexusResilience(configuration);
         services.TryAddSingleton<PostgresCalls>();
         services.TryAddSingleton<RedisCalls>();
+        services.TryAddSingleton<RedisCommandMeter>();
         services.TryAddSingleton<RedisChangeSource>();
         services.TryAddSingleton<CheckpointStore>();
         services.TryAddSingleton<DeadLetterStore>();

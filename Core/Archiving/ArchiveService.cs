@@ -27,6 +27,7 @@ public sealed class ArchiveService
     private readonly IOptions<ArchiveOptions> _options;
     private readonly TimeProvider _timeProvider;
     private readonly ArchiveMetrics _metrics;
+    private readonly RedisCommandMeter _redisCommands;
     private readonly ILogger<ArchiveService> _logger;
 
     internal ArchiveService(
@@ -37,6 +38,7 @@ public sealed class ArchiveService
         IOptions<ArchiveOptions> options,
         TimeProvider timeProvider,
         ArchiveMetrics metrics,
+        RedisCommandMeter redisCommands,
         ILogger<ArchiveService> logger)
     {
         _source = source;
@@ -45,6 +47,7 @@ public sealed class ArchiveService
         _options = options;
         _timeProvider = timeProvider;
         _metrics = metrics;
+        _redisCommands = redisCommands;
         _logger = logger;
         _pages = new PagePipeline(source, sink, mapper, options, timeProvider, metrics, logger);
         _late = new LateWriteDrain(source, sink, mapper, options, metrics, logger);
@@ -66,6 +69,7 @@ public sealed class ArchiveService
             Entities = [.. entities.Select(e => new EntityRunStats { Entity = e.Name })],
         };
 
+        var clockCommands = _redisCommands.Total(RedisCommandMeter.NoEntity);
         try
         {
             await _sink.StartRunAsync(run, cancellationToken);
@@ -97,7 +101,9 @@ public sealed class ArchiveService
                     LatestAllowed = redisNow + settings.FutureTolerance,
                     Budget = passBudget,
                 };
+                var commands = _redisCommands.Total(entities[i].Name);
                 await ArchiveEntityAsync(pass, cancellationToken);
+                stats.RedisCommands = _redisCommands.Total(entities[i].Name) - commands;
                 if (stats.Status == RunStatus.Failed)
                 {
                     break;
@@ -116,6 +122,12 @@ public sealed class ArchiveService
             {
                 stats.Status = RunStatus.Failed;
             }
+        }
+
+        if (run.Entities.Count > 0)
+        {
+            // The pass's one TIME belongs to no entity: count it with the first, so the entities add up to the pass.
+            run.Entities[0].RedisCommands += _redisCommands.Total(RedisCommandMeter.NoEntity) - clockCommands;
         }
 
         run.Status = Summarise(run);
@@ -179,7 +191,7 @@ public sealed class ArchiveService
             // the late set holds nothing it did not drain, and the records stamped in the future are the ones it
             // dead-lettered: none is read again. Otherwise re-read the overlap behind the checkpoint, so a writer whose
             // timestamp landed behind it is still archived ("only newer wins" makes the re-read harmless).
-            var quiet = acquired.Quiet?.Holds(writes, checkpoint) == true;
+            var quiet = acquired.Quiet?.Holds(writes, committed) == true;
             var from = checkpoint is { } c
                 ? quiet ? c : ChangeCursor.AtScore(Math.Max(double.MinValue, c.Score - settings.LookbackOverlap.TotalMilliseconds))
                 : ChangeCursor.Start;

@@ -22,9 +22,11 @@ internal sealed record CheckpointState(string Entity, ChangeCursor? Checkpoint, 
 /// <param name="Checkpoint">The checkpoint the pass committed.</param>
 internal sealed record QuietMark(WriteCount Writes, ChangeCursor Checkpoint)
 {
-    /// <summary>True when <paramref name="writes"/> and <paramref name="checkpoint"/> are exactly what the mark recorded.</summary>
-    public bool Holds(WriteCount? writes, ChangeCursor? checkpoint) =>
-        writes is { } w && checkpoint is { } c && Writes == w && Checkpoint.Equals(c);
+    /// <summary>
+    /// True when <paramref name="writes"/> and <paramref name="checkpoint"/> (<see cref="ChangeCursor.Start"/> when never
+    /// archived) are exactly what the mark recorded.
+    /// </summary>
+    public bool Holds(WriteCount? writes, ChangeCursor checkpoint) => writes is { } w && Writes == w && Checkpoint.Equals(checkpoint);
 }
 
 /// <summary>What <see cref="CheckpointStore.AcquireAsync"/> returns with the lease.</summary>
@@ -132,7 +134,10 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
                 throw new EntityBusyException(entity.Name);
             }
 
-            var quietCheckpoint = ReadCheckpoint(reader, 4);
+            // A mark left by a pass that found the entity empty holds the start (-infinity, no member).
+            ChangeCursor? quietCheckpoint = reader.IsDBNull(4) ? null
+                : double.IsNegativeInfinity(reader.GetDouble(4)) ? ChangeCursor.Start
+                : ReadCheckpoint(reader, 4);
             acquired = new AcquiredCheckpoint(
                 ReadCheckpoint(reader, 0),
                 reader.IsDBNull(2) || reader.IsDBNull(3) || quietCheckpoint is null
@@ -176,11 +181,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
         command.Parameters.Add(new() { Value = runId });
         command.Parameters.Add(new() { Value = (object?)quiet?.Writes.Writes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
         command.Parameters.Add(new() { Value = (object?)quiet?.Writes.IndexSize ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
-        command.Parameters.Add(new()
-        {
-            Value = quiet is { Checkpoint.Score: var score } && double.IsFinite(score) ? score : DBNull.Value,
-            NpgsqlDbType = NpgsqlDbType.Double,
-        });
+        command.Parameters.Add(new() { Value = (object?)quiet?.Checkpoint.Score ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
         command.Parameters.Add(new() { Value = (object?)quiet?.Checkpoint.Member ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bytea });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }

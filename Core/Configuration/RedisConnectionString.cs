@@ -11,6 +11,8 @@ namespace NexusArchive.Core.Configuration;
 /// </summary>
 internal static class RedisConnectionString
 {
+    private static readonly ConfigurationOptions s_defaults = new();
+
     /// <summary>Parses either format; throws <see cref="FormatException"/> naming the setting, never echoing the password.</summary>
     public static ConfigurationOptions Parse(string connectionString)
     {
@@ -23,6 +25,14 @@ internal static class RedisConnectionString
         var options = trimmed.Contains("://", StringComparison.Ordinal) ? ParseUrl(trimmed) : ParseNative(trimmed);
         options.AbortOnConnectFail = false;
         options.ClientName ??= "nexus-archive";
+
+        // No tie-breaker GET on every connect (it picks a primary among several; Upstash and a single redis-server have
+        // one): one billed command less per cold start. An explicit tiebreaker= setting is kept.
+        if (options.TieBreaker == s_defaults.TieBreaker)
+        {
+            options.TieBreaker = string.Empty;
+        }
+
         return options;
     }
 

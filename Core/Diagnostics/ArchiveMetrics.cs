@@ -21,6 +21,7 @@ public sealed class ArchiveMetrics : IDisposable
     private readonly Counter<long> _offloadSessions;
     private readonly Counter<long> _offloadKeys;
     private readonly Counter<long> _offloadBytes;
+    private readonly Counter<long> _redisCommands;
 
     public ArchiveMetrics(IMeterFactory meterFactory)
     {
@@ -34,6 +35,7 @@ public sealed class ArchiveMetrics : IDisposable
         _offloadSessions = _meter.CreateCounter<long>("nexus_archive.offload.sessions", "{session}", "Chat sessions removed from Redis by offload.");
         _offloadKeys = _meter.CreateCounter<long>("nexus_archive.offload.keys", "{key}", "Redis keys (records) removed by offload.");
         _offloadBytes = _meter.CreateCounter<long>("nexus_archive.offload.bytes_freed", "By", "Redis memory freed by offload (MEMORY USAGE, or an estimate).");
+        _redisCommands = _meter.CreateCounter<long>("nexus_archive.redis.commands", "{command}", "Redis commands the archiver sent, counted as INFO commandstats counts them (a script call plus the commands it runs): what Upstash bills.");
         _verifyDifferences = _meter.CreateGauge<long>("nexus_archive.verify.differences", "{record}", "Records archived with other content than Redis holds at the last verify.");
     }
 
@@ -51,6 +53,8 @@ public sealed class ArchiveMetrics : IDisposable
         _deadLetters.Add(deadLettered, tag);
         _vanished.Add(vanished, tag);
     }
+
+    public void RecordRedisCommands(string entity, long commands) => _redisCommands.Add(commands, new KeyValuePair<string, object?>("entity", entity));
 
     public void RecordLag(string entity, double lagMs) => _lag.Record(lagMs, new KeyValuePair<string, object?>("entity", entity));
 

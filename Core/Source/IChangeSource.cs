@@ -21,8 +21,8 @@ internal interface IChangeSource
     Task<long> CountAfterAsync(EntityDescriptor entity, double afterScore, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The entity's write counter (<c>{prefix}:writes:{entity}</c>) and the size of its change index, or null when no
-    /// writer maintains the counter.
+    /// The entity's write counter (<c>{prefix}:writes:{entity}</c>) and the size of its change index; (0, 0) when
+    /// neither exists (nothing was ever written); null when the index has entries but no writer maintains the counter.
     /// </summary>
     Task<WriteCount?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken);
 

@@ -4,14 +4,18 @@ using StackExchange.Redis;
 
 namespace NexusArchive.Core.Source;
 
-/// <summary>Reads change indexes and record hashes from Redis; see docs/redis-layout.md.</summary>
-internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayout layout) : IChangeSource
+/// <summary>
+/// Reads change indexes and record hashes from Redis; see docs/redis-layout.md. Every call counts the commands it sends
+/// (scripts with the commands they run) on the <see cref="RedisCommandMeter"/>.
+/// </summary>
+internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayout layout, RedisCommandMeter meter) : IChangeSource
 {
     private IDatabase Database => redis.GetDatabase();
 
     /// <inheritdoc />
     public async Task<DateTimeOffset> GetServerTimeAsync(CancellationToken cancellationToken)
     {
+        meter.Add(null, 1);
         var result = await Database.ExecuteAsync("TIME").WaitAsync(cancellationToken);
         var parts = (RedisResult[])result!;
         var seconds = long.Parse((string)parts[0]!, CultureInfo.InvariantCulture);
@@ -28,7 +32,7 @@ internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayou
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var raw = await ReadRawAsync(key, probe, limit).WaitAsync(cancellationToken);
+            var raw = await ReadRawAsync(entity, key, probe, limit).WaitAsync(cancellationToken);
             if (raw.Count == 0)
             {
                 return new ChangePage([], ReachedEnd: true);
@@ -68,9 +72,10 @@ internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayou
         }
     }
 
-    private async Task<List<ChangeEntry>> ReadRawAsync(RedisKey key, ChangeCursor cursor, int limit)
+    private async Task<List<ChangeEntry>> ReadRawAsync(EntityDescriptor entity, RedisKey key, ChangeCursor cursor, int limit)
     {
         var inclusive = cursor.Inclusive;
+        meter.Add(entity, inclusive ? 3 : 4); // the script call; ZCOUNT + ZRANGE, or ZSCORE + (ZRANK or ZCOUNT) + ZRANGE
         var score = double.IsNegativeInfinity(cursor.Score) ? "-inf" : cursor.Score.ToString("R", CultureInfo.InvariantCulture);
         var result = await Database.ScriptEvaluateAsync(
             EmbeddedScripts.PageIndex,
@@ -99,6 +104,7 @@ internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayou
         EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken)
     {
         var database = Database;
+        meter.Add(entity, entries.Count);
         var pending = new Task<HashEntry[]>[entries.Count];
         for (var i = 0; i < entries.Count; i++)
         {
@@ -119,6 +125,7 @@ internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayou
     public async Task<IReadOnlyList<ChangeEntry>> ReadBeyondAsync(
         EntityDescriptor entity, double minScore, int limit, CancellationToken cancellationToken)
     {
+        meter.Add(entity, 1);
         var items = await Database.SortedSetRangeByScoreWithScoresAsync(
             layout.ChangeIndexKey(entity), minScore, double.PositiveInfinity, Exclude.Start, Order.Ascending, 0, limit)
             .WaitAsync(cancellationToken);
@@ -126,44 +133,62 @@ internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayou
     }
 
     /// <inheritdoc />
-    public Task<long> CountAfterAsync(EntityDescriptor entity, double afterScore, CancellationToken cancellationToken) =>
-        Database.SortedSetLengthAsync(layout.ChangeIndexKey(entity), afterScore, double.PositiveInfinity, Exclude.Start)
+    public Task<long> CountAfterAsync(EntityDescriptor entity, double afterScore, CancellationToken cancellationToken)
+    {
+        meter.Add(entity, 1);
+        return Database.SortedSetLengthAsync(layout.ChangeIndexKey(entity), afterScore, double.PositiveInfinity, Exclude.Start)
             .WaitAsync(cancellationToken);
+    }
 
     /// <inheritdoc />
     public async Task<WriteCount?> GetWriteCountAsync(EntityDescriptor entity, CancellationToken cancellationToken)
     {
+        meter.Add(entity, 2);
         var batch = Database.CreateBatch();
         var counter = batch.StringGetAsync(layout.WriteCounterKey(entity));
         var size = batch.SortedSetLengthAsync(layout.ChangeIndexKey(entity));
         batch.Execute();
         await Task.WhenAll(counter, size).WaitAsync(cancellationToken);
-        return counter.Result.IsNull ? null : new WriteCount((long)counter.Result, size.Result);
+        // No counter and an empty index: nothing was ever written, by the writer or around it (count 0). No counter
+        // and entries: the writers keep no counter, so no pass can prove that nothing was written since (null).
+        return counter.Result.IsNull
+            ? size.Result == 0 ? new WriteCount(0, 0) : null
+            : new WriteCount((long)counter.Result, size.Result);
     }
 
     /// <inheritdoc />
-    public Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
-        Database.StringSetAsync(layout.CheckpointKey(entity), score.ToString("R", CultureInfo.InvariantCulture))
+    public Task MirrorCheckpointAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken)
+    {
+        meter.Add(entity, 1);
+        return Database.StringSetAsync(layout.CheckpointKey(entity), score.ToString("R", CultureInfo.InvariantCulture))
             .WaitAsync(cancellationToken);
+    }
 
     /// <inheritdoc />
-    public Task RaiseLateHorizonAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken) =>
-        Database.ScriptEvaluateAsync(EmbeddedScripts.LateHorizon, [layout.LateHorizonKey(entity)], [score.ToString("R", CultureInfo.InvariantCulture)])
+    public async Task RaiseLateHorizonAsync(EntityDescriptor entity, double score, CancellationToken cancellationToken)
+    {
+        var wanted = score.ToString("R", CultureInfo.InvariantCulture);
+        var horizon = await Database.ScriptEvaluateAsync(EmbeddedScripts.LateHorizon, [layout.LateHorizonKey(entity)], [wanted])
             .WaitAsync(cancellationToken);
+
+        // The script call and its GET, and a SET when it raised the horizon (it then returns the value asked for).
+        meter.Add(entity, (string?)horizon == wanted ? 3 : 2);
+    }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<ChangeEntry>> ReadLateAsync(EntityDescriptor entity, int limit, CancellationToken cancellationToken)
     {
+        meter.Add(entity, 1);
         var items = await Database.SortedSetRangeByRankWithScoresAsync(layout.LateSetKey(entity), 0, limit - 1).WaitAsync(cancellationToken);
         return [.. items.Select(i => new ChangeEntry((byte[])i.Element!, i.Score))];
     }
 
     /// <inheritdoc />
-    public Task RemoveLateAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken)
+    public async Task RemoveLateAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken)
     {
         if (entries.Count == 0)
         {
-            return Task.CompletedTask;
+            return;
         }
 
         var args = new RedisValue[entries.Count * 2];
@@ -173,6 +198,7 @@ internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayou
             args[(2 * i) + 1] = entries[i].Score.ToString("R", CultureInfo.InvariantCulture);
         }
 
-        return Database.ScriptEvaluateAsync(EmbeddedScripts.LateRemove, [layout.LateSetKey(entity)], args).WaitAsync(cancellationToken);
+        var removed = (long)await Database.ScriptEvaluateAsync(EmbeddedScripts.LateRemove, [layout.LateSetKey(entity)], args).WaitAsync(cancellationToken);
+        meter.Add(entity, 1 + entries.Count + removed); // the script call, a ZSCORE per entry, a ZREM per removal
     }
 }

@@ -119,6 +119,7 @@ public sealed class ArchiveHarness : IAsyncDisposable
         services.GetRequiredService<IOptions<ArchiveOptions>>(),
         clock,
         services.GetRequiredService<ArchiveMetrics>(),
+        services.GetRequiredService<RedisCommandMeter>(),
         services.GetRequiredService<ILogger<ArchiveService>>());
 
     /// <summary>Redis-now in epoch milliseconds.</summary>

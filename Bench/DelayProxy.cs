@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
 namespace NexusArchive.Bench;
@@ -24,6 +25,7 @@ internal sealed class DelayProxy : IAsyncDisposable
     private readonly List<Task> _connections = [];
     private readonly Task _accepting;
     private readonly ReleaseClock _clock = new();
+    private long _exchanges;
 
     /// <summary>Starts listening on a free loopback port (<see cref="Port"/>) and forwarding to <paramref name="targetHost"/>:<paramref name="targetPort"/>.</summary>
     public DelayProxy(string targetHost, int targetPort, TimeSpan oneWayDelay)
@@ -42,6 +44,12 @@ internal sealed class DelayProxy : IAsyncDisposable
 
     /// <summary>The delay added to each direction.</summary>
     public TimeSpan OneWayDelay { get; }
+
+    /// <summary>
+    /// Request–reply exchanges so far, over all connections: each time a client sends after the server last sent (or
+    /// first), one round trip begins. Pipelined commands in one write count once; concurrent connections each count.
+    /// </summary>
+    public long Exchanges => Interlocked.Read(ref _exchanges);
 
     private async Task AcceptAsync()
     {
@@ -75,7 +83,8 @@ internal sealed class DelayProxy : IAsyncDisposable
                 client.NoDelay = true;
                 server.NoDelay = true;
                 await server.ConnectAsync(_targetHost, _targetPort, _stop.Token);
-                Task[] pumps = [PumpAsync(client, server), PumpAsync(server, client)];
+                var turn = new StrongBox<int>(0); // who sent last: 1 the client, 2 the server
+                Task[] pumps = [PumpAsync(client, server, turn, 1), PumpAsync(server, client, turn, 2)];
                 if (await Task.WhenAny(pumps) is { IsFaulted: true })
                 {
                     // A side that can no longer receive: close both, so the other direction ends too.
@@ -93,7 +102,7 @@ internal sealed class DelayProxy : IAsyncDisposable
     }
 
     /// <summary>One direction: a reading loop stamps chunks into the channel, a writing loop releases each at its time.</summary>
-    private async Task PumpAsync(Socket from, Socket to)
+    private async Task PumpAsync(Socket from, Socket to, StrongBox<int> turn, int side)
     {
         var chunks = Channel.CreateUnbounded<(byte[] Buffer, int Count, long Due)>(new() { SingleReader = true, SingleWriter = true });
         var writing = WriteAsync(chunks.Reader, to);
@@ -116,6 +125,11 @@ internal sealed class DelayProxy : IAsyncDisposable
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
                     break;
+                }
+
+                if (Interlocked.Exchange(ref turn.Value, side) != side && side == 1)
+                {
+                    Interlocked.Increment(ref _exchanges);
                 }
 
                 chunks.Writer.TryWrite((buffer, count, Stopwatch.GetTimestamp() + _delayTicks));

@@ -66,6 +66,7 @@ internal sealed class NetworkScenario(BenchServers servers, Scenarios scenarios,
                 }
 
                 await servers.ResetArchiveAsync();
+                var (redisBefore, postgresBefore) = (redisProxy.Exchanges, postgresProxy.Exchanges);
                 PassResult pass;
                 try
                 {
@@ -77,6 +78,8 @@ internal sealed class NetworkScenario(BenchServers servers, Scenarios scenarios,
                     continue;
                 }
 
+                var redisExchanges = (redisProxy.Exchanges - redisBefore) / (double)Math.Max(1, pass.Pages);
+                var postgresExchanges = (postgresProxy.Exchanges - postgresBefore) / (double)Math.Max(1, pass.Pages);
                 runs.Add((rtt, variant, pass));
                 var (referenceRtt, _, reference) = runs.First(r => r.Variant == variant);
                 var msPerPage = pass.Seconds * 1000 / Math.Max(1, pass.Pages);
@@ -90,6 +93,8 @@ internal sealed class NetworkScenario(BenchServers servers, Scenarios scenarios,
                     : $"; {pass.Rows / pass.Seconds / (sameLatency.Rows / sameLatency.Seconds):0.00}× default settings at the same latency";
                 report.Note($"initial load, +{rtt:0.#} ms round trip ({variant})", $"{pass.Rows / pass.Seconds:N0} rows/s",
                     $"{pass.Rows / pass.Seconds / (reference.Rows / reference.Seconds):0.00}× the +{referenceRtt:0.#} ms run{againstDefault}; {pass.Rows:N0} rows, {pass.Pages} pages in {pass.Seconds:N1} s, {msPerPage:N1} ms per page{roundTrips}; measured Redis PING through the proxy {measured:N1} ms");
+                report.Note($"  round trips per page (+{rtt:0.#} ms, {variant})", $"Redis {redisExchanges:0.0}, PostgreSQL {postgresExchanges:0.0}",
+                    "request–reply exchanges the proxies saw over all connections, process start-up and the pass's fixed work included, divided by its pages; pipelined or concurrent ones may overlap in time");
                 report.Note($"  Redis commands per archived record (+{rtt:0.#} ms, {variant})", $"{pass.Commands.Per(pass.Upserted):0.###}",
                     $"{pass.Commands.Total:N0} commands for {pass.Upserted:N0} records: {pass.Commands.Breakdown(pass.Upserted)}");
             }

@@ -5,7 +5,9 @@ namespace NexusArchive.Bench;
 /// <summary>
 /// The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name
 /// --offload-sessions N --records-latency --search-cost [--search-designs expression,none,stored] [--search-rounds R]
-/// --lag [--lag-seconds S] [--lag-rate R] --views-at N</c>.
+/// --lag [--lag-seconds S] [--lag-rate R] --views-at N --latency 0,5,20 [--latency-settings PipelineDepth=8,PageSize=10000]
+/// --pooler --redis-commands</c>. <c>--messages</c> defaults to 1,000,000, or 200,000 for the network scenarios and the
+/// Redis commands table.
 /// </summary>
 internal sealed record BenchArguments(
     long Messages,
@@ -22,13 +24,19 @@ internal sealed record BenchArguments(
     bool Lag,
     int LagSeconds,
     int LagRate,
-    long ViewsAt)
+    long ViewsAt,
+    double[] Latency,
+    string[] LatencySettings,
+    bool Pooler,
+    bool RedisCommands)
 {
     public static BenchArguments Parse(string[] args)
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        var network = args.Contains("--latency") || args.Contains("--pooler") || args.Contains("--redis-commands");
+        var latencySettings = Value("--latency-settings") ?? "PipelineDepth=8,PageSize=10000";
         return new BenchArguments(
-            long.Parse(Value("--messages") ?? "1000000", CultureInfo.InvariantCulture),
+            long.Parse(Value("--messages") ?? (network ? "200000" : "1000000"), CultureInfo.InvariantCulture),
             int.Parse(Value("--memory-scale") ?? "5", CultureInfo.InvariantCulture),
             int.Parse(Value("--page-size") ?? "0", CultureInfo.InvariantCulture),
             (Value("--merge-scaling") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => long.Parse(v, CultureInfo.InvariantCulture)).ToArray(),
@@ -42,6 +50,10 @@ internal sealed record BenchArguments(
             args.Contains("--lag"),
             int.Parse(Value("--lag-seconds") ?? "60", CultureInfo.InvariantCulture),
             int.Parse(Value("--lag-rate") ?? "20", CultureInfo.InvariantCulture),
-            long.Parse(Value("--views-at") ?? "0", CultureInfo.InvariantCulture));
+            long.Parse(Value("--views-at") ?? "0", CultureInfo.InvariantCulture),
+            (Value("--latency") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray(),
+            latencySettings == "none" ? [] : latencySettings.Split(',', StringSplitOptions.RemoveEmptyEntries),
+            args.Contains("--pooler"),
+            args.Contains("--redis-commands"));
     }
 }

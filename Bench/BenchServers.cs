@@ -20,6 +20,7 @@ namespace NexusArchive.Bench;
 internal sealed class BenchServers(BenchArguments arguments, string redisConnection, string postgresAdmin)
 {
     private ServiceProvider? _warm;
+    private IReadOnlyDictionary<string, long>? _readingCost;
 
     public BenchArguments Arguments => arguments;
 
@@ -63,17 +64,7 @@ internal sealed class BenchServers(BenchArguments arguments, string redisConnect
     /// <summary>Drops and re-creates the benchmark database (migrated), empties the Redis database and waits until Redis is idle.</summary>
     public async Task ResetAsync()
     {
-        await using (var admin = new NpgsqlConnection(postgresAdmin))
-        {
-            await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{arguments.Database}\" WITH (FORCE)", admin);
-            await drop.ExecuteNonQueryAsync();
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{arguments.Database}\"", admin);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        await using var services = Services();
-        await services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
+        await ResetArchiveAsync();
         await using var mux = await ConnectionMultiplexer.ConnectAsync(redisConnection + ",allowAdmin=true");
         // ASYNC: freeing millions of keys must not block Redis (or time out this client).
         var database = mux.GetDatabase(arguments.RedisDatabase);
@@ -105,6 +96,79 @@ internal sealed class BenchServers(BenchArguments arguments, string redisConnect
             }
         }
     }
+
+    /// <summary>
+    /// Drops and re-creates the benchmark database (migrated) and leaves Redis as it is: the next pass is an initial load
+    /// of what Redis holds (its checkpoints live in the database; the Redis mirror of a checkpoint only informs readers).
+    /// </summary>
+    public async Task ResetArchiveAsync()
+    {
+        // Pooled connections to the dropped database would fail on their next use.
+        NpgsqlConnection.ClearAllPools();
+        await using (var admin = new NpgsqlConnection(postgresAdmin))
+        {
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{arguments.Database}\" WITH (FORCE)", admin);
+            await drop.ExecuteNonQueryAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{arguments.Database}\"", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        await using var services = Services();
+        await services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
+    }
+
+    /// <summary>The Redis server's host and port (the first endpoint of the benchmark's connection string).</summary>
+    public (string Host, int Port) RedisEndpoint()
+    {
+        var endpoint = ConfigurationOptions.Parse(redisConnection).EndPoints[0];
+        return endpoint switch
+        {
+            System.Net.DnsEndPoint dns => (dns.Host, dns.Port),
+            System.Net.IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+            _ => throw new InvalidOperationException($"unsupported Redis endpoint {endpoint}"),
+        };
+    }
+
+    /// <summary>The benchmark's Redis connection string with its endpoint replaced by 127.0.0.1:<paramref name="port"/> (a proxy).</summary>
+    public string RedisVia(int port)
+    {
+        var options = ConfigurationOptions.Parse(redisConnection);
+        options.EndPoints.Clear();
+        options.EndPoints.Add("127.0.0.1", port);
+        return options.ToString(includePassword: true);
+    }
+
+    /// <summary>The benchmark database's connection string through 127.0.0.1:<paramref name="port"/> (a proxy or a pooler).</summary>
+    public string PostgresVia(int port, Action<NpgsqlConnectionStringBuilder>? change = null)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(Postgres) { Host = "127.0.0.1", Port = port };
+        change?.Invoke(builder);
+        return builder.ConnectionString;
+    }
+
+    /// <summary>The admin connection string (the PostgreSQL server the benchmark database lives on).</summary>
+    public NpgsqlConnectionStringBuilder PostgresAdmin => new(postgresAdmin);
+
+    /// <summary>
+    /// A <see cref="RedisCommandCallsAsync"/> reading to pass to <see cref="RedisCommandsSinceAsync"/> later. The first
+    /// call also measures what taking two readings costs by itself (their connection handshake and <c>INFO</c>), back to
+    /// back, so that it can be taken off every difference.
+    /// </summary>
+    public async Task<Dictionary<string, long>> BeginRedisCommandsAsync()
+    {
+        if (_readingCost is null)
+        {
+            var first = await RedisCommandCallsAsync();
+            _readingCost = RedisCommands.Between(first, await RedisCommandCallsAsync(), null).Calls;
+        }
+
+        return await RedisCommandCallsAsync();
+    }
+
+    /// <summary>The Redis commands run since <paramref name="before"/> (from <see cref="BeginRedisCommandsAsync"/>), less the readings' own.</summary>
+    public async Task<RedisCommands> RedisCommandsSinceAsync(Dictionary<string, long> before) =>
+        RedisCommands.Between(before, await RedisCommandCallsAsync(), _readingCost ?? throw new InvalidOperationException("Call BeginRedisCommandsAsync first."));
 
     /// <summary>
     /// Calls per Redis command since the server started (<c>INFO commandstats</c>); the difference of two readings is what

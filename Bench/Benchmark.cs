@@ -65,6 +65,22 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             return 0;
         }
 
+        if (arguments.Latency.Length > 0 || arguments.Pooler)
+        {
+            var network = new NetworkScenario(_servers, scenarios, _report);
+            await network.RunAsync(arguments.Messages, arguments.Latency, arguments.LatencySettings, arguments.Pooler);
+            _report.Print();
+            return network.Succeeded ? 0 : 1;
+        }
+
+        if (arguments.RedisCommands)
+        {
+            await new RedisCommandsTable(_servers, scenarios, _report).RunAsync(arguments.Messages);
+            await _servers.DisposeWarmAsync();
+            _report.Print();
+            return 0;
+        }
+
         if (arguments.MergeScaling.Length > 0)
         {
             await new MergeScaling(_servers, _report).RunAsync();
@@ -91,8 +107,10 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
         // The pass shares this machine's cores with Redis and PostgreSQL: its total CPU per row bounds its rate.
         var ceiling = CpuSample.CeilingRowsPerSecond(initial.CpuSecondsPerRow);
         _report.Note("  CPU ceiling of the initial load", $"{ceiling:N0} rows/s", $"{Environment.ProcessorCount} cores fully busy at this CPU per row = {ceiling / copyRate:0.00}× direct COPY");
+        RedisCommandsTable.NotePerRecord(_report, "initial load", initial);
 
         // A pass with nothing to do right after the initial load: it still probes the look-back overlap.
+        RedisCommandsTable.NoteNoOp(_report, "nothing changed since the initial load", await scenarios.CliPassAsync());
         await scenarios.NoOpLatencyAsync("nothing changed since the initial load (the look-back overlap still covers the newest seeded entries)");
 
         // Incremental: 10% of messages edited.
@@ -102,6 +120,7 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
         var incrementalRate = incremental.Upserted / incremental.Seconds;
         _report.Note("NexusArchive incremental pass (10% edited)", $"{incrementalRate:N0} rows/s", $"{incremental.Upserted:N0} of {edits:N0} edits in {incremental.Seconds:N1} s; {incrementalRate / onConflictRate:0.00}× the ON CONFLICT path");
         _report.Note("  where the incremental pass's CPU went (process start included)", incremental.Cpu, "from /proc, per record read");
+        RedisCommandsTable.NotePerRecord(_report, "incremental pass (10% edited)", incremental);
 
         // The same right after the edit burst: every edit is still inside the look-back overlap and is probed again.
         await scenarios.NoOpLatencyAsync($"right after {edits:N0} edits, all inside the look-back overlap");

@@ -5,8 +5,11 @@ using NexusArchive.Core.Archiving;
 
 namespace NexusArchive.Bench;
 
-/// <summary>A pass run as the real CLI: rows read and upserted, its own duration, the child's peak working set and CPU.</summary>
-internal sealed record PassResult(long Rows, long Upserted, double Seconds, double PeakMb, string Cpu, double CpuSecondsPerRow);
+/// <summary>
+/// A pass run as the real CLI: rows read and upserted, its own duration, the child's peak working set and CPU, its pages
+/// and entities, and the Redis commands it ran (<c>INFO commandstats</c> before and after, connection set-up included).
+/// </summary>
+internal sealed record PassResult(long Rows, long Upserted, double Seconds, double PeakMb, string Cpu, double CpuSecondsPerRow, int Pages, int Entities, RedisCommands Commands);
 
 /// <summary>
 /// NexusArchive's passes as they run in production: a CLI pass in a child process (initial load, incremental, the
@@ -14,18 +17,27 @@ internal sealed record PassResult(long Rows, long Upserted, double Seconds, doub
 /// </summary>
 internal sealed class Scenarios(BenchServers servers, Report report)
 {
-    /// <summary>One <c>nexus-archive archive --json</c> pass in a child process, with its CPU and peak working set.</summary>
-    public async Task<PassResult> CliPassAsync()
+    /// <summary>
+    /// One <c>nexus-archive archive --json</c> pass in a child process, with its CPU, peak working set and Redis commands;
+    /// <paramref name="settings"/> override the benchmark's (connection strings through a proxy, page size, …).
+    /// </summary>
+    public async Task<PassResult> CliPassAsync(IReadOnlyDictionary<string, string>? settings = null)
     {
-        var (root, peakKb, cpu, wallSeconds) = await RunCliAsync(["archive", "--json"]);
+        var callsBefore = await servers.BeginRedisCommandsAsync();
+        var (root, peakKb, cpu, wallSeconds) = await RunCliAsync(["archive", "--json"], settings);
+        var commands = await servers.RedisCommandsSinceAsync(callsBefore);
         var read = root.GetProperty("totalRead").GetInt64();
+        var entities = root.GetProperty("entities").EnumerateArray().ToList();
         return new PassResult(
             read,
             root.GetProperty("totalUpserted").GetInt64(),
             root.GetProperty("durationMs").GetDouble() / 1000,
             peakKb / 1024.0,
             cpu.Describe(wallSeconds, Math.Max(1, read)),
-            cpu.PassTotal / Math.Max(1, read));
+            cpu.PassTotal / Math.Max(1, read),
+            entities.Sum(e => e.GetProperty("pages").GetInt32()),
+            entities.Count,
+            commands);
     }
 
     /// <summary>
@@ -86,7 +98,8 @@ internal sealed class Scenarios(BenchServers servers, Report report)
         }
 
         var samples = new List<double>();
-        var callsBefore = await servers.RedisCommandCallsAsync();
+        var entities = 0;
+        var callsBefore = await servers.BeginRedisCommandsAsync();
         for (var i = 0; i < 21; i++)
         {
             var run = await archive.RunAsync(new ArchiveRunRequest("bench"), CancellationToken.None);
@@ -96,18 +109,14 @@ internal sealed class Scenarios(BenchServers servers, Report report)
             }
 
             samples.Add(run.DurationMs);
+            entities = run.Entities.Count;
         }
 
-        var callsAfter = await servers.RedisCommandCallsAsync();
+        var commands = await servers.RedisCommandsSinceAsync(callsBefore);
         samples.Sort();
-        var perPass = callsAfter
-            .Select(c => (Command: c.Key, Calls: (c.Value - callsBefore.GetValueOrDefault(c.Key) - (c.Key == "info" ? 1 : 0)) / (double)samples.Count))
-            .Where(c => c.Calls > 0)
-            .OrderByDescending(c => c.Calls)
-            .ToList();
-        report.Note($"NexusArchive no-op pass, {situation}", $"{samples[samples.Count / 2]:N1} ms median", $"p90 {samples[(int)(samples.Count * 0.9)]:N1} ms over {samples.Count} passes of all 4 entities in a warm process");
-        report.Note("  Redis commands per no-op pass", $"{perPass.Sum(c => c.Calls):N1}",
-            string.Join(", ", perPass.Select(c => $"{c.Command} {c.Calls:0.#}")) + " (INFO commandstats over those passes, all 4 entities)");
+        report.Note($"NexusArchive no-op pass, {situation}", $"{samples[samples.Count / 2]:N1} ms median", $"p90 {samples[(int)(samples.Count * 0.9)]:N1} ms over {samples.Count} passes of all {entities} entities in a warm process");
+        report.Note("  Redis commands per no-op pass (warm process)", $"{commands.Per(samples.Count):0.#} ({commands.Per(samples.Count * entities):0.##} per entity)",
+            $"per entity: {commands.Breakdown(samples.Count * entities)} (INFO commandstats over those passes)");
         report.Note("  the first of those passes", $"{first:N1} ms", "it re-reads and probes the look-back overlap: writes happened since this process's last pass (or it had none)");
     }
 }

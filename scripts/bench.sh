@@ -4,6 +4,11 @@
 #   scripts/bench.sh --messages 1000000 --memory-scale 5
 #   scripts/bench.sh --merge-scaling 1000000,10000000
 #   scripts/bench.sh --views-at 1000000
+#   scripts/bench.sh --latency 0,5,20 --messages 200000   # the initial load through proxies adding 0/5/20 ms round trip
+#   scripts/bench.sh --pooler --messages 200000           # the same pass direct and through PgBouncer, transaction mode
+#   scripts/bench.sh --redis-commands --messages 200000   # Redis commands per record / per no-op pass (INFO commandstats)
+# (docs/performance.md, "Network latency and the pooler"). PgBouncer comes from Debian's pgbouncer package: the
+# `local-servers.sh start` below runs scripts/install-prereqs.sh, which apt-get installs it (and the servers) when missing.
 # It uses Redis database 1 and the PostgreSQL database nexus_bench, both wiped at the start; demo data is left alone.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -17,6 +17,9 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
         Assert.Contains("| NexusArchive incremental pass in a warm process (10% edited again) |", report);
         Assert.Contains("CPU ceiling of the initial load |", report);
         Assert.Contains("| NexusArchive no-op pass", report);
+        Assert.Contains("| NexusArchive no-op pass in a fresh CLI process, nothing changed since the initial load |", report);
+        Assert.Matches(@"Redis commands per archived record, initial load \(fresh CLI process\) \| [\d.]+ \|", report);
+        Assert.Matches(@"Redis commands per no-op pass \(warm process\) \| [\d.]+ \([\d.]+ per entity\)", report);
         Assert.Contains("| peak working set at 2×N |", report);
         Assert.Matches(@"initial load \(pass\) \| [\d,]+ rows/s \| 4\d\d rows", report); // 400 messages + their users and sessions
     }
@@ -42,6 +45,28 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output)
         Assert.Contains("| session_summary bypassing RLS: latest 20 sessions of all |", report);
         Assert.Contains("Query Text:", report); // auto_explain's plans
         Assert.Contains("websearch_to_tsquery", report); // ... including the search function's own statement
+    }
+
+    [Fact]
+    public async Task Benchmark_LatencyAndPooler_TinyN_RunThroughTheProxiesAndPgBouncer()
+    {
+        // PgBouncer comes with the test prerequisites (scripts/install-prereqs.sh), as for TransportTests.
+        var report = await RunBenchAsync("--latency", "0,4", "--latency-settings", "PipelineDepth=4", "--pooler", "--messages", "400", "--page-size", "100", "--redis-database", "11", "--database", $"bench_net_smoke_{Environment.ProcessId}");
+        Assert.Matches(@"\| initial load, \+0 ms round trip \(default settings\) \| [\d,]+ rows/s \| 1\.00× the \+0 ms run; 4\d\d rows", report);
+        Assert.Matches(@"\| initial load, \+4 ms round trip \(default settings\) \| [\d,]+ rows/s \| [\d.]+× the \+0 ms run; .*sequential round trips per page; measured Redis PING through the proxy [\d.]+ ms \|", report);
+        Assert.Matches(@"\| initial load, \+4 ms round trip \(PipelineDepth=4\) \| [\d,]+ rows/s \| .*× default settings at the same latency", report);
+        Assert.Matches(@"Redis commands per archived record \(\+4 ms, default settings\) \| [\d.]+ \| .*hgetall", report);
+        Assert.Matches(@"\| initial load through PgBouncer, transaction mode \| [\d,]+ rows/s \| [\d.]+× direct", report);
+    }
+
+    [Fact]
+    public async Task Benchmark_RedisCommands_TinyN_CountsEveryPassKind()
+    {
+        var report = await RunBenchAsync("--redis-commands", "--messages", "400", "--page-size", "100", "--redis-database", "12", "--database", $"bench_cmd_smoke_{Environment.ProcessId}");
+        Assert.Matches(@"\| +Redis commands per archived record, initial load \(fresh CLI process\) \| [\d.]+ \| .*hgetall", report);
+        Assert.Matches(@"\| NexusArchive no-op pass in a fresh CLI process, right after the initial load \| [\d,]+ ms \| [\d,]+ Redis commands \([\d.]+ per entity", report);
+        Assert.Matches(@"Redis commands per no-op pass \(warm process\) \| [\d.]+ \([\d.]+ per entity\)", report);
+        Assert.Matches(@"Redis commands per archived record, incremental pass, 40 edits \(10%\) \(fresh CLI process\) \| [\d.]+ \|", report);
     }
 
     /// <summary>Runs the benchmark binary on the test servers and returns what it printed; fails with its stderr unless it exits 0.</summary>

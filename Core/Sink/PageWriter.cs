@@ -70,46 +70,80 @@ internal sealed class PageWriter(
             }
         }
 
-        // Round trips 2 and 3: COPY, then MERGE with the savepoint's release (more only when a row is rejected).
+        // Round trips 2 and 3: COPY, then MERGE with the savepoint's release and — when no row is rejected, the usual
+        // case — the page's bookkeeping and COMMIT in the same batch: four round trips per page in all. Against a remote
+        // PostgreSQL every round trip is paid once per page (Supabase: 1–20 ms), so fewer is faster than loopback shows.
         var upserted = 0;
         var rejected = new List<DeadLetter>();
+        var committed = false;
         if (rows.Count > 0)
         {
             var savepoint = 0;
-            upserted = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, savepointOpen: true, cancellationToken);
+            var finishIfClean = FinishCommands(entity, runId, rows, deadLetters, [], checkpoint);
+            finishIfClean.Add(new NpgsqlBatchCommand("COMMIT"));
+            (upserted, committed) = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, savepointOpen: true, finishIfClean, cancellationToken);
         }
 
-        // Round trip 4: dead letters, the checkpoint and the dead letters this page resolves; then the commit.
+        // Otherwise round trip 4: dead letters (with the rows PostgreSQL rejected), the checkpoint and the dead letters
+        // this page resolves, and the commit.
         var allDeadLetters = rejected.Count == 0 ? deadLetters : [.. deadLetters, .. rejected];
-        await using var finish = new NpgsqlBatch(connection, transaction);
+        if (!committed)
+        {
+            await using var finish = new NpgsqlBatch(connection, transaction);
+            foreach (var command in FinishCommands(entity, runId, rows, deadLetters, rejected, checkpoint))
+            {
+                finish.BatchCommands.Add(command);
+            }
+
+            if (finish.BatchCommands.Count > 0)
+            {
+                await finish.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        var accepted = rows.Count - rejected.Count;
+        return new PageWriteResult(upserted, accepted - upserted + superseded, allDeadLetters.Count) { Rejected = rejected };
+    }
+
+    /// <summary>The page's bookkeeping: its dead letters, the checkpoint, and the dead letters its archived rows resolve.</summary>
+    private List<NpgsqlBatchCommand> FinishCommands(
+        EntityDescriptor entity,
+        Guid runId,
+        IReadOnlyList<MappedRow> rows,
+        IReadOnlyList<DeadLetter> deadLetters,
+        List<DeadLetter> rejected,
+        ChangeCursor? checkpoint)
+    {
+        var commands = new List<NpgsqlBatchCommand>(3);
+        var allDeadLetters = rejected.Count == 0 ? deadLetters : [.. deadLetters, .. rejected];
         if (allDeadLetters.Count > 0)
         {
-            finish.BatchCommands.Add(deadLetterStore.RecordCommand(entity, runId, allDeadLetters));
+            commands.Add(deadLetterStore.RecordCommand(entity, runId, allDeadLetters));
         }
 
         if (checkpoint is { } advanceTo)
         {
-            finish.BatchCommands.Add(checkpoints.AdvanceCommand(entity, advanceTo));
+            commands.Add(checkpoints.AdvanceCommand(entity, advanceTo));
         }
 
         // A record that was dead-lettered before and now archives cleanly (fixed at the source) closes its dead letter.
         var rejectedMembers = rejected.Select(r => r.Entry.Member).ToHashSet(ByteArrayComparer.Instance);
         if (deadLetterStore.ResolveCommand(entity, rows.Select(r => r.Entry.Member).Where(m => !rejectedMembers.Contains(m))) is { } resolve)
         {
-            finish.BatchCommands.Add(resolve);
+            commands.Add(resolve);
         }
 
-        if (finish.BatchCommands.Count > 0)
-        {
-            await finish.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        var accepted = rows.Count - rejected.Count;
-        return new PageWriteResult(upserted, accepted - upserted + superseded, allDeadLetters.Count) { Rejected = rejected };
+        return commands;
     }
 
-    private async Task<int> WriteRowsAsync(
+    /// <summary>
+    /// COPY and MERGE <paramref name="rows"/> under a savepoint; on a data error, roll back to it and bisect. With
+    /// <paramref name="finishIfClean"/> (the top-level call) those commands ride in the MERGE's batch: when they ran
+    /// (nothing was rejected) the second value is true and the transaction is committed.
+    /// </summary>
+    private async Task<(int Upserted, bool Finished)> WriteRowsAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction transaction,
         EntitySql sql,
@@ -117,6 +151,7 @@ internal sealed class PageWriter(
         List<DeadLetter> rejected,
         Func<string> nextSavepoint,
         bool savepointOpen,
+        List<NpgsqlBatchCommand>? finishIfClean,
         CancellationToken cancellationToken)
     {
         var savepoint = nextSavepoint();
@@ -125,10 +160,10 @@ internal sealed class PageWriter(
             await transaction.SaveAsync(savepoint, cancellationToken);
         }
 
+        var merge = new NpgsqlBatchCommand(sql.Merge);
         try
         {
             await CopyAsync(connection, sql, rows, cancellationToken);
-            var merge = new NpgsqlBatchCommand(sql.Merge);
             await using var batch = new NpgsqlBatch(connection, transaction) { BatchCommands = { merge, new($"RELEASE SAVEPOINT {savepoint}") } };
             if (rejected.Count > 0 || savepoint != "page_0")
             {
@@ -136,11 +171,24 @@ internal sealed class PageWriter(
                 batch.BatchCommands.Add(new NpgsqlBatchCommand($"TRUNCATE {sql.StagingTable}"));
             }
 
+            foreach (var command in finishIfClean ?? [])
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            if (finishIfClean is not null)
+            {
+                // This batch commits: a cancellation that arrived while the page was on its way (shutdown) must roll
+                // it back instead, as an explicit CommitAsync(token) would.
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             await batch.ExecuteNonQueryAsync(cancellationToken);
-            return merge.RecordsAffected;
+            return (merge.RecordsAffected, finishIfClean is not null);
         }
-        catch (PostgresException ex) when (IsDataError(ex))
+        catch (PostgresException ex) when (IsDataError(ex) && (ex.BatchCommand is null || ex.BatchCommand == merge))
         {
+            // A row the COPY or the MERGE refused (not the bookkeeping riding along: its errors pass through).
             await transaction.RollbackAsync(savepoint, cancellationToken);
             if (rows.Count == 1)
             {
@@ -150,13 +198,13 @@ internal sealed class PageWriter(
                     DeadLetterReasons.Rejected,
                     $"PostgreSQL rejected the row: {ex.SqlState} {ex.MessageText}",
                     RawPayload.Encode(rows[0].Record.Fields)));
-                return 0;
+                return (0, false);
             }
 
             var half = rows.Count / 2;
-            var left = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
-            var right = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
-            return left + right;
+            var (left, _) = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, savepointOpen: false, finishIfClean: null, cancellationToken);
+            var (right, _) = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, savepointOpen: false, finishIfClean: null, cancellationToken);
+            return (left + right, false);
         }
     }
 

@@ -112,16 +112,14 @@ public sealed class ExportService
 
             foreach (var entity in EntityCatalog.All.Where(scope.Includes))
             {
-                var deletedAt = ArchivedRows.IndexOf(entity, "deleted_at");
                 report.Records[entity.Name] = 0;
-                await foreach (var rows in ArchivedRows.PagesAsync(_dataSource, _postgresCalls, entity, _schemas, scope, PageSize, idsOnly: false, cancellationToken))
+                await foreach (var rows in ArchivedRows.PagesAsync(_dataSource, _postgresCalls, entity, _schemas, scope, PageSize, cancellationToken))
                 {
                     foreach (var row in rows)
                     {
-                        var deleted = deletedAt >= 0 && row[deletedAt] is not null;
-                        WriteLine(writer, page, w => WriteRecord(w, entity, row, deleted));
+                        WriteLine(writer, page, w => WriteRecord(w, row));
                         report.Records[entity.Name]++;
-                        report.SoftDeleted += deleted ? 1 : 0;
+                        report.SoftDeleted += row.IsDeleted ? 1 : 0;
                     }
 
                     await CopyPageAsync(page, output, cancellationToken);
@@ -186,11 +184,12 @@ public sealed class ExportService
     }
 
     /// <summary>One archived row as it was in Redis: each column under its field name, unknown fields (extra) merged in.</summary>
-    private static void WriteRecord(Utf8JsonWriter writer, EntityDescriptor entity, object?[] row, bool deleted)
+    private static void WriteRecord(Utf8JsonWriter writer, ArchiveRow row)
     {
+        var entity = row.Entity;
         writer.WriteString("entity", entity.Name);
-        writer.WriteString("id", (string)row[0]!);
-        writer.WriteBoolean("deleted", deleted);
+        writer.WriteString("id", row.Id);
+        writer.WriteBoolean("deleted", row.IsDeleted);
         writer.WriteStartObject("record");
         for (var i = 0; i < entity.Columns.Count; i++)
         {
@@ -219,7 +218,7 @@ public sealed class ExportService
             }
         }
 
-        if (row[entity.Columns.Count] is string extra)
+        if (row.Extra is { } extra)
         {
             writer.WritePropertyName("extra");
             writer.WriteRawValue(extra, skipInputValidation: false);

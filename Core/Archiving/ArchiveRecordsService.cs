@@ -156,13 +156,12 @@ public sealed class ArchiveRecordsService
             }
 
             // Versions the archive already holds (or a newer one) are answered without a write.
-            var updatedAt = Verification.ArchivedRows.IndexOf(entity, "updated_at");
-            var due = (await _postgresCalls.RunAsync(ct => _writer.ExcludeArchivedAsync(entity, [.. rows.Select(r => VersionOf(r, updatedAt))], ct), cancellationToken))
+            var due = (await _postgresCalls.RunAsync(ct => _writer.ExcludeArchivedAsync(entity, [.. rows.Select(VersionOf)], ct), cancellationToken))
                 .Select(e => Encoding.UTF8.GetString(e.Member)).ToHashSet(StringComparer.Ordinal);
-            var toWrite = rows.Where(r => due.Contains(IdOf(r))).ToList();
-            foreach (var row in rows.Where(r => !due.Contains(IdOf(r))))
+            var toWrite = rows.Where(r => due.Contains(r.Row.Id)).ToList();
+            foreach (var row in rows.Where(r => !due.Contains(r.Row.Id)))
             {
-                results[(entity.Name, IdOf(row))] = new RecordResult(entity.Name, IdOf(row), RecordOutcome.Unchanged);
+                results[(entity.Name, row.Row.Id)] = new RecordResult(entity.Name, row.Row.Id, RecordOutcome.Unchanged);
             }
 
             if (toWrite.Count + deadLetters.Count == 0)
@@ -174,7 +173,7 @@ public sealed class ArchiveRecordsService
             var rejected = written.Rejected.ToDictionary(d => Encoding.UTF8.GetString(d.Entry.Member), StringComparer.Ordinal);
             foreach (var row in toWrite)
             {
-                var id = IdOf(row);
+                var id = row.Row.Id;
                 results[(entity.Name, id)] = rejected.TryGetValue(id, out var refused)
                     ? new RecordResult(entity.Name, id, RecordOutcome.DeadLettered, $"{refused.Category}: {refused.Reason}")
                     : new RecordResult(entity.Name, id, RecordOutcome.Archived);
@@ -189,11 +188,9 @@ public sealed class ArchiveRecordsService
         return report;
     }
 
-    private static string IdOf(MappedRow row) => Encoding.UTF8.GetString(row.Entry.Member);
-
     /// <summary>The version a mapped row carries: its own <c>updatedAt</c> (the index score may be missing or stale).</summary>
-    private static ChangeEntry VersionOf(MappedRow row, int updatedAt) =>
-        row.Values[updatedAt] is DateTime at
+    private static ChangeEntry VersionOf(MappedRow row) =>
+        row.Row.UpdatedAt is { } at
             ? new ChangeEntry(row.Entry.Member, new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)).ToUnixTimeMilliseconds())
             : row.Entry;
 }

@@ -209,10 +209,10 @@ public sealed class RestoreService
         EntityDescriptor entity, ArchiveScope scope, RestoreRequest request, string? exclude, EntityRestoreResult result, CancellationToken cancellationToken)
     {
         var database = redis.GetDatabase();
-        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, postgresCalls, entity, schemas, scope, request.BatchSize, idsOnly: false, cancellationToken, whereSql: exclude))
+        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, postgresCalls, entity, schemas, scope, request.BatchSize, cancellationToken, whereSql: exclude))
         {
             result.Rows += rows.Count;
-            var records = rows.Select(r => (Id: (string)r[0]!, Record: ArchivedRecordFields.From(entity, r))).ToList();
+            var records = rows.Select(r => (r.Id, Record: ArchivedRecordFields.From(r))).ToList();
             if (request.DryRun)
             {
                 var index = layout.ChangeIndexKey(entity);

@@ -207,10 +207,10 @@ public sealed class VerifyService
     {
         var database = _redis.GetDatabase();
         // Rows only in PostgreSQL are expected either way; those of an offloaded session are told apart (flag column).
-        await foreach (var rows in ArchivedRows.PagesAsync(
-            _dataSource, _postgresCalls, entity, _schemas, scope, request.BatchSize, idsOnly: true, cancellationToken, flagSql: _offloads.BelongsToOffloadedSql(entity)))
+        await foreach (var rows in ArchivedRows.FlaggedIdPagesAsync(
+            _dataSource, _postgresCalls, entity, _schemas, scope, request.BatchSize, _offloads.BelongsToOffloadedSql(entity), cancellationToken))
         {
-            var ids = rows.Select(r => (string)r[0]!).ToList();
+            var ids = rows.Select(r => r.Id).ToList();
             result.PostgresRows += ids.Count;
             var exists = await _redisCalls.RunAsync(
                 async ct =>
@@ -224,7 +224,7 @@ public sealed class VerifyService
             {
                 if (!exists[i].Result)
                 {
-                    result.Add((bool)rows[i][1]! ? VerifyCategory.Offloaded : VerifyCategory.OnlyInPostgres, ids[i], request.SamplesPerCategory);
+                    result.Add(rows[i].Flag ? VerifyCategory.Offloaded : VerifyCategory.OnlyInPostgres, ids[i], request.SamplesPerCategory);
                 }
             }
         }

@@ -57,6 +57,7 @@ public sealed class EraseService
 {
     private static readonly string[] s_parentFields = ["userId", "sessionId", "messageId"];
 
+    private readonly EntityCatalog _entities;
     private readonly IConnectionMultiplexer _redis;
     private readonly NpgsqlDataSource _dataSource;
     private readonly CheckpointStore _checkpoints;
@@ -71,6 +72,7 @@ public sealed class EraseService
     private readonly ILogger<EraseService> _logger;
 
     internal EraseService(
+        EntityCatalog entities,
         IConnectionMultiplexer redis,
         NpgsqlDataSource dataSource,
         CheckpointStore checkpoints,
@@ -84,6 +86,7 @@ public sealed class EraseService
         TimeProvider timeProvider,
         ILogger<EraseService> logger)
     {
+        _entities = entities;
         _redis = redis;
         _dataSource = dataSource;
         _checkpoints = checkpoints;
@@ -163,7 +166,7 @@ public sealed class EraseService
     private async Task AcquireAllAsync(Guid runId, List<EntityDescriptor> leased, CancellationToken cancellationToken)
     {
         var deadline = _timeProvider.GetUtcNow() + _options.Value.LeaseTimeout + TimeSpan.FromSeconds(5);
-        foreach (var entity in EntityCatalog.All)
+        foreach (var entity in _entities.All)
         {
             while (true)
             {
@@ -185,7 +188,7 @@ public sealed class EraseService
     private async Task<Dictionary<EntityDescriptor, List<string>>> ArchivedIdsAsync(ArchiveScope scope, CancellationToken cancellationToken)
     {
         var ids = new Dictionary<EntityDescriptor, List<string>>();
-        foreach (var entity in EntityCatalog.All)
+        foreach (var entity in _entities.All)
         {
             var list = ids[entity] = [];
             await using var command = _dataSource.CreateCommand($"SELECT id FROM {ArchivedRows.Table(entity, _schemas)} WHERE {scope.SqlFilter(entity, _schemas, "$1")}");
@@ -236,7 +239,7 @@ public sealed class EraseService
         var records = new HashSet<(EntityDescriptor, string)>(ids.SelectMany(e => e.Value.Select(id => (e.Key, id))));
         foreach (var (entity, id) in deadLetters)
         {
-            if (EntityCatalog.Find(entity) is { } descriptor)
+            if (_entities.Find(entity) is { } descriptor)
             {
                 records.Add((descriptor, id));
             }
@@ -245,7 +248,7 @@ public sealed class EraseService
         var sessions = new HashSet<string>(ids[EntityCatalog.Session], StringComparer.Ordinal);
         var messages = new HashSet<string>(ids[EntityCatalog.Message], StringComparer.Ordinal);
         var database = _redis.GetDatabase();
-        foreach (var entity in EntityCatalog.All)
+        foreach (var entity in _entities.All)
         {
             var checkpoint = await _postgresCalls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken);
             var pending = await _redisCalls.RunAsync(
@@ -325,13 +328,13 @@ public sealed class EraseService
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var leases = new NpgsqlBatch(connection, transaction))
         {
-            foreach (var entity in EntityCatalog.All)
+            foreach (var entity in _entities.All)
             {
                 leases.BatchCommands.Add(_checkpoints.LeaseOwnerCommand(entity));
             }
 
             await using var owners = await leases.ExecuteReaderAsync(cancellationToken);
-            foreach (var entity in EntityCatalog.All)
+            foreach (var entity in _entities.All)
             {
                 if (!await CheckpointStore.IsOwnedByAsync(owners, runId, cancellationToken))
                 {
@@ -344,7 +347,7 @@ public sealed class EraseService
 
         await using var batch = new NpgsqlBatch(connection, transaction);
         // Children first: a child's scope filter reaches the user through its parents' rows.
-        foreach (var entity in EntityCatalog.All.Reverse())
+        foreach (var entity in _entities.All.Reverse())
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {ArchivedRows.Table(entity, _schemas)} WHERE id = ANY($1)") { Parameters = { new() { Value = ids[entity].ToArray() } } });
         }
@@ -385,7 +388,7 @@ public sealed class EraseService
 
         // Row Level Security turns a DELETE without a matching policy into "0 rows", not an error: never report an erase
         // that did not happen.
-        var entities = EntityCatalog.All.Reverse().ToArray();
+        var entities = _entities.All.Reverse().ToArray();
         for (var i = 0; i < entities.Length; i++)
         {
             if (batch.BatchCommands[i].RecordsAffected < ids[entities[i]].Count)

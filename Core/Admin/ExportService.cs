@@ -40,6 +40,7 @@ public sealed class ExportService
 {
     private const int PageSize = 1000;
 
+    private readonly EntityCatalog _entities;
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgresCalls _postgresCalls;
     private readonly AdminAudit _audit;
@@ -47,8 +48,9 @@ public sealed class ExportService
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<ExportService> _logger;
 
-    internal ExportService(NpgsqlDataSource dataSource, PostgresCalls postgresCalls, AdminAudit audit, SchemaNames schemas, TimeProvider timeProvider, ILogger<ExportService> logger)
+    internal ExportService(EntityCatalog entities, NpgsqlDataSource dataSource, PostgresCalls postgresCalls, AdminAudit audit, SchemaNames schemas, TimeProvider timeProvider, ILogger<ExportService> logger)
     {
+        _entities = entities;
         _dataSource = dataSource;
         _postgresCalls = postgresCalls;
         _audit = audit;
@@ -63,7 +65,7 @@ public sealed class ExportService
     {
         var scope = ArchiveScope.ForUser(userId);
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var entity in EntityCatalog.All.Where(scope.Includes))
+        foreach (var entity in _entities.All.Where(scope.Includes))
         {
             counts[entity.Name] = await _postgresCalls.RunAsync(
                 async ct =>
@@ -110,7 +112,7 @@ public sealed class ExportService
             });
             await CopyPageAsync(page, output, cancellationToken);
 
-            foreach (var entity in EntityCatalog.All.Where(scope.Includes))
+            foreach (var entity in _entities.All.Where(scope.Includes))
             {
                 report.Records[entity.Name] = 0;
                 await foreach (var rows in ArchivedRows.PagesAsync(_dataSource, _postgresCalls, entity, _schemas, scope, PageSize, cancellationToken))

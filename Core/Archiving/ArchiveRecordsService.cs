@@ -52,6 +52,7 @@ public sealed class ArchiveRecordsService
     /// <summary>The most records one call may name.</summary>
     public const int MaxRecords = 500;
 
+    private readonly EntityCatalog _entities;
     private readonly IConnectionMultiplexer _redis;
     private readonly PageWriter _writer;
     private readonly RecordMapper _mapper;
@@ -65,6 +66,7 @@ public sealed class ArchiveRecordsService
     private readonly ILogger<ArchiveRecordsService> _logger;
 
     internal ArchiveRecordsService(
+        EntityCatalog entities,
         IConnectionMultiplexer redis,
         PageWriter writer,
         RecordMapper mapper,
@@ -77,6 +79,7 @@ public sealed class ArchiveRecordsService
         ArchiveMetrics metrics,
         ILogger<ArchiveRecordsService> logger)
     {
+        _entities = entities;
         _redis = redis;
         _writer = writer;
         _mapper = mapper;
@@ -102,9 +105,9 @@ public sealed class ArchiveRecordsService
 
         foreach (var record in records)
         {
-            if (record is null || EntityCatalog.Find(record.Entity ?? string.Empty) is null)
+            if (record is null || _entities.Find(record.Entity ?? string.Empty) is null)
             {
-                throw new ArgumentException($"Unknown entity '{record?.Entity}'. Known entities: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.", nameof(records));
+                throw new ArgumentException($"Unknown entity '{record?.Entity}'. Known entities: {string.Join(", ", _entities.All.Select(e => e.Name))}.", nameof(records));
             }
 
             if (string.IsNullOrEmpty(record.Id))
@@ -117,7 +120,7 @@ public sealed class ArchiveRecordsService
         var latestAllowed = await _source.GetServerTimeAsync(cancellationToken) + _options.Value.FutureTolerance;
         var results = new Dictionary<(string, string), RecordResult>();
         var runId = Guid.NewGuid();
-        foreach (var group in records.GroupBy(r => EntityCatalog.Find(r.Entity)!))
+        foreach (var group in records.GroupBy(r => _entities.Find(r.Entity)!))
         {
             var entity = group.Key;
             var ids = group.Select(r => r.Id).Distinct(StringComparer.Ordinal).ToArray();
@@ -182,7 +185,7 @@ public sealed class ArchiveRecordsService
             _metrics.RecordPage(entity.Name, written.Upserted, written.DeadLettered, 0);
         }
 
-        var ordered = records.Select(r => results[(EntityCatalog.Find(r.Entity)!.Name, r.Id)]).ToList();
+        var ordered = records.Select(r => results[(_entities.Find(r.Entity)!.Name, r.Id)]).ToList();
         var report = new ArchiveRecordsReport(ordered, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
         Log.RecordsArchived(_logger, ordered.Count, ordered.Count(r => r.Outcome == RecordOutcome.Archived), ordered.Count(r => r.Outcome == RecordOutcome.DeadLettered), report.DurationMs);
         return report;

@@ -55,6 +55,7 @@ public sealed record ReplayResult(long DeadLetterId, string Entity, string Recor
 /// </summary>
 public sealed class DeadLetterService
 {
+    private readonly EntityCatalog _entities;
     private readonly DeadLetterStore _store;
     private readonly PostgresCalls _postgres;
     private readonly IChangeSource _source;
@@ -65,6 +66,7 @@ public sealed class DeadLetterService
     private readonly ILogger<DeadLetterService> _logger;
 
     internal DeadLetterService(
+        EntityCatalog entities,
         DeadLetterStore store,
         PostgresCalls postgres,
         IChangeSource source,
@@ -74,6 +76,7 @@ public sealed class DeadLetterService
         TimeProvider timeProvider,
         ILogger<DeadLetterService> logger)
     {
+        _entities = entities;
         _store = store;
         _postgres = postgres;
         _source = source;
@@ -104,7 +107,7 @@ public sealed class DeadLetterService
         var results = new List<ReplayResult>();
         foreach (var group in open.GroupBy(r => r.Entry.Entity, StringComparer.Ordinal))
         {
-            var entity = EntityCatalog.Find(group.Key);
+            var entity = _entities.Find(group.Key);
             if (entity is null)
             {
                 results.AddRange(group.Select(r => Result(r, ReplayOutcome.StillFailing, $"unknown entity '{group.Key}'")));

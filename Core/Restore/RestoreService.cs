@@ -83,6 +83,7 @@ public sealed class RestoreReport
 /// </summary>
 public sealed class RestoreService
 {
+    private readonly EntityCatalog _entities;
     private readonly IConnectionMultiplexer _redis;
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgresCalls _postgresCalls;
@@ -95,6 +96,7 @@ public sealed class RestoreService
     private readonly ILogger<RestoreService> _logger;
 
     internal RestoreService(
+        EntityCatalog entities,
         IConnectionMultiplexer redis,
         NpgsqlDataSource dataSource,
         PostgresCalls postgresCalls,
@@ -106,6 +108,7 @@ public sealed class RestoreService
         TimeProvider timeProvider,
         ILogger<RestoreService> logger)
     {
+        _entities = entities;
         _redis = redis;
         _dataSource = dataSource;
         _postgresCalls = postgresCalls;
@@ -142,7 +145,7 @@ public sealed class RestoreService
         var report = new RestoreReport { Scope = scope, DryRun = request.DryRun, Entities = [] };
         var offloaded = await _postgresCalls.RunAsync(ct => _offloads.OffloadedAsync(scope, ct), cancellationToken);
         var keepOffloaded = scope.Kind == ScopeKind.All && !request.IncludeOffloaded;
-        foreach (var entity in EntityCatalog.All.Where(scope.Includes))
+        foreach (var entity in _entities.All.Where(scope.Includes))
         {
             var result = new EntityRestoreResult { Entity = entity.Name };
             report.Entities.Add(result);

@@ -28,6 +28,7 @@ namespace NexusArchive.Core.Verification;
 /// </summary>
 public sealed class VerifyService
 {
+    private readonly EntityCatalog _entities;
     private readonly IConnectionMultiplexer _redis;
     private readonly NpgsqlDataSource _dataSource;
     private readonly RecordChecker _checker;
@@ -44,6 +45,7 @@ public sealed class VerifyService
     private readonly ILogger<VerifyService> _logger;
 
     internal VerifyService(
+        EntityCatalog entities,
         IConnectionMultiplexer redis,
         NpgsqlDataSource dataSource,
         RecordChecker checker,
@@ -59,6 +61,7 @@ public sealed class VerifyService
         ArchiveMetrics metrics,
         ILogger<VerifyService> logger)
     {
+        _entities = entities;
         _redis = redis;
         _dataSource = dataSource;
         _checker = checker;
@@ -95,7 +98,7 @@ public sealed class VerifyService
         }
 
         var scope = request.UserId is { } u ? ArchiveScope.ForUser(u) : request.SessionId is { } s ? ArchiveScope.ForSession(s) : ArchiveScope.All;
-        var entities = EntityCatalog.Resolve(request.Entities).Where(scope.Includes).ToList();
+        var entities = _entities.Resolve(request.Entities).Where(scope.Includes).ToList();
         var started = _timeProvider.GetTimestamp();
         var record = new VerificationRecord
         {
@@ -248,8 +251,8 @@ public sealed class VerifyService
             return;
         }
 
-        var parents = EntityCatalog.All
-            .Where(e => e != root && scope.Includes(e) && EntityCatalog.All.Any(child => child.Parents.Values.Contains(e.Name)))
+        var parents = _entities.All
+            .Where(e => e != root && scope.Includes(e) && _entities.All.Any(child => child.Parents.Values.Contains(e.Name)))
             .ToList();
         foreach (var entity in parents)
         {

@@ -64,7 +64,7 @@ public static class ArchiveComparison
         var report = new ComparisonReport();
         var mapper = harness.Services.GetRequiredService<RecordMapper>();
         var latestAllowed = DateTimeOffset.FromUnixTimeMilliseconds(await harness.RedisNowMsAsync()) + TimeSpan.FromDays(1);
-        foreach (var entity in entities.Length == 0 ? EntityCatalog.All : entities)
+        foreach (var entity in entities.Length == 0 ? EntityCatalog.Default.All : entities)
         {
             await CompareEntityAsync(harness, mapper, entity, latestAllowed, report);
         }

@@ -112,6 +112,7 @@ public sealed class ArchiveHarness : IAsyncDisposable
 
     /// <summary>The registered <see cref="ArchiveService"/>'s parts, with its own clock (the pipelines keep the real one).</summary>
     public static ArchiveService ArchiveServiceWithClock(IServiceProvider services, TimeProvider clock) => new(
+        services.GetRequiredService<EntityCatalog>(),
         services.GetRequiredService<IChangeSource>(),
         services.GetRequiredService<IArchiveSink>(),
         services.GetRequiredService<IArchiveSafetyCheck>(),

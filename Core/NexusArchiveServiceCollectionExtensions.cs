@@ -118,6 +118,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<IChangeSource>(sp => ActivatorUtilities.CreateInstance<ResilientChangeSource>(sp, sp.GetRequiredService<RedisChangeSource>()));
         services.TryAddSingleton<IArchiveSink>(sp => ActivatorUtilities.CreateInstance<ResilientArchiveSink>(sp, sp.GetRequiredService<PostgresArchiveSink>()));
         services.TryAddSingleton<RecordKeyScanner>();
+        services.TryAddSingleton<PendingRecords>();
         services.TryAddSingleton<ArchivedRowCounter>();
         AddWithInternalConstructor<DeadLetterService>(services);
         AddWithInternalConstructor<Migrator>(services);

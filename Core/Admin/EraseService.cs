@@ -55,8 +55,6 @@ public sealed class EraseReport
 /// </summary>
 public sealed class EraseService
 {
-    private static readonly string[] s_parentFields = ["userId", "sessionId", "messageId"];
-
     private readonly EntityCatalog _entities;
     private readonly IConnectionMultiplexer _redis;
     private readonly NpgsqlDataSource _dataSource;
@@ -70,6 +68,7 @@ public sealed class EraseService
     private readonly IOptions<ArchiveOptions> _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<EraseService> _logger;
+    private readonly PendingRecords _pending;
 
     internal EraseService(
         EntityCatalog entities,
@@ -84,7 +83,8 @@ public sealed class EraseService
         SchemaNames schemas,
         IOptions<ArchiveOptions> options,
         TimeProvider timeProvider,
-        ILogger<EraseService> logger)
+        ILogger<EraseService> logger,
+        PendingRecords pending)
     {
         _entities = entities;
         _redis = redis;
@@ -99,6 +99,7 @@ public sealed class EraseService
         _options = options;
         _timeProvider = timeProvider;
         _logger = logger;
+        _pending = pending;
     }
 
     /// <summary>Erases the user (or counts, in a dry run) and writes the audit row.</summary>
@@ -247,44 +248,24 @@ public sealed class EraseService
 
         var sessions = new HashSet<string>(ids[EntityCatalog.Session], StringComparer.Ordinal);
         var messages = new HashSet<string>(ids[EntityCatalog.Message], StringComparer.Ordinal);
-        var database = _redis.GetDatabase();
         foreach (var entity in _entities.All)
         {
             var checkpoint = await _postgresCalls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken);
-            var pending = await _redisCalls.RunAsync(
-                async ct =>
-                {
-                    var tail = await database.SortedSetRangeByScoreAsync(_layout.ChangeIndexKey(entity), checkpoint?.Score ?? double.NegativeInfinity, double.PositiveInfinity).WaitAsync(ct);
-                    var late = await database.SortedSetRangeByRankAsync(_layout.LateSetKey(entity)).WaitAsync(ct);
-                    return tail.Concat(late).Select(m => (string)m!).Distinct(StringComparer.Ordinal).ToArray();
-                },
-                cancellationToken);
-            foreach (var chunk in pending.Chunk(1000))
+            var pending = await _pending.ReadIdsAsync(entity, checkpoint?.Score ?? double.NegativeInfinity, includeAfter: true, long.MaxValue, cancellationToken);
+            foreach (var record in await _pending.WithParentsAsync(entity, pending!, cancellationToken))
             {
-                var parents = await _redisCalls.RunAsync(
-                    async ct =>
-                    {
-                        var reads = chunk.Select(id => database.HashGetAsync(_layout.RecordKey(entity, id), [.. s_parentFields.Select(f => (RedisValue)f)])).ToArray();
-                        await Task.WhenAll(reads).WaitAsync(ct);
-                        return reads.Select(r => r.Result).ToArray();
-                    },
-                    cancellationToken);
-                for (var i = 0; i < chunk.Length; i++)
+                var mine = entity == EntityCatalog.User ? record.Id == userId
+                    : record.UserId == userId || (record.SessionId is { } session && sessions.Contains(session)) || (record.MessageId is { } message && messages.Contains(message));
+                if (mine)
                 {
-                    var (user, session, message) = ((string?)parents[i][0], (string?)parents[i][1], (string?)parents[i][2]);
-                    var mine = entity == EntityCatalog.User ? chunk[i] == userId
-                        : user == userId || (session is not null && sessions.Contains(session)) || (message is not null && messages.Contains(message));
-                    if (mine)
+                    records.Add((entity, record.Id));
+                    if (entity == EntityCatalog.Session)
                     {
-                        records.Add((entity, chunk[i]));
-                        if (entity == EntityCatalog.Session)
-                        {
-                            sessions.Add(chunk[i]);
-                        }
-                        else if (entity == EntityCatalog.Message)
-                        {
-                            messages.Add(chunk[i]);
-                        }
+                        sessions.Add(record.Id);
+                    }
+                    else if (entity == EntityCatalog.Message)
+                    {
+                        messages.Add(record.Id);
                     }
                 }
             }

@@ -41,6 +41,7 @@ public sealed class OffloadService
     private readonly TimeProvider _timeProvider;
     private readonly ArchiveMetrics _metrics;
     private readonly ILogger<OffloadService> _logger;
+    private readonly PendingRecords _pending;
 
     internal OffloadService(
         IConnectionMultiplexer redis,
@@ -57,7 +58,8 @@ public sealed class OffloadService
         IOptions<Configuration.ArchiveOptions> archiveOptions,
         TimeProvider timeProvider,
         ArchiveMetrics metrics,
-        ILogger<OffloadService> logger)
+        ILogger<OffloadService> logger,
+        PendingRecords pending)
     {
         _redis = redis;
         _dataSource = dataSource;
@@ -74,6 +76,7 @@ public sealed class OffloadService
         _timeProvider = timeProvider;
         _metrics = metrics;
         _logger = logger;
+        _pending = pending;
     }
 
     /// <summary>
@@ -200,60 +203,35 @@ public sealed class OffloadService
     {
         var database = _redis.GetDatabase();
         var blocked = new BlockedRecords();
-        var pending = new List<(EntityDescriptor Entity, RedisValue Member)>();
+        var pendingIds = new List<(EntityDescriptor Entity, string[] Ids)>();
         foreach (var entity in s_sessionEntities)
         {
-            var (horizon, members) = await _redisCalls.RunAsync(
-                async ct =>
-                {
-                    var horizon = await database.StringGetAsync(_layout.LateHorizonKey(entity)).WaitAsync(ct);
-                    if (!double.TryParse((string?)horizon, NumberStyles.Float, CultureInfo.InvariantCulture, out var h))
-                    {
-                        return ((double?)null, Array.Empty<RedisValue>());
-                    }
-
-                    var count = await database.SortedSetLengthAsync(_layout.ChangeIndexKey(entity), h, double.PositiveInfinity, Exclude.Start).WaitAsync(ct)
-                        + await database.SortedSetLengthAsync(_layout.LateSetKey(entity)).WaitAsync(ct);
-                    if (count > settings.MaxPendingEntries)
-                    {
-                        return (h, null!);
-                    }
-
-                    var tail = await database.SortedSetRangeByScoreAsync(_layout.ChangeIndexKey(entity), h, double.PositiveInfinity, Exclude.Start).WaitAsync(ct);
-                    var late = await database.SortedSetRangeByRankAsync(_layout.LateSetKey(entity)).WaitAsync(ct);
-                    return ((double?)h, tail.Concat(late).ToArray());
-                },
-                cancellationToken);
-            if (horizon is null)
+            var horizon = await _redisCalls.RunAsync(ct => database.StringGetAsync(_layout.LateHorizonKey(entity)).WaitAsync(ct), cancellationToken);
+            if (!double.TryParse((string?)horizon, NumberStyles.Float, CultureInfo.InvariantCulture, out var h))
             {
                 return (null, $"no archive pass has raised the late horizon of {entity.Name} yet ({_layout.LateHorizonKey(entity)} is missing): run archive first");
             }
 
-            if (members is null)
+            var pending = await _pending.ReadIdsAsync(entity, h, includeAfter: false, settings.MaxPendingEntries, cancellationToken);
+            if (pending is null)
             {
                 return (null, $"more than {settings.MaxPendingEntries:N0} {entity.Name} entries wait to be archived (Archive:Offload:MaxPendingEntries): let the archiver catch up first");
             }
 
-            pending.AddRange(members.Select(m => (entity, m)));
+            pendingIds.Add((entity, pending));
         }
 
-        // Which sessions and messages the pending entries belong to: read their parent fields.
-        var parents = await _redisCalls.RunAsync(
-            async ct =>
-            {
-                var reads = pending.Select(p => p.Entity == EntityCatalog.Session
-                    ? Task.FromResult(new RedisValue[] { p.Member, RedisValue.Null })
-                    : database.HashGetAsync(_layout.RecordKey(p.Entity, (string)p.Member!), ["sessionId", "messageId"])).ToArray();
-                await Task.WhenAll(reads).WaitAsync(ct);
-                return reads.Select(r => r.Result).ToArray();
-            },
-            cancellationToken);
-        for (var i = 0; i < pending.Count; i++)
+        // Which sessions and messages the pending entries belong to: a session is its own, the others name theirs.
+        foreach (var (entity, pending) in pendingIds)
         {
-            var (entity, member) = pending[i];
-            var detail = $"{entity.Name} {member} is not archived yet";
-            blocked.Block(OffloadSkipReasons.PendingChange, detail, session: (string?)parents[i][0],
-                message: entity == EntityCatalog.Message ? (string?)member : (string?)parents[i][1]);
+            List<PendingRecord> records = entity == EntityCatalog.Session
+                ? [.. pending.Select(id => new PendingRecord(id, null, id, null))]
+                : await _pending.WithParentsAsync(entity, pending, cancellationToken);
+            foreach (var record in records)
+            {
+                blocked.Block(OffloadSkipReasons.PendingChange, $"{entity.Name} {record.Id} is not archived yet", session: record.SessionId,
+                    message: entity == EntityCatalog.Message ? record.Id : record.MessageId);
+            }
         }
 
         foreach (var (entity, recordId, sessionId, messageId) in await _postgresCalls.RunAsync(ct => _deadLetters.OpenWithParentsAsync(ct), cancellationToken))

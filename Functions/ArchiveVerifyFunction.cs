@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
+using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Verification;
 
@@ -36,7 +37,7 @@ public sealed class ArchiveVerifyFunction(VerifyService verify, EntityCatalog ca
         }
         catch (ArgumentException ex)
         {
-            return Invalid(HttpProblems.CallersWords(ex));
+            return Invalid(ErrorText.CallersWords(ex));
         }
     }
 

@@ -119,6 +119,8 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<IArchiveSink>(sp => ActivatorUtilities.CreateInstance<ResilientArchiveSink>(sp, sp.GetRequiredService<PostgresArchiveSink>()));
         services.TryAddSingleton<RecordKeyScanner>();
         services.TryAddSingleton<PendingRecords>();
+        services.TryAddSingleton<RedisAccess>();
+        services.TryAddSingleton<PostgresAccess>();
         services.TryAddSingleton<ArchivedRowCounter>();
         AddWithInternalConstructor<DeadLetterService>(services);
         AddWithInternalConstructor<Migrator>(services);

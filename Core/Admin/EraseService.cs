@@ -9,7 +9,6 @@ using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Verification;
 using Npgsql;
-using StackExchange.Redis;
 
 namespace NexusArchive.Core.Admin;
 
@@ -56,15 +55,11 @@ public sealed class EraseReport
 public sealed class EraseService
 {
     private readonly EntityCatalog _entities;
-    private readonly IConnectionMultiplexer _redis;
-    private readonly NpgsqlDataSource _dataSource;
+    private readonly RedisAccess _redis;
+    private readonly PostgresAccess _postgres;
     private readonly CheckpointStore _checkpoints;
     private readonly AdminAudit _audit;
     private readonly OffloadLedger _offloads;
-    private readonly RedisCalls _redisCalls;
-    private readonly PostgresCalls _postgresCalls;
-    private readonly RedisLayout _layout;
-    private readonly SchemaNames _schemas;
     private readonly IOptions<ArchiveOptions> _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<EraseService> _logger;
@@ -72,15 +67,11 @@ public sealed class EraseService
 
     internal EraseService(
         EntityCatalog entities,
-        IConnectionMultiplexer redis,
-        NpgsqlDataSource dataSource,
+        RedisAccess redis,
+        PostgresAccess postgres,
         CheckpointStore checkpoints,
         AdminAudit audit,
         OffloadLedger offloads,
-        RedisCalls redisCalls,
-        PostgresCalls postgresCalls,
-        RedisLayout layout,
-        SchemaNames schemas,
         IOptions<ArchiveOptions> options,
         TimeProvider timeProvider,
         ILogger<EraseService> logger,
@@ -88,14 +79,10 @@ public sealed class EraseService
     {
         _entities = entities;
         _redis = redis;
-        _dataSource = dataSource;
+        _postgres = postgres;
         _checkpoints = checkpoints;
         _audit = audit;
         _offloads = offloads;
-        _redisCalls = redisCalls;
-        _postgresCalls = postgresCalls;
-        _layout = layout;
-        _schemas = schemas;
         _options = options;
         _timeProvider = timeProvider;
         _logger = logger;
@@ -121,8 +108,8 @@ public sealed class EraseService
                 await AcquireAllAsync(runId, leased, cancellationToken);
             }
 
-            var ids = await _postgresCalls.RunAsync(ct => ArchivedIdsAsync(scope, ct), cancellationToken);
-            var deadLetters = await _postgresCalls.RunAsync(ct => DeadLettersAsync(request.UserId, ids, ct), cancellationToken);
+            var ids = await _postgres.Calls.RunAsync(ct => ArchivedIdsAsync(scope, ct), cancellationToken);
+            var deadLetters = await _postgres.Calls.RunAsync(ct => DeadLettersAsync(request.UserId, ids, ct), cancellationToken);
             var keys = await FindRedisRecordsAsync(request.UserId, ids, deadLetters, cancellationToken);
             foreach (var (entity, list) in ids)
             {
@@ -130,14 +117,14 @@ public sealed class EraseService
             }
 
             report.DeadLetters = deadLetters.Count;
-            report.OffloadedSessions = (await _postgresCalls.RunAsync(ct => _offloads.OffloadedAsync(scope, ct), cancellationToken)).Count;
-            report.RedisKeys = await _redisCalls.RunAsync(
-                ct => _redis.GetDatabase().KeyExistsAsync([.. keys.Select(k => _layout.RecordKey(k.Entity, k.Id)), _layout.OffloadMarkerKey(request.UserId)]).WaitAsync(ct),
+            report.OffloadedSessions = (await _postgres.Calls.RunAsync(ct => _offloads.OffloadedAsync(scope, ct), cancellationToken)).Count;
+            report.RedisKeys = await _redis.Calls.RunAsync(
+                ct => _redis.Connection.GetDatabase().KeyExistsAsync([.. keys.Select(k => _redis.Layout.RecordKey(k.Entity, k.Id)), _redis.Layout.OffloadMarkerKey(request.UserId)]).WaitAsync(ct),
                 cancellationToken);
             if (!request.DryRun)
             {
                 await RemoveFromRedisAsync(request.UserId, keys, cancellationToken);
-                await _postgresCalls.RunAsync(ct => DeleteFromPostgresAsync(runId, scope, ids, deadLetters, report, request.Actor, ct), cancellationToken);
+                await _postgres.Calls.RunAsync(ct => DeleteFromPostgresAsync(runId, scope, ids, deadLetters, report, request.Actor, ct), cancellationToken);
             }
             else
             {
@@ -154,7 +141,7 @@ public sealed class EraseService
             foreach (var entity in leased)
             {
                 using var timeout = new CancellationTokenSource(_options.Value.BookkeepingTimeout);
-                await _postgresCalls.RunAsync(ct => _checkpoints.ReleaseAsync(entity, runId, ct), timeout.Token);
+                await _postgres.Calls.RunAsync(ct => _checkpoints.ReleaseAsync(entity, runId, ct), timeout.Token);
             }
         }
 
@@ -173,7 +160,7 @@ public sealed class EraseService
             {
                 try
                 {
-                    await _postgresCalls.RunAsync(ct => _checkpoints.AcquireAsync(entity, runId, ct), cancellationToken);
+                    await _postgres.Calls.RunAsync(ct => _checkpoints.AcquireAsync(entity, runId, ct), cancellationToken);
                     leased.Add(entity);
                     break;
                 }
@@ -192,7 +179,7 @@ public sealed class EraseService
         foreach (var entity in _entities.All)
         {
             var list = ids[entity] = [];
-            await using var command = _dataSource.CreateCommand($"SELECT id FROM {ArchivedRows.Table(entity, _schemas)} WHERE {scope.SqlFilter(entity, _schemas, "$1")}");
+            await using var command = _postgres.DataSource.CreateCommand($"SELECT id FROM {ArchivedRows.Table(entity, _postgres.Schemas)} WHERE {scope.SqlFilter(entity, _postgres.Schemas, "$1")}");
             command.Parameters.Add(new() { Value = scope.Id! });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -209,8 +196,8 @@ public sealed class EraseService
     {
         var sessions = ids[EntityCatalog.Session].ToArray();
         var messages = ids[EntityCatalog.Message].ToArray();
-        await using var command = _dataSource.CreateCommand($"""
-            SELECT entity, record_id FROM {_schemas.Bookkeeping}.dead_letters d
+        await using var command = _postgres.DataSource.CreateCommand($"""
+            SELECT entity, record_id FROM {_postgres.Schemas.Bookkeeping}.dead_letters d
             WHERE (entity = 'user' AND record_id = $1)
                OR EXISTS (SELECT 1 FROM jsonb_array_elements(d.raw_fields) p
                           WHERE (p ->> 0 = 'userId' AND p ->> 1 = $1)
@@ -250,7 +237,7 @@ public sealed class EraseService
         var messages = new HashSet<string>(ids[EntityCatalog.Message], StringComparer.Ordinal);
         foreach (var entity in _entities.All)
         {
-            var checkpoint = await _postgresCalls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken);
+            var checkpoint = await _postgres.Calls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken);
             var pending = await _pending.ReadIdsAsync(entity, checkpoint?.Score ?? double.NegativeInfinity, includeAfter: true, long.MaxValue, cancellationToken);
             foreach (var record in await _pending.WithParentsAsync(entity, pending!, cancellationToken))
             {
@@ -276,19 +263,19 @@ public sealed class EraseService
 
     private async Task RemoveFromRedisAsync(string userId, HashSet<(EntityDescriptor Entity, string Id)> records, CancellationToken cancellationToken)
     {
-        var database = _redis.GetDatabase();
+        var database = _redis.Connection.GetDatabase();
         foreach (var chunk in records.Chunk(1000))
         {
-            await _redisCalls.RunAsync(
+            await _redis.Calls.RunAsync(
                 async ct =>
                 {
                     var batch = database.CreateBatch();
                     var calls = new List<Task>();
                     foreach (var (entity, id) in chunk)
                     {
-                        calls.Add(batch.KeyDeleteAsync(_layout.RecordKey(entity, id)));
-                        calls.Add(batch.SortedSetRemoveAsync(_layout.ChangeIndexKey(entity), id));
-                        calls.Add(batch.SortedSetRemoveAsync(_layout.LateSetKey(entity), id));
+                        calls.Add(batch.KeyDeleteAsync(_redis.Layout.RecordKey(entity, id)));
+                        calls.Add(batch.SortedSetRemoveAsync(_redis.Layout.ChangeIndexKey(entity), id));
+                        calls.Add(batch.SortedSetRemoveAsync(_redis.Layout.LateSetKey(entity), id));
                     }
 
                     batch.Execute();
@@ -297,7 +284,7 @@ public sealed class EraseService
                 cancellationToken);
         }
 
-        await _redisCalls.RunAsync(ct => database.KeyDeleteAsync(_layout.OffloadMarkerKey(userId)).WaitAsync(ct), cancellationToken);
+        await _redis.Calls.RunAsync(ct => database.KeyDeleteAsync(_redis.Layout.OffloadMarkerKey(userId)).WaitAsync(ct), cancellationToken);
     }
 
     /// <summary>One transaction: the leases re-checked, children before parents, dead letters stripped, ledger rows, audit.</summary>
@@ -305,7 +292,7 @@ public sealed class EraseService
         Guid runId, ArchiveScope scope, Dictionary<EntityDescriptor, List<string>> ids, List<(string Entity, string RecordId)> deadLetters,
         EraseReport report, string actor, CancellationToken cancellationToken)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _postgres.DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var leases = new NpgsqlBatch(connection, transaction))
         {
@@ -330,18 +317,18 @@ public sealed class EraseService
         // Children first: a child's scope filter reaches the user through its parents' rows.
         foreach (var entity in _entities.All.Reverse())
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {ArchivedRows.Table(entity, _schemas)} WHERE id = ANY($1)") { Parameters = { new() { Value = ids[entity].ToArray() } } });
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {ArchivedRows.Table(entity, _postgres.Schemas)} WHERE id = ANY($1)") { Parameters = { new() { Value = ids[entity].ToArray() } } });
         }
 
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
-            UPDATE {_schemas.Bookkeeping}.dead_letters SET status = 'discarded', raw_fields = '[]'::jsonb,
+            UPDATE {_postgres.Schemas.Bookkeeping}.dead_letters SET status = 'discarded', raw_fields = '[]'::jsonb,
                    reason = 'erased: the user exercised the right to be forgotten', closed_at = now()
             WHERE (entity, record_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
             """)
         {
             Parameters = { new() { Value = deadLetters.Select(d => d.Entity).ToArray() }, new() { Value = deadLetters.Select(d => d.RecordId).ToArray() } },
         });
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {_schemas.Bookkeeping}.offloaded_sessions WHERE user_id = $1") { Parameters = { new() { Value = scope.Id! } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {_postgres.Schemas.Bookkeeping}.offloaded_sessions WHERE user_id = $1") { Parameters = { new() { Value = scope.Id! } } });
         batch.BatchCommands.Add(_audit.RecordCommand(actor, AdminActions.Erase, scope.Id!, succeeded: true, Counts(report), null));
         NpgsqlDataReader reader;
         try
@@ -395,7 +382,7 @@ public sealed class EraseService
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            return await _postgresCalls.RunAsync(
+            return await _postgres.Calls.RunAsync(
                 ct => _audit.RecordAsync(request.Actor, request.DryRun ? AdminActions.EraseDryRun : AdminActions.Erase, request.UserId,
                     error is null, Counts(report), error is null ? null : ErrorText.Describe(error), ct),
                 timeout.Token);

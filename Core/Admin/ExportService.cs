@@ -4,9 +4,7 @@ using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Resilience;
-using NexusArchive.Core.Sink;
 using NexusArchive.Core.Verification;
-using Npgsql;
 
 namespace NexusArchive.Core.Admin;
 
@@ -41,20 +39,16 @@ public sealed class ExportService
     private const int PageSize = 1000;
 
     private readonly EntityCatalog _entities;
-    private readonly NpgsqlDataSource _dataSource;
-    private readonly PostgresCalls _postgresCalls;
+    private readonly PostgresAccess _postgres;
     private readonly AdminAudit _audit;
-    private readonly SchemaNames _schemas;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<ExportService> _logger;
 
-    internal ExportService(EntityCatalog entities, NpgsqlDataSource dataSource, PostgresCalls postgresCalls, AdminAudit audit, SchemaNames schemas, TimeProvider timeProvider, ILogger<ExportService> logger)
+    internal ExportService(EntityCatalog entities, PostgresAccess postgres, AdminAudit audit, TimeProvider timeProvider, ILogger<ExportService> logger)
     {
         _entities = entities;
-        _dataSource = dataSource;
-        _postgresCalls = postgresCalls;
+        _postgres = postgres;
         _audit = audit;
-        _schemas = schemas;
         _timeProvider = timeProvider;
         _logger = logger;
     }
@@ -67,11 +61,11 @@ public sealed class ExportService
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var entity in _entities.All.Where(scope.Includes))
         {
-            counts[entity.Name] = await _postgresCalls.RunAsync(
+            counts[entity.Name] = await _postgres.Calls.RunAsync(
                 async ct =>
                 {
-                    await using var command = _dataSource.CreateCommand(
-                        $"SELECT count(*) FROM {ArchivedRows.Table(entity, _schemas)} WHERE {scope.SqlFilter(entity, _schemas, "$1")}");
+                    await using var command = _postgres.DataSource.CreateCommand(
+                        $"SELECT count(*) FROM {ArchivedRows.Table(entity, _postgres.Schemas)} WHERE {scope.SqlFilter(entity, _postgres.Schemas, "$1")}");
                     command.Parameters.Add(new() { Value = userId });
                     return (long)(await command.ExecuteScalarAsync(ct))!;
                 },
@@ -115,7 +109,7 @@ public sealed class ExportService
             foreach (var entity in _entities.All.Where(scope.Includes))
             {
                 report.Records[entity.Name] = 0;
-                await foreach (var rows in ArchivedRows.PagesAsync(_dataSource, _postgresCalls, entity, _schemas, scope, PageSize, cancellationToken))
+                await foreach (var rows in ArchivedRows.PagesAsync(_postgres, entity, scope, PageSize, cancellationToken))
                 {
                     foreach (var row in rows)
                     {
@@ -151,7 +145,7 @@ public sealed class ExportService
     {
         // The audit row is written even when the caller went away: the access happened (in part) either way.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        return await _postgresCalls.RunAsync(
+        return await _postgres.Calls.RunAsync(
             ct => _audit.RecordAsync(actor, AdminActions.Export, report.UserId, error is null, new { records = report.Records, report.SoftDeleted }, error is null ? null : ErrorText.Describe(error), ct),
             timeout.Token);
     }

@@ -2,11 +2,9 @@ using Microsoft.Extensions.Logging;
 using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
-using NexusArchive.Core.Sink;
 using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Verification;
-using Npgsql;
 using StackExchange.Redis;
 
 namespace NexusArchive.Core.Restore;
@@ -84,38 +82,26 @@ public sealed class RestoreReport
 public sealed class RestoreService
 {
     private readonly EntityCatalog _entities;
-    private readonly IConnectionMultiplexer _redis;
-    private readonly NpgsqlDataSource _dataSource;
-    private readonly PostgresCalls _postgresCalls;
-    private readonly RedisCalls _redisCalls;
+    private readonly RedisAccess _redis;
+    private readonly PostgresAccess _postgres;
     private readonly RecordWriter _writer;
-    private readonly RedisLayout _layout;
-    private readonly SchemaNames _schemas;
     private readonly OffloadLedger _offloads;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<RestoreService> _logger;
 
     internal RestoreService(
         EntityCatalog entities,
-        IConnectionMultiplexer redis,
-        NpgsqlDataSource dataSource,
-        PostgresCalls postgresCalls,
-        RedisCalls redisCalls,
+        RedisAccess redis,
+        PostgresAccess postgres,
         RecordWriter writer,
-        RedisLayout layout,
-        SchemaNames schemas,
         OffloadLedger offloads,
         TimeProvider timeProvider,
         ILogger<RestoreService> logger)
     {
         _entities = entities;
         _redis = redis;
-        _dataSource = dataSource;
-        _postgresCalls = postgresCalls;
-        _redisCalls = redisCalls;
+        _postgres = postgres;
         _writer = writer;
-        _layout = layout;
-        _schemas = schemas;
         _offloads = offloads;
         _timeProvider = timeProvider;
         _logger = logger;
@@ -143,7 +129,7 @@ public sealed class RestoreService
         var scope = request.UserId is { } u ? ArchiveScope.ForUser(u) : request.SessionId is { } s ? ArchiveScope.ForSession(s) : ArchiveScope.All;
         var started = _timeProvider.GetTimestamp();
         var report = new RestoreReport { Scope = scope, DryRun = request.DryRun, Entities = [] };
-        var offloaded = await _postgresCalls.RunAsync(ct => _offloads.OffloadedAsync(scope, ct), cancellationToken);
+        var offloaded = await _postgres.Calls.RunAsync(ct => _offloads.OffloadedAsync(scope, ct), cancellationToken);
         var keepOffloaded = scope.Kind == ScopeKind.All && !request.IncludeOffloaded;
         foreach (var entity in _entities.All.Where(scope.Includes))
         {
@@ -180,12 +166,12 @@ public sealed class RestoreService
     private async Task SettleOffloadedAsync(
         List<(string SessionId, string UserId, DateTimeOffset OffloadedAt)> offloaded, bool keep, RestoreReport report, CancellationToken cancellationToken)
     {
-        var database = _redis.GetDatabase();
+        var database = _redis.Connection.GetDatabase();
         if (keep)
         {
-            await _redisCalls.RunAsync(
+            await _redis.Calls.RunAsync(
                 ct => Task.WhenAll(offloaded.Select(o => database.HashSetAsync(
-                    _layout.OffloadMarkerKey(o.UserId), o.SessionId, o.OffloadedAt.ToUnixTimeMilliseconds()))).WaitAsync(ct),
+                    _redis.Layout.OffloadMarkerKey(o.UserId), o.SessionId, o.OffloadedAt.ToUnixTimeMilliseconds()))).WaitAsync(ct),
                 cancellationToken);
             report.OffloadedKept = offloaded.Count;
             return;
@@ -198,12 +184,12 @@ public sealed class RestoreService
 
         // Only sessions the archive still holds came back: an offloaded session whose rows are gone keeps its marker and
         // ledger row, so verify goes on reporting it as offloaded-but-missing instead of the evidence disappearing.
-        var held = await _postgresCalls.RunAsync(ct => _offloads.ArchivedSessionsAsync([.. offloaded.Select(o => o.SessionId)], ct), cancellationToken);
+        var held = await _postgres.Calls.RunAsync(ct => _offloads.ArchivedSessionsAsync([.. offloaded.Select(o => o.SessionId)], ct), cancellationToken);
         var restored = offloaded.Where(o => held.Contains(o.SessionId)).ToList();
-        await _redisCalls.RunAsync(
-            ct => Task.WhenAll(restored.Select(o => database.HashDeleteAsync(_layout.OffloadMarkerKey(o.UserId), o.SessionId))).WaitAsync(ct),
+        await _redis.Calls.RunAsync(
+            ct => Task.WhenAll(restored.Select(o => database.HashDeleteAsync(_redis.Layout.OffloadMarkerKey(o.UserId), o.SessionId))).WaitAsync(ct),
             cancellationToken);
-        await _postgresCalls.RunAsync(ct => _offloads.ForgetAsync([.. restored.Select(o => o.SessionId)], ct), cancellationToken);
+        await _postgres.Calls.RunAsync(ct => _offloads.ForgetAsync([.. restored.Select(o => o.SessionId)], ct), cancellationToken);
         report.OffloadedRestored = restored.Count;
         Log.OffloadMarkersCleared(_logger, restored.Count);
     }
@@ -211,15 +197,15 @@ public sealed class RestoreService
     private async Task RestoreEntityAsync(
         EntityDescriptor entity, ArchiveScope scope, RestoreRequest request, string? exclude, EntityRestoreResult result, CancellationToken cancellationToken)
     {
-        var database = _redis.GetDatabase();
-        await foreach (var rows in ArchivedRows.PagesAsync(_dataSource, _postgresCalls, entity, _schemas, scope, request.BatchSize, cancellationToken, whereSql: exclude))
+        var database = _redis.Connection.GetDatabase();
+        await foreach (var rows in ArchivedRows.PagesAsync(_postgres, entity, scope, request.BatchSize, cancellationToken, whereSql: exclude))
         {
             result.Rows += rows.Count;
             var records = rows.Select(r => (r.Id, Record: ArchivedRecordFields.From(r))).ToList();
             if (request.DryRun)
             {
-                var index = _layout.ChangeIndexKey(entity);
-                var scores = await _redisCalls.RunAsync(
+                var index = _redis.Layout.ChangeIndexKey(entity);
+                var scores = await _redis.Calls.RunAsync(
                     ct => Task.WhenAll(records.Select(r => database.SortedSetScoreAsync(index, r.Id))).WaitAsync(ct), cancellationToken);
                 var wouldWrite = scores.Select((score, i) => score is not { } current || current < records[i].Record.UpdatedAtMs).Count(w => w);
                 result.Written += wouldWrite;
@@ -228,7 +214,7 @@ public sealed class RestoreService
             else
             {
                 // A retry rewrites the same versions: onlyIfNewer makes it a no-op for the ones already written.
-                var outcomes = await _redisCalls.RunAsync(
+                var outcomes = await _redis.Calls.RunAsync(
                     ct =>
                     {
                         var batch = database.CreateBatch();

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using NexusArchive.Core.Entities;
+using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Sink;
 using Npgsql;
 
@@ -45,37 +46,31 @@ internal static class ArchivedRows
     /// <paramref name="whereSql"/> narrows the rows further (a boolean SQL expression over the unaliased table).
     /// </summary>
     public static IAsyncEnumerable<List<ArchiveRow>> PagesAsync(
-        NpgsqlDataSource dataSource,
-        Resilience.PostgresCalls calls,
+        PostgresAccess postgres,
         EntityDescriptor entity,
-        SchemaNames schemas,
         ArchiveScope scope,
         int batchSize,
         CancellationToken cancellationToken,
         string? whereSql = null) =>
-        KeysetPagesAsync(dataSource, calls, entity, schemas, scope, batchSize, ColumnList(entity), whereSql, reader => Read(reader, entity), row => row.Id, cancellationToken);
+        KeysetPagesAsync(postgres, entity, scope, batchSize, ColumnList(entity), whereSql, reader => Read(reader, entity), row => row.Id, cancellationToken);
 
     /// <summary>
     /// Like <see cref="PagesAsync"/>, but each row is only its id and <paramref name="flagSql"/> (a boolean SQL
     /// expression over the table) evaluated for it.
     /// </summary>
     public static IAsyncEnumerable<List<(string Id, bool Flag)>> FlaggedIdPagesAsync(
-        NpgsqlDataSource dataSource,
-        Resilience.PostgresCalls calls,
+        PostgresAccess postgres,
         EntityDescriptor entity,
-        SchemaNames schemas,
         ArchiveScope scope,
         int batchSize,
         string flagSql,
         CancellationToken cancellationToken) =>
         KeysetPagesAsync<(string Id, bool Flag)>(
-            dataSource, calls, entity, schemas, scope, batchSize, $"id, {flagSql}", null, reader => (reader.GetString(0), reader.GetBoolean(1)), row => row.Id, cancellationToken);
+            postgres, entity, scope, batchSize, $"id, {flagSql}", null, reader => (reader.GetString(0), reader.GetBoolean(1)), row => row.Id, cancellationToken);
 
     private static async IAsyncEnumerable<List<T>> KeysetPagesAsync<T>(
-        NpgsqlDataSource dataSource,
-        Resilience.PostgresCalls calls,
+        PostgresAccess postgres,
         EntityDescriptor entity,
-        SchemaNames schemas,
         ArchiveScope scope,
         int batchSize,
         string columns,
@@ -84,14 +79,14 @@ internal static class ArchivedRows
         Func<T, string> idOf,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var sql = $"SELECT {columns} FROM {Table(entity, schemas)} WHERE id > $1 AND {scope.SqlFilter(entity, schemas, "$3")}"
+        var sql = $"SELECT {columns} FROM {Table(entity, postgres.Schemas)} WHERE id > $1 AND {scope.SqlFilter(entity, postgres.Schemas, "$3")}"
             + (whereSql is null ? string.Empty : $" AND {whereSql}") + " ORDER BY id LIMIT $2";
         var last = string.Empty;
         while (true)
         {
             // Each page is one read, retried as a whole through the nexus-postgres pipeline.
             var after = last;
-            var rows = await calls.RunAsync(ct => ReadPageAsync(after, ct), cancellationToken);
+            var rows = await postgres.Calls.RunAsync(ct => ReadPageAsync(after, ct), cancellationToken);
 
             if (rows.Count == 0)
             {
@@ -110,7 +105,7 @@ internal static class ArchivedRows
         async Task<List<T>> ReadPageAsync(string after, CancellationToken ct)
         {
             var rows = new List<T>(batchSize);
-            await using var command = dataSource.CreateCommand(sql);
+            await using var command = postgres.DataSource.CreateCommand(sql);
             command.Parameters.Add(new() { Value = after });
             command.Parameters.Add(new() { Value = batchSize });
             command.Parameters.Add(new() { Value = (object?)scope.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });

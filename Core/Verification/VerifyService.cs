@@ -3,9 +3,7 @@ using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
-using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
-using Npgsql;
 using StackExchange.Redis;
 
 namespace NexusArchive.Core.Verification;
@@ -29,15 +27,11 @@ namespace NexusArchive.Core.Verification;
 public sealed class VerifyService
 {
     private readonly EntityCatalog _entities;
-    private readonly IConnectionMultiplexer _redis;
-    private readonly NpgsqlDataSource _dataSource;
+    private readonly RedisAccess _redis;
+    private readonly PostgresAccess _postgres;
     private readonly RecordChecker _checker;
     private readonly RecordKeyScanner _scanner;
-    private readonly RedisCalls _redisCalls;
-    private readonly PostgresCalls _postgresCalls;
     private readonly IChangeSource _source;
-    private readonly RedisLayout _layout;
-    private readonly SchemaNames _schemas;
     private readonly VerificationRecorder _recorder;
     private readonly OffloadLedger _offloads;
     private readonly TimeProvider _timeProvider;
@@ -46,15 +40,11 @@ public sealed class VerifyService
 
     internal VerifyService(
         EntityCatalog entities,
-        IConnectionMultiplexer redis,
-        NpgsqlDataSource dataSource,
+        RedisAccess redis,
+        PostgresAccess postgres,
         RecordChecker checker,
         RecordKeyScanner scanner,
-        RedisCalls redisCalls,
-        PostgresCalls postgresCalls,
         IChangeSource source,
-        RedisLayout layout,
-        SchemaNames schemas,
         VerificationRecorder recorder,
         OffloadLedger offloads,
         TimeProvider timeProvider,
@@ -63,14 +53,10 @@ public sealed class VerifyService
     {
         _entities = entities;
         _redis = redis;
-        _dataSource = dataSource;
+        _postgres = postgres;
         _checker = checker;
         _scanner = scanner;
-        _redisCalls = redisCalls;
-        _postgresCalls = postgresCalls;
         _source = source;
-        _layout = layout;
-        _schemas = schemas;
         _recorder = recorder;
         _offloads = offloads;
         _timeProvider = timeProvider;
@@ -136,7 +122,7 @@ public sealed class VerifyService
     {
         var redisNow = await _source.GetServerTimeAsync(cancellationToken);
         var matcher = scope.CreateMatcher();
-        await _postgresCalls.RunAsync(ct => PreloadScopeAsync(scope, matcher, ct), cancellationToken);
+        await _postgres.Calls.RunAsync(ct => PreloadScopeAsync(scope, matcher, ct), cancellationToken);
 
         var sessionCounts = scope.Kind != ScopeKind.All && entities.Contains(EntityCatalog.Message)
             ? new Dictionary<string, long>(StringComparer.Ordinal)
@@ -160,7 +146,7 @@ public sealed class VerifyService
 
         if (sessionCounts is not null)
         {
-            var archived = await _postgresCalls.RunAsync(ct => CountMessagesPerSessionAsync(scope, ct), cancellationToken);
+            var archived = await _postgres.Calls.RunAsync(ct => CountMessagesPerSessionAsync(scope, ct), cancellationToken);
             report.SessionMessageCounts.AddRange(sessionCounts.Keys.Union(archived.Keys, StringComparer.Ordinal)
                 .Order(StringComparer.Ordinal)
                 .Select(id => new SessionMessageCount(id, sessionCounts.GetValueOrDefault(id), archived.GetValueOrDefault(id))));
@@ -208,17 +194,16 @@ public sealed class VerifyService
     private async Task VerifyPostgresSideAsync(
         EntityDescriptor entity, ArchiveScope scope, VerifyRequest request, EntityVerifyResult result, CancellationToken cancellationToken)
     {
-        var database = _redis.GetDatabase();
+        var database = _redis.Connection.GetDatabase();
         // Rows only in PostgreSQL are expected either way; those of an offloaded session are told apart (flag column).
-        await foreach (var rows in ArchivedRows.FlaggedIdPagesAsync(
-            _dataSource, _postgresCalls, entity, _schemas, scope, request.BatchSize, _offloads.BelongsToOffloadedSql(entity), cancellationToken))
+        await foreach (var rows in ArchivedRows.FlaggedIdPagesAsync(_postgres, entity, scope, request.BatchSize, _offloads.BelongsToOffloadedSql(entity), cancellationToken))
         {
             var ids = rows.Select(r => r.Id).ToList();
             result.PostgresRows += ids.Count;
-            var exists = await _redisCalls.RunAsync(
+            var exists = await _redis.Calls.RunAsync(
                 async ct =>
                 {
-                    var exists = ids.Select(id => database.KeyExistsAsync(_layout.RecordKey(entity, id))).ToArray();
+                    var exists = ids.Select(id => database.KeyExistsAsync(_redis.Layout.RecordKey(entity, id))).ToArray();
                     await Task.WhenAll(exists).WaitAsync(ct);
                     return exists;
                 },
@@ -233,7 +218,7 @@ public sealed class VerifyService
         }
 
         // An offloaded session's rows are its only copy: fewer now than when it left Redis is the worst gap there is.
-        foreach (var shortfall in await _postgresCalls.RunAsync(ct => _offloads.ShortfallsAsync(entity, scope, ct), cancellationToken))
+        foreach (var shortfall in await _postgres.Calls.RunAsync(ct => _offloads.ShortfallsAsync(entity, scope, ct), cancellationToken))
         {
             result.Add(VerifyCategory.OffloadedMissing, $"session {shortfall.SessionId} ({shortfall.Archived} of {shortfall.Recorded} archived)",
                 request.SamplesPerCategory, shortfall.Recorded - shortfall.Archived);
@@ -257,8 +242,8 @@ public sealed class VerifyService
         foreach (var entity in parents)
         {
             var ids = new List<string>();
-            await using var command = _dataSource.CreateCommand(
-                $"SELECT id FROM {ArchivedRows.Table(entity, _schemas)} WHERE {scope.SqlFilter(entity, _schemas, "$1")}");
+            await using var command = _postgres.DataSource.CreateCommand(
+                $"SELECT id FROM {ArchivedRows.Table(entity, _postgres.Schemas)} WHERE {scope.SqlFilter(entity, _postgres.Schemas, "$1")}");
             command.Parameters.Add(new() { Value = scope.Id! });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -273,8 +258,8 @@ public sealed class VerifyService
     private async Task<Dictionary<string, long>> CountMessagesPerSessionAsync(ArchiveScope scope, CancellationToken cancellationToken)
     {
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using var command = _dataSource.CreateCommand(
-            $"SELECT session_id, count(*) FROM {ArchivedRows.Table(EntityCatalog.Message, _schemas)} WHERE {scope.SqlFilter(EntityCatalog.Message, _schemas, "$1")} GROUP BY session_id");
+        await using var command = _postgres.DataSource.CreateCommand(
+            $"SELECT session_id, count(*) FROM {ArchivedRows.Table(EntityCatalog.Message, _postgres.Schemas)} WHERE {scope.SqlFilter(EntityCatalog.Message, _postgres.Schemas, "$1")} GROUP BY session_id");
         command.Parameters.Add(new() { Value = scope.Id! });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

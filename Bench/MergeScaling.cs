@@ -64,8 +64,8 @@ internal sealed class MergeScaling(BenchServers servers, Report report)
                         var i = k % 2 == 0
                             ? (recentOnly ? random.NextInt64(Math.Max(0, loaded - 100_000), loaded) : random.NextInt64(0, loaded))
                             : 1_000_000_000L + (loaded * 10) + (recentOnly ? 0 : 500_000) + (p * pageSize) + k;
-                        var values = data.MessageRow(i, version: k % 2 == 0 ? (recentOnly ? 1000 : 2000) + p : 0);
-                        rows.Add(new(new SourceRecord(new ChangeEntry(Encoding.UTF8.GetBytes((string)values[0]!), 0), []), values));
+                        var row = new ArchiveRow(EntityCatalog.Message, data.MessageRow(i, version: k % 2 == 0 ? (recentOnly ? 1000 : 2000) + p : 0));
+                        rows.Add(new(new SourceRecord(new ChangeEntry(Encoding.UTF8.GetBytes(row.Id), 0), []), row));
                     }
 
                     var clock = Stopwatch.StartNew();

@@ -25,9 +25,7 @@ internal static class CliHost
     /// </summary>
     internal static (int Code, string Message)? ExitCodeFor(Exception exception) => exception switch
     {
-        ArgumentException argument => (ExitConfiguration, argument.ParamName is null
-            ? argument.Message
-            : argument.Message.Replace($" (Parameter '{argument.ParamName}')", string.Empty, StringComparison.Ordinal)),
+        ArgumentException argument => (ExitConfiguration, Core.Diagnostics.ErrorText.CallersWords(argument)),
         OperationCanceledException => (ExitFailed, "Cancelled."),
         Core.Sink.EntityBusyException busy => (ExitConflict, busy.Message + " Try again when the running pass has finished."),
         _ => (ExitFailed, "Failed: " + Core.Diagnostics.ErrorText.Describe(exception)),

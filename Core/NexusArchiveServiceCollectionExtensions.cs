@@ -13,6 +13,7 @@ using NexusArchive.Core.Configuration;
 using NexusArchive.Core.DeadLetters;
 using NexusArchive.Core.Demo;
 using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Offload;
 using NexusArchive.Core.Resilience;
@@ -68,6 +69,9 @@ public static class NexusArchiveServiceCollectionExtensions
 
         services.TryAddSingleton(sp => new DependencyEndpoints(sp.GetRequiredService<IOptions<ConnectionOptions>>().Value));
         services.TryAddSingleton(TimeProvider.System);
+
+        // The archived entities (a test replaces the catalog with one that holds an entity of its own).
+        services.TryAddSingleton(EntityCatalog.Default);
         services.AddMetrics();
         services.TryAddSingleton<ArchiveMetrics>();
 
@@ -115,6 +119,9 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<IChangeSource>(sp => ActivatorUtilities.CreateInstance<ResilientChangeSource>(sp, sp.GetRequiredService<RedisChangeSource>()));
         services.TryAddSingleton<IArchiveSink>(sp => ActivatorUtilities.CreateInstance<ResilientArchiveSink>(sp, sp.GetRequiredService<PostgresArchiveSink>()));
         services.TryAddSingleton<RecordKeyScanner>();
+        services.TryAddSingleton<PendingRecords>();
+        services.TryAddSingleton<RedisAccess>();
+        services.TryAddSingleton<PostgresAccess>();
         services.TryAddSingleton<ArchivedRowCounter>();
         AddWithInternalConstructor<DeadLetterService>(services);
         AddWithInternalConstructor<Migrator>(services);

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Entities;
 
 namespace NexusArchive.Functions;
 
@@ -14,7 +15,8 @@ namespace NexusArchive.Functions;
 /// worked (another pass held them all); when some were archived and others busy it answers 200 with each entity's status.
 /// Both need a function key; the host checks it before we run.
 /// </summary>
-public sealed class ArchiveHttpFunctions(ArchiveService archive, StatusService status, StartupProblems startupProblems, ILogger<ArchiveHttpFunctions> logger)
+public sealed class ArchiveHttpFunctions(
+    ArchiveService archive, StatusService status, EntityCatalog entities, StartupProblems startupProblems, ILogger<ArchiveHttpFunctions> logger)
 {
     public const string Trigger = "http";
 
@@ -24,7 +26,7 @@ public sealed class ArchiveHttpFunctions(ArchiveService archive, StatusService s
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var parsed = await KickRequest.ParseAsync(request, cancellationToken);
+        var parsed = await KickRequest.ParseAsync(request, entities, cancellationToken);
         if (parsed.Error is not null)
         {
             Log.KickRejected(logger, parsed.Error);

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Diagnostics;
 
 namespace NexusArchive.Functions;
 
@@ -44,7 +45,7 @@ public sealed class ArchiveRecordsFunction(ArchiveRecordsService records)
         }
         catch (ArgumentException ex)
         {
-            return Invalid(HttpProblems.CallersWords(ex));
+            return Invalid(ErrorText.CallersWords(ex));
         }
     }
 

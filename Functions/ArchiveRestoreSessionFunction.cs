@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
+using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Restore;
 
 namespace NexusArchive.Functions;
@@ -41,7 +42,7 @@ public sealed class ArchiveRestoreSessionFunction(RestoreService restore, ILogge
         }
         catch (ArgumentException ex)
         {
-            return Invalid(HttpProblems.CallersWords(ex));
+            return Invalid(ErrorText.CallersWords(ex));
         }
 
         var rows = report.Entities.Sum(e => e.Rows);

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
+using NexusArchive.Core.Diagnostics;
+using NexusArchive.Core.Entities;
 using NexusArchive.Core.Verification;
 
 namespace NexusArchive.Functions;
@@ -13,7 +15,7 @@ namespace NexusArchive.Functions;
 /// The bounded check that runs on its own schedule is <see cref="ArchiveVerifyTimerFunction"/>. Each verify is recorded
 /// in <c>{bookkeeping}.verifications</c> (trigger <c>http</c>) and shows in status as <c>lastVerification</c>.
 /// </summary>
-public sealed class ArchiveVerifyFunction(VerifyService verify)
+public sealed class ArchiveVerifyFunction(VerifyService verify, EntityCatalog catalog)
 {
     public const string Trigger = "http";
 
@@ -24,7 +26,7 @@ public sealed class ArchiveVerifyFunction(VerifyService verify)
     {
         ArgumentNullException.ThrowIfNull(request);
         var entities = request.Query["entity"].Where(e => !string.IsNullOrWhiteSpace(e)).Select(e => e!).ToList();
-        if (KickRequest.UnknownEntities(entities) is { } unknown)
+        if (KickRequest.UnknownEntities(catalog, entities) is { } unknown)
         {
             return Invalid(unknown);
         }
@@ -35,7 +37,7 @@ public sealed class ArchiveVerifyFunction(VerifyService verify)
         }
         catch (ArgumentException ex)
         {
-            return Invalid(HttpProblems.CallersWords(ex));
+            return Invalid(ErrorText.CallersWords(ex));
         }
     }
 

@@ -19,7 +19,7 @@ internal sealed record KickRequest(IReadOnlyList<string> Entities, TimeSpan MaxD
         UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
     };
 
-    public static async Task<KickRequest> ParseAsync(HttpRequest request, CancellationToken cancellationToken)
+    public static async Task<KickRequest> ParseAsync(HttpRequest request, EntityCatalog catalog, CancellationToken cancellationToken)
     {
         var entities = request.Query["entities"]
             .SelectMany(v => (v ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -53,7 +53,7 @@ internal sealed record KickRequest(IReadOnlyList<string> Entities, TimeSpan MaxD
             duration = parsed.MaxDuration ?? duration;
         }
 
-        if (UnknownEntities(entities) is { } unknown)
+        if (UnknownEntities(catalog, entities) is { } unknown)
         {
             return Invalid(unknown);
         }
@@ -73,12 +73,12 @@ internal sealed record KickRequest(IReadOnlyList<string> Entities, TimeSpan MaxD
     }
 
     /// <summary>Null when every name is a known entity; otherwise the message a caller gets (kick and verify say the same).</summary>
-    public static string? UnknownEntities(IEnumerable<string> entities)
+    public static string? UnknownEntities(EntityCatalog catalog, IEnumerable<string> entities)
     {
-        var unknown = entities.Where(e => EntityCatalog.Find(e) is null).ToList();
+        var unknown = entities.Where(e => catalog.Find(e) is null).ToList();
         return unknown.Count == 0
             ? null
-            : $"Unknown entity '{string.Join("', '", unknown)}'. Known entities: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.";
+            : $"Unknown entity '{string.Join("', '", unknown)}'. Known entities: {string.Join(", ", catalog.All.Select(e => e.Name))}.";
     }
 
     private static KickRequest Invalid(string error) => new([], TimeSpan.Zero, error);

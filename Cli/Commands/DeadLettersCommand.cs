@@ -23,7 +23,7 @@ internal static class DeadLettersCommand
         var command = new Command("list", "Show dead letters: entity, id, category, reason, attempts, first and last seen.") { entity, ids, all, json, limit };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
-            if (!TryFilter(parse, entity, ids, parse.GetValue(all), out var filter))
+            if (!TryFilter(parse, services.GetRequiredService<EntityCatalog>(), entity, ids, parse.GetValue(all), out var filter))
             {
                 return CliHost.ExitConfiguration;
             }
@@ -50,7 +50,7 @@ internal static class DeadLettersCommand
         var command = new Command("replay", "Re-read the current Redis record of open dead letters and archive it; resolved on success.") { entity, ids, all, json };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
-            if (!TryFilter(parse, entity, ids, includeClosed: false, out var filter) || !RequireSelection(parse, ids, all))
+            if (!TryFilter(parse, services.GetRequiredService<EntityCatalog>(), entity, ids, includeClosed: false, out var filter) || !RequireSelection(parse, ids, all))
             {
                 return CliHost.ExitConfiguration;
             }
@@ -75,7 +75,7 @@ internal static class DeadLettersCommand
         var command = new Command("discard", "Mark open dead letters as discarded (kept for audit, no longer counted as open).") { entity, ids, all, json };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
-            if (!TryFilter(parse, entity, ids, includeClosed: false, out var filter) || !RequireSelection(parse, ids, all))
+            if (!TryFilter(parse, services.GetRequiredService<EntityCatalog>(), entity, ids, includeClosed: false, out var filter) || !RequireSelection(parse, ids, all))
             {
                 return CliHost.ExitConfiguration;
             }
@@ -93,13 +93,13 @@ internal static class DeadLettersCommand
          new Option<bool>("--all") { Description = allDescription },
          new Option<bool>("--json") { Description = "Print the result as JSON." });
 
-    private static bool TryFilter(ParseResult parse, Option<string?> entity, Option<string[]> ids, bool includeClosed, out DeadLetterFilter filter)
+    private static bool TryFilter(ParseResult parse, EntityCatalog catalog, Option<string?> entity, Option<string[]> ids, bool includeClosed, out DeadLetterFilter filter)
     {
         var name = parse.GetValue(entity);
         filter = new DeadLetterFilter(name, parse.GetValue(ids), includeClosed);
-        if (name is not null && EntityCatalog.Find(name) is null)
+        if (name is not null && catalog.Find(name) is null)
         {
-            Console.Error.WriteLine($"Unknown entity '{name}'; known: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.");
+            Console.Error.WriteLine($"Unknown entity '{name}'; known: {string.Join(", ", catalog.All.Select(e => e.Name))}.");
             return false;
         }
 

@@ -9,7 +9,6 @@ using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Verification;
 using Npgsql;
-using StackExchange.Redis;
 
 namespace NexusArchive.Core.Admin;
 
@@ -55,47 +54,39 @@ public sealed class EraseReport
 /// </summary>
 public sealed class EraseService
 {
-    private static readonly string[] s_parentFields = ["userId", "sessionId", "messageId"];
-
-    private readonly IConnectionMultiplexer _redis;
-    private readonly NpgsqlDataSource _dataSource;
+    private readonly EntityCatalog _entities;
+    private readonly RedisAccess _redis;
+    private readonly PostgresAccess _postgres;
     private readonly CheckpointStore _checkpoints;
     private readonly AdminAudit _audit;
     private readonly OffloadLedger _offloads;
-    private readonly RedisCalls _redisCalls;
-    private readonly PostgresCalls _postgresCalls;
-    private readonly RedisLayout _layout;
-    private readonly SchemaNames _schemas;
     private readonly IOptions<ArchiveOptions> _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<EraseService> _logger;
+    private readonly PendingRecords _pending;
 
     internal EraseService(
-        IConnectionMultiplexer redis,
-        NpgsqlDataSource dataSource,
+        EntityCatalog entities,
+        RedisAccess redis,
+        PostgresAccess postgres,
         CheckpointStore checkpoints,
         AdminAudit audit,
         OffloadLedger offloads,
-        RedisCalls redisCalls,
-        PostgresCalls postgresCalls,
-        RedisLayout layout,
-        SchemaNames schemas,
         IOptions<ArchiveOptions> options,
         TimeProvider timeProvider,
-        ILogger<EraseService> logger)
+        ILogger<EraseService> logger,
+        PendingRecords pending)
     {
+        _entities = entities;
         _redis = redis;
-        _dataSource = dataSource;
+        _postgres = postgres;
         _checkpoints = checkpoints;
         _audit = audit;
         _offloads = offloads;
-        _redisCalls = redisCalls;
-        _postgresCalls = postgresCalls;
-        _layout = layout;
-        _schemas = schemas;
         _options = options;
         _timeProvider = timeProvider;
         _logger = logger;
+        _pending = pending;
     }
 
     /// <summary>Erases the user (or counts, in a dry run) and writes the audit row.</summary>
@@ -117,8 +108,8 @@ public sealed class EraseService
                 await AcquireAllAsync(runId, leased, cancellationToken);
             }
 
-            var ids = await _postgresCalls.RunAsync(ct => ArchivedIdsAsync(scope, ct), cancellationToken);
-            var deadLetters = await _postgresCalls.RunAsync(ct => DeadLettersAsync(request.UserId, ids, ct), cancellationToken);
+            var ids = await _postgres.Calls.RunAsync(ct => ArchivedIdsAsync(scope, ct), cancellationToken);
+            var deadLetters = await _postgres.Calls.RunAsync(ct => DeadLettersAsync(request.UserId, ids, ct), cancellationToken);
             var keys = await FindRedisRecordsAsync(request.UserId, ids, deadLetters, cancellationToken);
             foreach (var (entity, list) in ids)
             {
@@ -126,14 +117,14 @@ public sealed class EraseService
             }
 
             report.DeadLetters = deadLetters.Count;
-            report.OffloadedSessions = (await _postgresCalls.RunAsync(ct => _offloads.OffloadedAsync(scope, ct), cancellationToken)).Count;
-            report.RedisKeys = await _redisCalls.RunAsync(
-                ct => _redis.GetDatabase().KeyExistsAsync([.. keys.Select(k => _layout.RecordKey(k.Entity, k.Id)), _layout.OffloadMarkerKey(request.UserId)]).WaitAsync(ct),
+            report.OffloadedSessions = (await _postgres.Calls.RunAsync(ct => _offloads.OffloadedAsync(scope, ct), cancellationToken)).Count;
+            report.RedisKeys = await _redis.Calls.RunAsync(
+                ct => _redis.Connection.GetDatabase().KeyExistsAsync([.. keys.Select(k => _redis.Layout.RecordKey(k.Entity, k.Id)), _redis.Layout.OffloadMarkerKey(request.UserId)]).WaitAsync(ct),
                 cancellationToken);
             if (!request.DryRun)
             {
                 await RemoveFromRedisAsync(request.UserId, keys, cancellationToken);
-                await _postgresCalls.RunAsync(ct => DeleteFromPostgresAsync(runId, scope, ids, deadLetters, report, request.Actor, ct), cancellationToken);
+                await _postgres.Calls.RunAsync(ct => DeleteFromPostgresAsync(runId, scope, ids, deadLetters, report, request.Actor, ct), cancellationToken);
             }
             else
             {
@@ -150,7 +141,7 @@ public sealed class EraseService
             foreach (var entity in leased)
             {
                 using var timeout = new CancellationTokenSource(_options.Value.BookkeepingTimeout);
-                await _postgresCalls.RunAsync(ct => _checkpoints.ReleaseAsync(entity, runId, quiet: null, ct), timeout.Token); // erase clears the quiet mark
+                await _postgres.Calls.RunAsync(ct => _checkpoints.ReleaseAsync(entity, runId, quiet: null, ct), timeout.Token); // erase clears the quiet mark
             }
         }
 
@@ -163,13 +154,13 @@ public sealed class EraseService
     private async Task AcquireAllAsync(Guid runId, List<EntityDescriptor> leased, CancellationToken cancellationToken)
     {
         var deadline = _timeProvider.GetUtcNow() + _options.Value.LeaseTimeout + TimeSpan.FromSeconds(5);
-        foreach (var entity in EntityCatalog.All)
+        foreach (var entity in _entities.All)
         {
             while (true)
             {
                 try
                 {
-                    await _postgresCalls.RunAsync(ct => _checkpoints.AcquireAsync(entity, runId, ct), cancellationToken);
+                    await _postgres.Calls.RunAsync(ct => _checkpoints.AcquireAsync(entity, runId, ct), cancellationToken);
                     leased.Add(entity);
                     break;
                 }
@@ -185,10 +176,10 @@ public sealed class EraseService
     private async Task<Dictionary<EntityDescriptor, List<string>>> ArchivedIdsAsync(ArchiveScope scope, CancellationToken cancellationToken)
     {
         var ids = new Dictionary<EntityDescriptor, List<string>>();
-        foreach (var entity in EntityCatalog.All)
+        foreach (var entity in _entities.All)
         {
             var list = ids[entity] = [];
-            await using var command = _dataSource.CreateCommand($"SELECT id FROM {ArchivedRows.Table(entity, _schemas)} WHERE {scope.SqlFilter(entity, _schemas, "$1")}");
+            await using var command = _postgres.DataSource.CreateCommand($"SELECT id FROM {ArchivedRows.Table(entity, _postgres.Schemas)} WHERE {scope.SqlFilter(entity, _postgres.Schemas, "$1")}");
             command.Parameters.Add(new() { Value = scope.Id! });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -205,8 +196,8 @@ public sealed class EraseService
     {
         var sessions = ids[EntityCatalog.Session].ToArray();
         var messages = ids[EntityCatalog.Message].ToArray();
-        await using var command = _dataSource.CreateCommand($"""
-            SELECT entity, record_id FROM {_schemas.Bookkeeping}.dead_letters d
+        await using var command = _postgres.DataSource.CreateCommand($"""
+            SELECT entity, record_id FROM {_postgres.Schemas.Bookkeeping}.dead_letters d
             WHERE (entity = 'user' AND record_id = $1)
                OR EXISTS (SELECT 1 FROM jsonb_array_elements(d.raw_fields) p
                           WHERE (p ->> 0 = 'userId' AND p ->> 1 = $1)
@@ -236,7 +227,7 @@ public sealed class EraseService
         var records = new HashSet<(EntityDescriptor, string)>(ids.SelectMany(e => e.Value.Select(id => (e.Key, id))));
         foreach (var (entity, id) in deadLetters)
         {
-            if (EntityCatalog.Find(entity) is { } descriptor)
+            if (_entities.Find(entity) is { } descriptor)
             {
                 records.Add((descriptor, id));
             }
@@ -244,44 +235,24 @@ public sealed class EraseService
 
         var sessions = new HashSet<string>(ids[EntityCatalog.Session], StringComparer.Ordinal);
         var messages = new HashSet<string>(ids[EntityCatalog.Message], StringComparer.Ordinal);
-        var database = _redis.GetDatabase();
-        foreach (var entity in EntityCatalog.All)
+        foreach (var entity in _entities.All)
         {
-            var checkpoint = await _postgresCalls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken);
-            var pending = await _redisCalls.RunAsync(
-                async ct =>
-                {
-                    var tail = await database.SortedSetRangeByScoreAsync(_layout.ChangeIndexKey(entity), checkpoint?.Score ?? double.NegativeInfinity, double.PositiveInfinity).WaitAsync(ct);
-                    var late = await database.SortedSetRangeByRankAsync(_layout.LateSetKey(entity)).WaitAsync(ct);
-                    return tail.Concat(late).Select(m => (string)m!).Distinct(StringComparer.Ordinal).ToArray();
-                },
-                cancellationToken);
-            foreach (var chunk in pending.Chunk(1000))
+            var checkpoint = await _postgres.Calls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken);
+            var pending = await _pending.ReadIdsAsync(entity, checkpoint?.Score ?? double.NegativeInfinity, includeAfter: true, long.MaxValue, cancellationToken);
+            foreach (var record in await _pending.WithParentsAsync(entity, pending!, cancellationToken))
             {
-                var parents = await _redisCalls.RunAsync(
-                    async ct =>
-                    {
-                        var reads = chunk.Select(id => database.HashGetAsync(_layout.RecordKey(entity, id), [.. s_parentFields.Select(f => (RedisValue)f)])).ToArray();
-                        await Task.WhenAll(reads).WaitAsync(ct);
-                        return reads.Select(r => r.Result).ToArray();
-                    },
-                    cancellationToken);
-                for (var i = 0; i < chunk.Length; i++)
+                var mine = entity == EntityCatalog.User ? record.Id == userId
+                    : record.UserId == userId || (record.SessionId is { } session && sessions.Contains(session)) || (record.MessageId is { } message && messages.Contains(message));
+                if (mine)
                 {
-                    var (user, session, message) = ((string?)parents[i][0], (string?)parents[i][1], (string?)parents[i][2]);
-                    var mine = entity == EntityCatalog.User ? chunk[i] == userId
-                        : user == userId || (session is not null && sessions.Contains(session)) || (message is not null && messages.Contains(message));
-                    if (mine)
+                    records.Add((entity, record.Id));
+                    if (entity == EntityCatalog.Session)
                     {
-                        records.Add((entity, chunk[i]));
-                        if (entity == EntityCatalog.Session)
-                        {
-                            sessions.Add(chunk[i]);
-                        }
-                        else if (entity == EntityCatalog.Message)
-                        {
-                            messages.Add(chunk[i]);
-                        }
+                        sessions.Add(record.Id);
+                    }
+                    else if (entity == EntityCatalog.Message)
+                    {
+                        messages.Add(record.Id);
                     }
                 }
             }
@@ -292,19 +263,19 @@ public sealed class EraseService
 
     private async Task RemoveFromRedisAsync(string userId, HashSet<(EntityDescriptor Entity, string Id)> records, CancellationToken cancellationToken)
     {
-        var database = _redis.GetDatabase();
+        var database = _redis.Connection.GetDatabase();
         foreach (var chunk in records.Chunk(1000))
         {
-            await _redisCalls.RunAsync(
+            await _redis.Calls.RunAsync(
                 async ct =>
                 {
                     var batch = database.CreateBatch();
                     var calls = new List<Task>();
                     foreach (var (entity, id) in chunk)
                     {
-                        calls.Add(batch.KeyDeleteAsync(_layout.RecordKey(entity, id)));
-                        calls.Add(batch.SortedSetRemoveAsync(_layout.ChangeIndexKey(entity), id));
-                        calls.Add(batch.SortedSetRemoveAsync(_layout.LateSetKey(entity), id));
+                        calls.Add(batch.KeyDeleteAsync(_redis.Layout.RecordKey(entity, id)));
+                        calls.Add(batch.SortedSetRemoveAsync(_redis.Layout.ChangeIndexKey(entity), id));
+                        calls.Add(batch.SortedSetRemoveAsync(_redis.Layout.LateSetKey(entity), id));
                     }
 
                     batch.Execute();
@@ -313,7 +284,7 @@ public sealed class EraseService
                 cancellationToken);
         }
 
-        await _redisCalls.RunAsync(ct => database.KeyDeleteAsync(_layout.OffloadMarkerKey(userId)).WaitAsync(ct), cancellationToken);
+        await _redis.Calls.RunAsync(ct => database.KeyDeleteAsync(_redis.Layout.OffloadMarkerKey(userId)).WaitAsync(ct), cancellationToken);
     }
 
     /// <summary>One transaction: the leases re-checked, children before parents, dead letters stripped, ledger rows, audit.</summary>
@@ -321,17 +292,17 @@ public sealed class EraseService
         Guid runId, ArchiveScope scope, Dictionary<EntityDescriptor, List<string>> ids, List<(string Entity, string RecordId)> deadLetters,
         EraseReport report, string actor, CancellationToken cancellationToken)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _postgres.DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var leases = new NpgsqlBatch(connection, transaction))
         {
-            foreach (var entity in EntityCatalog.All)
+            foreach (var entity in _entities.All)
             {
                 leases.BatchCommands.Add(_checkpoints.LeaseOwnerCommand(entity));
             }
 
             await using var owners = await leases.ExecuteReaderAsync(cancellationToken);
-            foreach (var entity in EntityCatalog.All)
+            foreach (var entity in _entities.All)
             {
                 if (!await CheckpointStore.IsOwnedByAsync(owners, runId, cancellationToken))
                 {
@@ -344,20 +315,20 @@ public sealed class EraseService
 
         await using var batch = new NpgsqlBatch(connection, transaction);
         // Children first: a child's scope filter reaches the user through its parents' rows.
-        foreach (var entity in EntityCatalog.All.Reverse())
+        foreach (var entity in _entities.All.Reverse())
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {ArchivedRows.Table(entity, _schemas)} WHERE id = ANY($1)") { Parameters = { new() { Value = ids[entity].ToArray() } } });
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {ArchivedRows.Table(entity, _postgres.Schemas)} WHERE id = ANY($1)") { Parameters = { new() { Value = ids[entity].ToArray() } } });
         }
 
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
-            UPDATE {_schemas.Bookkeeping}.dead_letters SET status = 'discarded', raw_fields = '[]'::jsonb,
+            UPDATE {_postgres.Schemas.Bookkeeping}.dead_letters SET status = 'discarded', raw_fields = '[]'::jsonb,
                    reason = 'erased: the user exercised the right to be forgotten', closed_at = now()
             WHERE (entity, record_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
             """)
         {
             Parameters = { new() { Value = deadLetters.Select(d => d.Entity).ToArray() }, new() { Value = deadLetters.Select(d => d.RecordId).ToArray() } },
         });
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {_schemas.Bookkeeping}.offloaded_sessions WHERE user_id = $1") { Parameters = { new() { Value = scope.Id! } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"DELETE FROM {_postgres.Schemas.Bookkeeping}.offloaded_sessions WHERE user_id = $1") { Parameters = { new() { Value = scope.Id! } } });
         batch.BatchCommands.Add(_audit.RecordCommand(actor, AdminActions.Erase, scope.Id!, succeeded: true, Counts(report), null));
         NpgsqlDataReader reader;
         try
@@ -385,7 +356,7 @@ public sealed class EraseService
 
         // Row Level Security turns a DELETE without a matching policy into "0 rows", not an error: never report an erase
         // that did not happen.
-        var entities = EntityCatalog.All.Reverse().ToArray();
+        var entities = _entities.All.Reverse().ToArray();
         for (var i = 0; i < entities.Length; i++)
         {
             if (batch.BatchCommands[i].RecordsAffected < ids[entities[i]].Count)
@@ -411,7 +382,7 @@ public sealed class EraseService
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            return await _postgresCalls.RunAsync(
+            return await _postgres.Calls.RunAsync(
                 ct => _audit.RecordAsync(request.Actor, request.DryRun ? AdminActions.EraseDryRun : AdminActions.Erase, request.UserId,
                     error is null, Counts(report), error is null ? null : ErrorText.Describe(error), ct),
                 timeout.Token);

@@ -4,9 +4,7 @@ using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Resilience;
-using NexusArchive.Core.Sink;
 using NexusArchive.Core.Verification;
-using Npgsql;
 
 namespace NexusArchive.Core.Admin;
 
@@ -40,19 +38,17 @@ public sealed class ExportService
 {
     private const int PageSize = 1000;
 
-    private readonly NpgsqlDataSource _dataSource;
-    private readonly PostgresCalls _postgresCalls;
+    private readonly EntityCatalog _entities;
+    private readonly PostgresAccess _postgres;
     private readonly AdminAudit _audit;
-    private readonly SchemaNames _schemas;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<ExportService> _logger;
 
-    internal ExportService(NpgsqlDataSource dataSource, PostgresCalls postgresCalls, AdminAudit audit, SchemaNames schemas, TimeProvider timeProvider, ILogger<ExportService> logger)
+    internal ExportService(EntityCatalog entities, PostgresAccess postgres, AdminAudit audit, TimeProvider timeProvider, ILogger<ExportService> logger)
     {
-        _dataSource = dataSource;
-        _postgresCalls = postgresCalls;
+        _entities = entities;
+        _postgres = postgres;
         _audit = audit;
-        _schemas = schemas;
         _timeProvider = timeProvider;
         _logger = logger;
     }
@@ -63,13 +59,13 @@ public sealed class ExportService
     {
         var scope = ArchiveScope.ForUser(userId);
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var entity in EntityCatalog.All.Where(scope.Includes))
+        foreach (var entity in _entities.All.Where(scope.Includes))
         {
-            counts[entity.Name] = await _postgresCalls.RunAsync(
+            counts[entity.Name] = await _postgres.Calls.RunAsync(
                 async ct =>
                 {
-                    await using var command = _dataSource.CreateCommand(
-                        $"SELECT count(*) FROM {ArchivedRows.Table(entity, _schemas)} WHERE {scope.SqlFilter(entity, _schemas, "$1")}");
+                    await using var command = _postgres.DataSource.CreateCommand(
+                        $"SELECT count(*) FROM {ArchivedRows.Table(entity, _postgres.Schemas)} WHERE {scope.SqlFilter(entity, _postgres.Schemas, "$1")}");
                     command.Parameters.Add(new() { Value = userId });
                     return (long)(await command.ExecuteScalarAsync(ct))!;
                 },
@@ -110,18 +106,16 @@ public sealed class ExportService
             });
             await CopyPageAsync(page, output, cancellationToken);
 
-            foreach (var entity in EntityCatalog.All.Where(scope.Includes))
+            foreach (var entity in _entities.All.Where(scope.Includes))
             {
-                var deletedAt = ArchivedRows.IndexOf(entity, "deleted_at");
                 report.Records[entity.Name] = 0;
-                await foreach (var rows in ArchivedRows.PagesAsync(_dataSource, _postgresCalls, entity, _schemas, scope, PageSize, idsOnly: false, cancellationToken))
+                await foreach (var rows in ArchivedRows.PagesAsync(_postgres, entity, scope, PageSize, cancellationToken))
                 {
                     foreach (var row in rows)
                     {
-                        var deleted = deletedAt >= 0 && row[deletedAt] is not null;
-                        WriteLine(writer, page, w => WriteRecord(w, entity, row, deleted));
+                        WriteLine(writer, page, w => WriteRecord(w, row));
                         report.Records[entity.Name]++;
-                        report.SoftDeleted += deleted ? 1 : 0;
+                        report.SoftDeleted += row.IsDeleted ? 1 : 0;
                     }
 
                     await CopyPageAsync(page, output, cancellationToken);
@@ -151,7 +145,7 @@ public sealed class ExportService
     {
         // The audit row is written even when the caller went away: the access happened (in part) either way.
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        return await _postgresCalls.RunAsync(
+        return await _postgres.Calls.RunAsync(
             ct => _audit.RecordAsync(actor, AdminActions.Export, report.UserId, error is null, new { records = report.Records, report.SoftDeleted }, error is null ? null : ErrorText.Describe(error), ct),
             timeout.Token);
     }
@@ -186,11 +180,12 @@ public sealed class ExportService
     }
 
     /// <summary>One archived row as it was in Redis: each column under its field name, unknown fields (extra) merged in.</summary>
-    private static void WriteRecord(Utf8JsonWriter writer, EntityDescriptor entity, object?[] row, bool deleted)
+    private static void WriteRecord(Utf8JsonWriter writer, ArchiveRow row)
     {
+        var entity = row.Entity;
         writer.WriteString("entity", entity.Name);
-        writer.WriteString("id", (string)row[0]!);
-        writer.WriteBoolean("deleted", deleted);
+        writer.WriteString("id", row.Id);
+        writer.WriteBoolean("deleted", row.IsDeleted);
         writer.WriteStartObject("record");
         for (var i = 0; i < entity.Columns.Count; i++)
         {
@@ -219,7 +214,7 @@ public sealed class ExportService
             }
         }
 
-        if (row[entity.Columns.Count] is string extra)
+        if (row.Extra is { } extra)
         {
             writer.WritePropertyName("extra");
             writer.WriteRawValue(extra, skipInputValidation: false);

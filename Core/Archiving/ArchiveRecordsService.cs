@@ -52,6 +52,7 @@ public sealed class ArchiveRecordsService
     /// <summary>The most records one call may name.</summary>
     public const int MaxRecords = 500;
 
+    private readonly EntityCatalog _entities;
     private readonly IConnectionMultiplexer _redis;
     private readonly PageWriter _writer;
     private readonly RecordMapper _mapper;
@@ -65,6 +66,7 @@ public sealed class ArchiveRecordsService
     private readonly ILogger<ArchiveRecordsService> _logger;
 
     internal ArchiveRecordsService(
+        EntityCatalog entities,
         IConnectionMultiplexer redis,
         PageWriter writer,
         RecordMapper mapper,
@@ -77,6 +79,7 @@ public sealed class ArchiveRecordsService
         ArchiveMetrics metrics,
         ILogger<ArchiveRecordsService> logger)
     {
+        _entities = entities;
         _redis = redis;
         _writer = writer;
         _mapper = mapper;
@@ -102,9 +105,9 @@ public sealed class ArchiveRecordsService
 
         foreach (var record in records)
         {
-            if (record is null || EntityCatalog.Find(record.Entity ?? string.Empty) is null)
+            if (record is null || _entities.Find(record.Entity ?? string.Empty) is null)
             {
-                throw new ArgumentException($"Unknown entity '{record?.Entity}'. Known entities: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.", nameof(records));
+                throw new ArgumentException($"Unknown entity '{record?.Entity}'. Known entities: {string.Join(", ", _entities.All.Select(e => e.Name))}.", nameof(records));
             }
 
             if (string.IsNullOrEmpty(record.Id))
@@ -117,7 +120,7 @@ public sealed class ArchiveRecordsService
         var latestAllowed = await _source.GetServerTimeAsync(cancellationToken) + _options.Value.FutureTolerance;
         var results = new Dictionary<(string, string), RecordResult>();
         var runId = Guid.NewGuid();
-        foreach (var group in records.GroupBy(r => EntityCatalog.Find(r.Entity)!))
+        foreach (var group in records.GroupBy(r => _entities.Find(r.Entity)!))
         {
             var entity = group.Key;
             var ids = group.Select(r => r.Id).Distinct(StringComparer.Ordinal).ToArray();
@@ -156,13 +159,12 @@ public sealed class ArchiveRecordsService
             }
 
             // Versions the archive already holds (or a newer one) are answered without a write.
-            var updatedAt = Verification.ArchivedRows.IndexOf(entity, "updated_at");
-            var due = (await _postgresCalls.RunAsync(ct => _writer.ExcludeArchivedAsync(entity, [.. rows.Select(r => VersionOf(r, updatedAt))], ct), cancellationToken))
+            var due = (await _postgresCalls.RunAsync(ct => _writer.ExcludeArchivedAsync(entity, [.. rows.Select(VersionOf)], ct), cancellationToken))
                 .Select(e => Encoding.UTF8.GetString(e.Member)).ToHashSet(StringComparer.Ordinal);
-            var toWrite = rows.Where(r => due.Contains(IdOf(r))).ToList();
-            foreach (var row in rows.Where(r => !due.Contains(IdOf(r))))
+            var toWrite = rows.Where(r => due.Contains(r.Row.Id)).ToList();
+            foreach (var row in rows.Where(r => !due.Contains(r.Row.Id)))
             {
-                results[(entity.Name, IdOf(row))] = new RecordResult(entity.Name, IdOf(row), RecordOutcome.Unchanged);
+                results[(entity.Name, row.Row.Id)] = new RecordResult(entity.Name, row.Row.Id, RecordOutcome.Unchanged);
             }
 
             if (toWrite.Count + deadLetters.Count == 0)
@@ -174,7 +176,7 @@ public sealed class ArchiveRecordsService
             var rejected = written.Rejected.ToDictionary(d => Encoding.UTF8.GetString(d.Entry.Member), StringComparer.Ordinal);
             foreach (var row in toWrite)
             {
-                var id = IdOf(row);
+                var id = row.Row.Id;
                 results[(entity.Name, id)] = rejected.TryGetValue(id, out var refused)
                     ? new RecordResult(entity.Name, id, RecordOutcome.DeadLettered, $"{refused.Category}: {refused.Reason}")
                     : new RecordResult(entity.Name, id, RecordOutcome.Archived);
@@ -183,17 +185,15 @@ public sealed class ArchiveRecordsService
             _metrics.RecordPage(entity.Name, written.Upserted, written.DeadLettered, 0);
         }
 
-        var ordered = records.Select(r => results[(EntityCatalog.Find(r.Entity)!.Name, r.Id)]).ToList();
+        var ordered = records.Select(r => results[(_entities.Find(r.Entity)!.Name, r.Id)]).ToList();
         var report = new ArchiveRecordsReport(ordered, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
         Log.RecordsArchived(_logger, ordered.Count, ordered.Count(r => r.Outcome == RecordOutcome.Archived), ordered.Count(r => r.Outcome == RecordOutcome.DeadLettered), report.DurationMs);
         return report;
     }
 
-    private static string IdOf(MappedRow row) => Encoding.UTF8.GetString(row.Entry.Member);
-
     /// <summary>The version a mapped row carries: its own <c>updatedAt</c> (the index score may be missing or stale).</summary>
-    private static ChangeEntry VersionOf(MappedRow row, int updatedAt) =>
-        row.Values[updatedAt] is DateTime at
+    private static ChangeEntry VersionOf(MappedRow row) =>
+        row.Row.UpdatedAt is { } at
             ? new ChangeEntry(row.Entry.Member, new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)).ToUnixTimeMilliseconds())
             : row.Entry;
 }

@@ -19,6 +19,7 @@ namespace NexusArchive.Core.Archiving;
 /// </summary>
 public sealed class ArchiveService
 {
+    private readonly EntityCatalog _entities;
     private readonly IChangeSource _source;
     private readonly IArchiveSink _sink;
     private readonly IArchiveSafetyCheck _safetyCheck;
@@ -31,6 +32,7 @@ public sealed class ArchiveService
     private readonly ILogger<ArchiveService> _logger;
 
     internal ArchiveService(
+        EntityCatalog entities,
         IChangeSource source,
         IArchiveSink sink,
         IArchiveSafetyCheck safetyCheck,
@@ -41,6 +43,7 @@ public sealed class ArchiveService
         RedisCommandMeter redisCommands,
         ILogger<ArchiveService> logger)
     {
+        _entities = entities;
         _source = source;
         _sink = sink;
         _safetyCheck = safetyCheck;
@@ -58,7 +61,7 @@ public sealed class ArchiveService
     public async Task<ArchiveRunResult> RunAsync(ArchiveRunRequest request, CancellationToken cancellationToken)
     {
         var settings = _options.Value;
-        var entities = EntityCatalog.Resolve(request.Entities is { Count: > 0 } ? request.Entities : settings.Entities);
+        var entities = _entities.Resolve(request.Entities is { Count: > 0 } ? request.Entities : settings.Entities);
         var started = _timeProvider.GetTimestamp();
         var budget = request.MaxDuration is { } max && max < settings.TimeBudget ? max : settings.TimeBudget;
         var run = new ArchiveRunResult

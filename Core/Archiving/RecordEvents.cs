@@ -44,6 +44,7 @@ public sealed class RecordEventProcessor : IAsyncDisposable
     /// <summary>The longest message text kept with its dead letter.</summary>
     internal const int MaxKeptBodyChars = 8192;
 
+    private readonly EntityCatalog _entities;
     private readonly ArchiveRecordsService _records;
     private readonly DeadLetterStore _deadLetters;
     private readonly PostgresCalls _postgres;
@@ -53,8 +54,9 @@ public sealed class RecordEventProcessor : IAsyncDisposable
     private readonly Lock _startLock = new();
     private Task? _batches;
 
-    internal RecordEventProcessor(ArchiveRecordsService records, DeadLetterStore deadLetters, PostgresCalls postgres, ILogger<RecordEventProcessor> logger)
+    internal RecordEventProcessor(EntityCatalog entities, ArchiveRecordsService records, DeadLetterStore deadLetters, PostgresCalls postgres, ILogger<RecordEventProcessor> logger)
     {
+        _entities = entities;
         _records = records;
         _deadLetters = deadLetters;
         _postgres = postgres;
@@ -69,7 +71,7 @@ public sealed class RecordEventProcessor : IAsyncDisposable
     public async Task<IReadOnlyList<RecordResult>> ProcessAsync(RecordEventMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        var (records, problem) = Parse(message.Body);
+        var (records, problem) = Parse(message.Body, _entities);
         if (records is null)
         {
             problem ??= "the message names no record";
@@ -93,7 +95,7 @@ public sealed class RecordEventProcessor : IAsyncDisposable
     }
 
     /// <summary>Reads a message body: the records it names, or why it names none.</summary>
-    internal static (IReadOnlyList<RecordRef>? Records, string? Problem) Parse(string? body)
+    internal static (IReadOnlyList<RecordRef>? Records, string? Problem) Parse(string? body, EntityCatalog entities)
     {
         const string Shape = "send {\"entity\": \"user\", \"id\": \"u-1\"} or {\"records\": [{\"entity\": \"user\", \"id\": \"u-1\"}, …]}";
         if (string.IsNullOrWhiteSpace(body))
@@ -121,7 +123,7 @@ public sealed class RecordEventProcessor : IAsyncDisposable
 
             if (!root.TryGetProperty("records", out var list))
             {
-                var (record, problem) = ParseOne(root);
+                var (record, problem) = ParseOne(root, entities);
                 return record is null ? (null, problem) : ([record], null);
             }
 
@@ -133,7 +135,7 @@ public sealed class RecordEventProcessor : IAsyncDisposable
             var records = new List<RecordRef>(list.GetArrayLength());
             foreach (var (element, index) in list.EnumerateArray().Select((e, i) => (e, i)))
             {
-                var (record, problem) = element.ValueKind == JsonValueKind.Object ? ParseOne(element) : (null, "not a JSON object");
+                var (record, problem) = element.ValueKind == JsonValueKind.Object ? ParseOne(element, entities) : (null, "not a JSON object");
                 if (record is null)
                 {
                     return (null, $"records[{index}]: {problem}");
@@ -146,7 +148,7 @@ public sealed class RecordEventProcessor : IAsyncDisposable
         }
     }
 
-    private static (RecordRef? Record, string? Problem) ParseOne(JsonElement element)
+    private static (RecordRef? Record, string? Problem) ParseOne(JsonElement element, EntityCatalog entities)
     {
         string? entity = null, id = null;
         foreach (var property in element.EnumerateObject())
@@ -161,9 +163,9 @@ public sealed class RecordEventProcessor : IAsyncDisposable
             }
         }
 
-        if (entity is null || EntityCatalog.Find(entity) is null)
+        if (entity is null || entities.Find(entity) is null)
         {
-            return (null, $"\"entity\" must be one of {string.Join(", ", EntityCatalog.All.Select(e => e.Name))} (got {(entity is null ? "none" : $"'{entity}'")})");
+            return (null, $"\"entity\" must be one of {string.Join(", ", entities.All.Select(e => e.Name))} (got {(entity is null ? "none" : $"'{entity}'")})");
         }
 
         if (string.IsNullOrEmpty(id) || id.Contains('\0', StringComparison.Ordinal))

@@ -45,6 +45,7 @@ public sealed record OffloadSummary(long OffloadedSessions, long BytesFreed, Off
 /// <summary>Reads checkpoints, lag, backlog, recent runs, open dead letters and the last verification (every call through the retry pipelines).</summary>
 public sealed class StatusService
 {
+    private readonly EntityCatalog _entities;
     private readonly CheckpointStore _checkpoints;
     private readonly DeadLetterStore _deadLetters;
     private readonly RunHistory _runs;
@@ -56,6 +57,7 @@ public sealed class StatusService
     private readonly IOptions<ArchiveOptions> _options;
 
     internal StatusService(
+        EntityCatalog entities,
         CheckpointStore checkpoints,
         DeadLetterStore deadLetters,
         RunHistory runs,
@@ -66,6 +68,7 @@ public sealed class StatusService
         PostgresCalls postgres,
         IOptions<ArchiveOptions> options)
     {
+        _entities = entities;
         _checkpoints = checkpoints;
         _deadLetters = deadLetters;
         _runs = runs;
@@ -85,7 +88,7 @@ public sealed class StatusService
         var deadLetters = await _postgres.RunAsync(ct => _deadLetters.CountOpenAsync(ct), cancellationToken);
 
         var entities = new List<EntityStatus>();
-        foreach (var entity in EntityCatalog.All)
+        foreach (var entity in _entities.All)
         {
             var state = checkpoints.GetValueOrDefault(entity.Name);
             var score = state?.Checkpoint?.Score;

@@ -88,6 +88,7 @@ public sealed class BackfillReport
 /// </summary>
 public sealed class BackfillService
 {
+    private readonly EntityCatalog _entities;
     private readonly IConnectionMultiplexer _redis;
     private readonly CheckpointStore _checkpoints;
     private readonly RecordKeyScanner _scanner;
@@ -98,6 +99,7 @@ public sealed class BackfillService
     private readonly ILogger<BackfillService> _logger;
 
     internal BackfillService(
+        EntityCatalog entities,
         IConnectionMultiplexer redis,
         CheckpointStore checkpoints,
         RecordKeyScanner scanner,
@@ -107,6 +109,7 @@ public sealed class BackfillService
         TimeProvider timeProvider,
         ILogger<BackfillService> logger)
     {
+        _entities = entities;
         _redis = redis;
         _checkpoints = checkpoints;
         _scanner = scanner;
@@ -132,7 +135,7 @@ public sealed class BackfillService
 
         var started = _timeProvider.GetTimestamp();
         var report = new BackfillReport { Entities = [] };
-        foreach (var entity in EntityCatalog.Resolve(request.Entities))
+        foreach (var entity in _entities.Resolve(request.Entities))
         {
             var result = new EntityBackfillResult { Entity = entity.Name };
             report.Entities.Add(result);

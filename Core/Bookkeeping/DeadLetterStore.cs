@@ -1,3 +1,4 @@
+using NexusArchive.Core.DeadLetters;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Mapping;
@@ -21,20 +22,15 @@ internal static class DeadLetterStatus
     public const string Discarded = "discarded";
 }
 
-/// <summary>One stored dead letter, with what a replay needs to find the record again.</summary>
-internal sealed record StoredDeadLetter(
-    long DeadLetterId,
-    string Entity,
-    string RecordId,
-    string Category,
-    string Reason,
-    int Attempts,
-    DateTimeOffset FirstSeenAt,
-    DateTimeOffset LastSeenAt,
-    string Status,
-    byte[] Member,
-    double Score,
-    string RedisKey);
+/// <summary>
+/// One stored dead letter: the row as operators see it (<see cref="DeadLetterEntry"/>, public: <c>dead-letters list</c>
+/// prints it), and what a replay needs to find the record again, which stays inside Core.
+/// </summary>
+/// <param name="Entry">The row as listed.</param>
+/// <param name="Member">The change-index member (the record id's exact bytes).</param>
+/// <param name="Score">The change-index score the record was read at.</param>
+/// <param name="RedisKey">The record's hash key, for the operator's message when it is gone.</param>
+internal sealed record StoredDeadLetter(DeadLetterEntry Entry, byte[] Member, double Score, string RedisKey);
 
 /// <summary>
 /// The only code that touches <c>{bookkeeping}.dead_letters</c>: records (inside a page's transaction), resolves
@@ -201,15 +197,16 @@ internal sealed class DeadLetterStore(NpgsqlDataSource dataSource, SchemaNames s
         while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add(new StoredDeadLetter(
-                reader.GetInt64(0),
-                reader.GetString(1),
-                reader.GetString(2),
-                reader.GetString(3),
-                reader.GetString(4),
-                reader.GetInt32(5),
-                reader.GetFieldValue<DateTimeOffset>(6),
-                reader.GetFieldValue<DateTimeOffset>(7),
-                reader.GetString(8),
+                new DeadLetterEntry(
+                    reader.GetInt64(0),
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    reader.GetString(3),
+                    reader.GetString(4),
+                    reader.GetInt32(5),
+                    reader.GetFieldValue<DateTimeOffset>(6),
+                    reader.GetFieldValue<DateTimeOffset>(7),
+                    reader.GetString(8)),
                 (byte[])reader[9],
                 reader.GetDouble(10),
                 reader.GetString(11)));

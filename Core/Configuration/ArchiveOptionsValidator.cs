@@ -4,8 +4,15 @@ using NexusArchive.Core.Entities;
 namespace NexusArchive.Core.Configuration;
 
 /// <summary>Every rule for <see cref="ArchiveOptions"/> (ranges, formats, cross-field), in one place; every failure names the setting.</summary>
-internal sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
+/// <param name="entities">The archived entities <c>Archive:Entities</c> may name.</param>
+internal sealed class ArchiveOptionsValidator(EntityCatalog entities) : IValidateOptions<ArchiveOptions>
 {
+    /// <summary>A validator for the four production entities.</summary>
+    public ArchiveOptionsValidator()
+        : this(EntityCatalog.Default)
+    {
+    }
+
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, ArchiveOptions options)
     {
@@ -98,9 +105,9 @@ internal sealed class ArchiveOptionsValidator : IValidateOptions<ArchiveOptions>
             }
         }
 
-        foreach (var entity in options.Entities.Where(e => EntityCatalog.Find(e) is null))
+        foreach (var entity in options.Entities.Where(e => entities.Find(e) is null))
         {
-            failures.Add($"{S}:Entities contains unknown entity '{entity}'; known: {string.Join(", ", EntityCatalog.All.Select(e => e.Name))}.");
+            failures.Add($"{S}:Entities contains unknown entity '{entity}'; known: {string.Join(", ", entities.All.Select(e => e.Name))}.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -55,6 +55,7 @@ public sealed record ReplayResult(long DeadLetterId, string Entity, string Recor
 /// </summary>
 public sealed class DeadLetterService
 {
+    private readonly EntityCatalog _entities;
     private readonly DeadLetterStore _store;
     private readonly PostgresCalls _postgres;
     private readonly IChangeSource _source;
@@ -65,6 +66,7 @@ public sealed class DeadLetterService
     private readonly ILogger<DeadLetterService> _logger;
 
     internal DeadLetterService(
+        EntityCatalog entities,
         DeadLetterStore store,
         PostgresCalls postgres,
         IChangeSource source,
@@ -74,6 +76,7 @@ public sealed class DeadLetterService
         TimeProvider timeProvider,
         ILogger<DeadLetterService> logger)
     {
+        _entities = entities;
         _store = store;
         _postgres = postgres;
         _source = source;
@@ -104,7 +107,7 @@ public sealed class DeadLetterService
         var results = new List<ReplayResult>();
         foreach (var group in open.GroupBy(r => r.Entry.Entity, StringComparer.Ordinal))
         {
-            var entity = EntityCatalog.Find(group.Key);
+            var entity = _entities.Find(group.Key);
             if (entity is null)
             {
                 results.AddRange(group.Select(r => Result(r, ReplayOutcome.StillFailing, $"unknown entity '{group.Key}'")));
@@ -126,7 +129,7 @@ public sealed class DeadLetterService
         return count;
     }
 
-    private async Task<List<ReplayResult>> ReplayEntityAsync(EntityDescriptor entity, List<Row> rows, CancellationToken cancellationToken)
+    private async Task<List<ReplayResult>> ReplayEntityAsync(EntityDescriptor entity, List<StoredDeadLetter> rows, CancellationToken cancellationToken)
     {
         var runId = Guid.CreateVersion7(_timeProvider.GetUtcNow());
         ChangeCursor? checkpoint;
@@ -155,7 +158,7 @@ public sealed class DeadLetterService
 
                 var (mapped, deadLetter) = _mapper.Map(entity, record, latestAllowed);
 
-                // The checkpoint passed is the committed one: the _sink never moves it backwards, and a replay must not move it forwards.
+                // The checkpoint passed is the committed one: the sink never moves it backwards, and a replay must not move it forwards.
                 var written = await _sink.WritePageAsync(
                     entity,
                     runId,
@@ -181,18 +184,9 @@ public sealed class DeadLetterService
         return results;
     }
 
-    private static ReplayResult Result(Row row, ReplayOutcome outcome, string? detail) =>
+    private static ReplayResult Result(StoredDeadLetter row, ReplayOutcome outcome, string? detail) =>
         new(row.Entry.DeadLetterId, row.Entry.Entity, row.Entry.RecordId, outcome, detail);
 
-    private async Task<List<Row>> QueryAsync(DeadLetterFilter filter, int limit, CancellationToken cancellationToken)
-    {
-        var stored = await _postgres.RunAsync(ct => _store.ListAsync(filter.Entity, filter.RecordIds, filter.IncludeClosed, limit, ct), cancellationToken);
-        return [.. stored.Select(d => new Row(
-            new DeadLetterEntry(d.DeadLetterId, d.Entity, d.RecordId, d.Category, d.Reason, d.Attempts, d.FirstSeenAt, d.LastSeenAt, d.Status),
-            d.Member,
-            d.Score,
-            d.RedisKey))];
-    }
-
-    private sealed record Row(DeadLetterEntry Entry, byte[] Member, double Score, string RedisKey);
+    private Task<List<StoredDeadLetter>> QueryAsync(DeadLetterFilter filter, int limit, CancellationToken cancellationToken) =>
+        _postgres.RunAsync(ct => _store.ListAsync(filter.Entity, filter.RecordIds, filter.IncludeClosed, limit, ct), cancellationToken);
 }

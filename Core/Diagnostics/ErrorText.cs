@@ -11,6 +11,18 @@ namespace NexusArchive.Core.Diagnostics;
 /// </summary>
 public static class ErrorText
 {
+    /// <summary>
+    /// Core's complaint about a caller's argument (unknown entity, both a user and a session, …) in the caller's words,
+    /// not the framework's: without <c> (Parameter 'x')</c>. The CLI prints it with exit 2, the HTTP functions return it in a 400.
+    /// </summary>
+    public static string CallersWords(ArgumentException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return exception.ParamName is null
+            ? exception.Message
+            : exception.Message.Replace($" (Parameter '{exception.ParamName}')", string.Empty, StringComparison.Ordinal);
+    }
+
     public static string Describe(Exception exception) => exception switch
     {
         PostgresException pg => $"PostgreSQL error {pg.SqlState}: {pg.MessageText}",

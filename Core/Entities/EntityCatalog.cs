@@ -1,7 +1,12 @@
 namespace NexusArchive.Core.Entities;
 
-/// <summary>The four archived entities, in dependency order.</summary>
-public static class EntityCatalog
+/// <summary>
+/// The archived entities, in dependency order. Production archives the four descriptors below (<see cref="Default"/>,
+/// which <c>AddNexusArchive</c> registers); Core's services take the catalog from the container, so every part that
+/// works "all entities" (the pass, verify, status, restore, export, erase, the options check, the safety check) reads
+/// one list, and a test can register a catalog with an entity of its own (Tests/Integration/FifthEntityTests.cs).
+/// </summary>
+public sealed class EntityCatalog
 {
     public static readonly EntityDescriptor User = new(
         "user",
@@ -54,15 +59,35 @@ public static class EntityCatalog
         ],
         new Dictionary<string, string> { ["message_id"] = "message", ["session_id"] = "session", ["user_id"] = "user" });
 
-    /// <summary>All entities in dependency order (<see cref="EntityDescriptor.Order"/>: users → sessions → messages → attachments).</summary>
-    public static readonly IReadOnlyList<EntityDescriptor> All = [.. new[] { User, Session, Message, Attachment }.OrderBy(e => e.Order)];
+    /// <summary>The four archived entities: users → sessions → messages → attachments.</summary>
+    public static EntityCatalog Default { get; } = new([User, Session, Message, Attachment]);
+
+    /// <summary>A catalog of <paramref name="entities"/>, kept in dependency order.</summary>
+    /// <exception cref="ArgumentException">Two entities share a name or a table.</exception>
+    internal EntityCatalog(IEnumerable<EntityDescriptor> entities)
+    {
+        ArgumentNullException.ThrowIfNull(entities);
+        All = [.. entities.OrderBy(e => e.Order)];
+        if (All.GroupBy(e => e.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } name)
+        {
+            throw new ArgumentException($"Two entities are named '{name.Key}'.", nameof(entities));
+        }
+
+        if (All.GroupBy(e => e.Table, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } table)
+        {
+            throw new ArgumentException($"Two entities archive into table '{table.Key}'.", nameof(entities));
+        }
+    }
+
+    /// <summary>All entities in dependency order (<see cref="EntityDescriptor.Order"/>: users → sessions → messages → attachments, then any other).</summary>
+    public IReadOnlyList<EntityDescriptor> All { get; }
 
     /// <summary>Finds an entity by its name (<c>user</c>, <c>session</c>, <c>message</c>, <c>attachment</c>).</summary>
-    public static EntityDescriptor? Find(string name) =>
+    public EntityDescriptor? Find(string name) =>
         All.FirstOrDefault(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Resolves a list of names (empty = all), keeping dependency order; throws on an unknown name.</summary>
-    public static IReadOnlyList<EntityDescriptor> Resolve(IEnumerable<string>? names)
+    public IReadOnlyList<EntityDescriptor> Resolve(IEnumerable<string>? names)
     {
         var list = names?.Where(n => !string.IsNullOrWhiteSpace(n)).ToList() ?? [];
         if (list.Count == 0)

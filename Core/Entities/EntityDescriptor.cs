@@ -37,6 +37,8 @@ public sealed class EntityDescriptor
         Parents = parents ?? new Dictionary<string, string>();
         _fieldNamesUtf8 = [.. Columns.Select(c => System.Text.Encoding.UTF8.GetBytes(c.Field))];
         FieldIndex = Columns.Select((column, index) => (column.Field, index)).ToDictionary(x => x.Field, x => x.index, StringComparer.Ordinal);
+        UpdatedAtOrdinal = FieldIndex["updatedAt"];
+        DeletedAtOrdinal = FieldIndex["deletedAt"];
     }
 
     /// <summary>The entity's name in Redis keys and configuration: <c>user</c>, <c>session</c>, …</summary>
@@ -59,6 +61,12 @@ public sealed class EntityDescriptor
 
     /// <summary>Field name → position in <see cref="Columns"/>.</summary>
     internal IReadOnlyDictionary<string, int> FieldIndex { get; }
+
+    /// <summary>Position in <see cref="Columns"/> of <c>updated_at</c> (one of <see cref="CommonTrailingColumns"/>).</summary>
+    internal int UpdatedAtOrdinal { get; }
+
+    /// <summary>Position in <see cref="Columns"/> of <c>deleted_at</c> (one of <see cref="CommonTrailingColumns"/>).</summary>
+    internal int DeletedAtOrdinal { get; }
 
     /// <summary>Position in <see cref="Columns"/> of the field with these UTF-8 name bytes, or -1 (no allocation).</summary>
     internal int IndexOfField(ReadOnlySpan<byte> utf8Name)

@@ -1,11 +1,12 @@
+using NexusArchive.Core.Entities;
 using NexusArchive.Core.Source;
 
 namespace NexusArchive.Core.Mapping;
 
 /// <summary>A record mapped to its table's columns, ready for COPY.</summary>
 /// <param name="Record">The record as read from Redis (kept so a row PostgreSQL rejects is dead-lettered with its exact bytes).</param>
-/// <param name="Values">One value per <see cref="Entities.EntityDescriptor.Columns"/> column, then <c>extra</c> (jsonb text or null).</param>
-internal sealed record MappedRow(SourceRecord Record, object?[] Values)
+/// <param name="Row">The values for the entity's table.</param>
+internal sealed record MappedRow(SourceRecord Record, ArchiveRow Row)
 {
     /// <summary>The change-index entry the record came from.</summary>
     public ChangeEntry Entry => Record.Entry;

@@ -117,13 +117,14 @@ internal sealed class RecordMapper
             }
         }
 
-        if (!string.Equals((string)values[0]!, memberId, StringComparison.Ordinal))
+        values[columns.Count] = extra is null ? null : JsonSerializer.Serialize(extra);
+        var row = new ArchiveRow(entity, values);
+        if (!string.Equals(row.Id, memberId, StringComparison.Ordinal))
         {
             return Fail(record, DeadLetterReasons.IdMismatch, "Field 'id' differs from the change-index member that points to this hash.");
         }
 
-        values[columns.Count] = extra is null ? null : JsonSerializer.Serialize(extra);
-        return (new MappedRow(record, values), null);
+        return (new MappedRow(record, row), null);
     }
 
     private static (bool Ok, object? Value, string? Category, string? Reason) Convert(ColumnDescriptor column, string text, ReadOnlySpan<byte> utf8, DateTimeOffset latestAllowed)

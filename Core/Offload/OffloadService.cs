@@ -6,7 +6,6 @@ using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Resilience;
-using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Verification;
 using Npgsql;
@@ -26,54 +25,45 @@ public sealed class OffloadService
 {
     private static readonly EntityDescriptor[] s_sessionEntities = [EntityCatalog.Session, EntityCatalog.Message, EntityCatalog.Attachment];
 
-    private readonly IConnectionMultiplexer _redis;
-    private readonly NpgsqlDataSource _dataSource;
+    private readonly RedisAccess _redis;
+    private readonly PostgresAccess _postgres;
     private readonly RecordChecker _checker;
     private readonly OffloadLedger _ledger;
     private readonly DeadLetterStore _deadLetters;
-    private readonly RedisCalls _redisCalls;
-    private readonly PostgresCalls _postgresCalls;
     private readonly IChangeSource _source;
-    private readonly RedisLayout _layout;
-    private readonly SchemaNames _schemas;
     private readonly IOptions<OffloadOptions> _options;
     private readonly IOptions<Configuration.ArchiveOptions> _archiveOptions;
     private readonly TimeProvider _timeProvider;
     private readonly ArchiveMetrics _metrics;
     private readonly ILogger<OffloadService> _logger;
+    private readonly PendingRecords _pending;
 
     internal OffloadService(
-        IConnectionMultiplexer redis,
-        NpgsqlDataSource dataSource,
+        RedisAccess redis,
+        PostgresAccess postgres,
         RecordChecker checker,
         OffloadLedger ledger,
         DeadLetterStore deadLetters,
-        RedisCalls redisCalls,
-        PostgresCalls postgresCalls,
         IChangeSource source,
-        RedisLayout layout,
-        SchemaNames schemas,
         IOptions<OffloadOptions> options,
         IOptions<Configuration.ArchiveOptions> archiveOptions,
         TimeProvider timeProvider,
         ArchiveMetrics metrics,
-        ILogger<OffloadService> logger)
+        ILogger<OffloadService> logger,
+        PendingRecords pending)
     {
         _redis = redis;
-        _dataSource = dataSource;
+        _postgres = postgres;
         _checker = checker;
         _ledger = ledger;
         _deadLetters = deadLetters;
-        _redisCalls = redisCalls;
-        _postgresCalls = postgresCalls;
         _source = source;
-        _layout = layout;
-        _schemas = schemas;
         _options = options;
         _archiveOptions = archiveOptions;
         _timeProvider = timeProvider;
         _metrics = metrics;
         _logger = logger;
+        _pending = pending;
     }
 
     /// <summary>
@@ -105,7 +95,7 @@ public sealed class OffloadService
             Cutoff = redisNow - settings.After,
             StartedAt = _timeProvider.GetUtcNow(),
         };
-        await _postgresCalls.RunAsync(ct => _ledger.StartRunAsync(report, ct), cancellationToken);
+        await _postgres.Calls.RunAsync(ct => _ledger.StartRunAsync(report, ct), cancellationToken);
         Log.OffloadStarted(_logger, report.RunId, request.DryRun ? " (dry run)" : string.Empty, report.Cutoff);
         try
         {
@@ -156,7 +146,7 @@ public sealed class OffloadService
             }
 
             var from = after;
-            var candidates = await _postgresCalls.RunAsync(ct => _ledger.CandidatesAsync(from, report.Cutoff, limit, ct), cancellationToken);
+            var candidates = await _postgres.Calls.RunAsync(ct => _ledger.CandidatesAsync(from, report.Cutoff, limit, ct), cancellationToken);
             if (candidates.Count == 0)
             {
                 return;
@@ -181,7 +171,7 @@ public sealed class OffloadService
         using var bookkeeping = new CancellationTokenSource(_archiveOptions.Value.BookkeepingTimeout);
         try
         {
-            await _postgresCalls.RunAsync(ct => _ledger.FinishRunAsync(report, _timeProvider.GetUtcNow(), ct), bookkeeping.Token);
+            await _postgres.Calls.RunAsync(ct => _ledger.FinishRunAsync(report, _timeProvider.GetUtcNow(), ct), bookkeeping.Token);
         }
         catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
         {
@@ -198,65 +188,40 @@ public sealed class OffloadService
     /// </summary>
     private async Task<(BlockedRecords? Blocked, string? Refusal)> ReadBlockedAsync(OffloadOptions settings, CancellationToken cancellationToken)
     {
-        var database = _redis.GetDatabase();
+        var database = _redis.Connection.GetDatabase();
         var blocked = new BlockedRecords();
-        var pending = new List<(EntityDescriptor Entity, RedisValue Member)>();
+        var pendingIds = new List<(EntityDescriptor Entity, string[] Ids)>();
         foreach (var entity in s_sessionEntities)
         {
-            var (horizon, members) = await _redisCalls.RunAsync(
-                async ct =>
-                {
-                    var horizon = await database.StringGetAsync(_layout.LateHorizonKey(entity)).WaitAsync(ct);
-                    if (!double.TryParse((string?)horizon, NumberStyles.Float, CultureInfo.InvariantCulture, out var h))
-                    {
-                        return ((double?)null, Array.Empty<RedisValue>());
-                    }
-
-                    var count = await database.SortedSetLengthAsync(_layout.ChangeIndexKey(entity), h, double.PositiveInfinity, Exclude.Start).WaitAsync(ct)
-                        + await database.SortedSetLengthAsync(_layout.LateSetKey(entity)).WaitAsync(ct);
-                    if (count > settings.MaxPendingEntries)
-                    {
-                        return (h, null!);
-                    }
-
-                    var tail = await database.SortedSetRangeByScoreAsync(_layout.ChangeIndexKey(entity), h, double.PositiveInfinity, Exclude.Start).WaitAsync(ct);
-                    var late = await database.SortedSetRangeByRankAsync(_layout.LateSetKey(entity)).WaitAsync(ct);
-                    return ((double?)h, tail.Concat(late).ToArray());
-                },
-                cancellationToken);
-            if (horizon is null)
+            var horizon = await _redis.Calls.RunAsync(ct => database.StringGetAsync(_redis.Layout.LateHorizonKey(entity)).WaitAsync(ct), cancellationToken);
+            if (!double.TryParse((string?)horizon, NumberStyles.Float, CultureInfo.InvariantCulture, out var h))
             {
-                return (null, $"no archive pass has raised the late horizon of {entity.Name} yet ({_layout.LateHorizonKey(entity)} is missing): run archive first");
+                return (null, $"no archive pass has raised the late horizon of {entity.Name} yet ({_redis.Layout.LateHorizonKey(entity)} is missing): run archive first");
             }
 
-            if (members is null)
+            var pending = await _pending.ReadIdsAsync(entity, h, includeAfter: false, settings.MaxPendingEntries, cancellationToken);
+            if (pending is null)
             {
                 return (null, $"more than {settings.MaxPendingEntries:N0} {entity.Name} entries wait to be archived (Archive:Offload:MaxPendingEntries): let the archiver catch up first");
             }
 
-            pending.AddRange(members.Select(m => (entity, m)));
+            pendingIds.Add((entity, pending));
         }
 
-        // Which sessions and messages the pending entries belong to: read their parent fields.
-        var parents = await _redisCalls.RunAsync(
-            async ct =>
-            {
-                var reads = pending.Select(p => p.Entity == EntityCatalog.Session
-                    ? Task.FromResult(new RedisValue[] { p.Member, RedisValue.Null })
-                    : database.HashGetAsync(_layout.RecordKey(p.Entity, (string)p.Member!), ["sessionId", "messageId"])).ToArray();
-                await Task.WhenAll(reads).WaitAsync(ct);
-                return reads.Select(r => r.Result).ToArray();
-            },
-            cancellationToken);
-        for (var i = 0; i < pending.Count; i++)
+        // Which sessions and messages the pending entries belong to: a session is its own, the others name theirs.
+        foreach (var (entity, pending) in pendingIds)
         {
-            var (entity, member) = pending[i];
-            var detail = $"{entity.Name} {member} is not archived yet";
-            blocked.Block(OffloadSkipReasons.PendingChange, detail, session: (string?)parents[i][0],
-                message: entity == EntityCatalog.Message ? (string?)member : (string?)parents[i][1]);
+            List<PendingRecord> records = entity == EntityCatalog.Session
+                ? [.. pending.Select(id => new PendingRecord(id, null, id, null))]
+                : await _pending.WithParentsAsync(entity, pending, cancellationToken);
+            foreach (var record in records)
+            {
+                blocked.Block(OffloadSkipReasons.PendingChange, $"{entity.Name} {record.Id} is not archived yet", session: record.SessionId,
+                    message: entity == EntityCatalog.Message ? record.Id : record.MessageId);
+            }
         }
 
-        foreach (var (entity, recordId, sessionId, messageId) in await _postgresCalls.RunAsync(ct => _deadLetters.OpenWithParentsAsync(ct), cancellationToken))
+        foreach (var (entity, recordId, sessionId, messageId) in await _postgres.Calls.RunAsync(ct => _deadLetters.OpenWithParentsAsync(ct), cancellationToken))
         {
             var detail = $"{entity} {recordId} has an open dead letter";
             blocked.Block(OffloadSkipReasons.DeadLetter, detail,
@@ -270,7 +235,7 @@ public sealed class OffloadService
     private async Task OffloadBatchAsync(List<OffloadCandidate> candidates, BlockedRecords blocked, OffloadReport report, DateTimeOffset redisNow, CancellationToken cancellationToken)
     {
         var sessionIds = candidates.Select(c => c.SessionId).ToArray();
-        var archived = await _postgresCalls.RunAsync(ct => LoadArchivedAsync(sessionIds, ct), cancellationToken);
+        var archived = await _postgres.Calls.RunAsync(ct => LoadArchivedAsync(sessionIds, ct), cancellationToken);
 
         // The verify's classification of every record of these sessions that Redis still holds.
         var categories = new Dictionary<(string Entity, string Id), VerifyCategory>();
@@ -314,7 +279,7 @@ public sealed class OffloadService
             return;
         }
 
-        await _postgresCalls.RunAsync(
+        await _postgres.Calls.RunAsync(
             ct => _ledger.MarkPendingAsync(report.RunId, _timeProvider.GetUtcNow(), qualified.Select(q => (q.Candidate, q.RecordCounts())).ToList(), ct),
             cancellationToken);
         if (BeforeRemoveForTests is { } hook)
@@ -342,8 +307,8 @@ public sealed class OffloadService
             }
         }
 
-        await _postgresCalls.RunAsync(ct => _ledger.ConfirmAsync(removed, ct), cancellationToken);
-        await _postgresCalls.RunAsync(ct => _ledger.ForgetPendingAsync(report.RunId, raced, ct), cancellationToken);
+        await _postgres.Calls.RunAsync(ct => _ledger.ConfirmAsync(removed, ct), cancellationToken);
+        await _postgres.Calls.RunAsync(ct => _ledger.ForgetPendingAsync(report.RunId, raced, ct), cancellationToken);
     }
 
     /// <summary>Null when the session may leave Redis; else why it stays.</summary>
@@ -383,9 +348,9 @@ public sealed class OffloadService
     /// <summary>The archived records of each session (its row, its messages, their attachment references), with updatedAt in ms.</summary>
     private async Task<Dictionary<string, List<ArchivedRecord>>> LoadArchivedAsync(string[] sessionIds, CancellationToken cancellationToken)
     {
-        string Table(EntityDescriptor e) => $"{_schemas.Target}.{e.Table}";
+        string Table(EntityDescriptor e) => $"{_postgres.Schemas.Target}.{e.Table}";
         const string Ms = "floor(extract(epoch FROM {0}.updated_at) * 1000)::bigint";
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var connection = await _postgres.DataSource.OpenConnectionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection)
         {
             BatchCommands =
@@ -431,14 +396,14 @@ public sealed class OffloadService
     /// </summary>
     private async Task<Dictionary<string, long>> MeasureAsync(List<SessionRemoval> removals, OffloadReport report, CancellationToken cancellationToken)
     {
-        var database = _redis.GetDatabase();
-        var keys = removals.SelectMany(r => r.Present.Select(p => (r.Candidate.SessionId, Key: _layout.RecordKey(p.Entity, p.Id)))).ToArray();
+        var database = _redis.Connection.GetDatabase();
+        var keys = removals.SelectMany(r => r.Present.Select(p => (r.Candidate.SessionId, Key: _redis.Layout.RecordKey(p.Entity, p.Id)))).ToArray();
         var totals = new Dictionary<string, long>(StringComparer.Ordinal);
         if (report.BytesMethod == "memory-usage")
         {
             try
             {
-                var sizes = await _redisCalls.RunAsync(
+                var sizes = await _redis.Calls.RunAsync(
                     async ct =>
                     {
                         var calls = keys.Select(k => database.ExecuteAsync("MEMORY", "USAGE", k.Key, "SAMPLES", "0")).ToArray();
@@ -459,7 +424,7 @@ public sealed class OffloadService
             }
         }
 
-        var hashes = await _redisCalls.RunAsync(
+        var hashes = await _redis.Calls.RunAsync(
             async ct =>
             {
                 var calls = keys.Select(k => database.HashGetAllAsync(k.Key)).ToArray();
@@ -478,9 +443,9 @@ public sealed class OffloadService
     /// <summary>One <c>offload-session.lua</c> call per session, pipelined: keys removed, or why nothing was.</summary>
     private async Task<(long Keys, string? Refusal)[]> RemoveAsync(List<SessionRemoval> removals, CancellationToken cancellationToken)
     {
-        var database = _redis.GetDatabase();
+        var database = _redis.Connection.GetDatabase();
         var now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        var results = await _redisCalls.RunAsync(
+        var results = await _redis.Calls.RunAsync(
             async ct =>
             {
                 var batch = database.CreateBatch();
@@ -497,15 +462,15 @@ public sealed class OffloadService
 
     private RedisKey[] Keys(SessionRemoval removal)
     {
-        var keys = new List<RedisKey> { _layout.OffloadMarkerKey(removal.Candidate.UserId) };
+        var keys = new List<RedisKey> { _redis.Layout.OffloadMarkerKey(removal.Candidate.UserId) };
         foreach (var entity in s_sessionEntities)
         {
-            keys.Add(_layout.ChangeIndexKey(entity));
-            keys.Add(_layout.LateHorizonKey(entity));
-            keys.Add(_layout.LateSetKey(entity));
+            keys.Add(_redis.Layout.ChangeIndexKey(entity));
+            keys.Add(_redis.Layout.LateHorizonKey(entity));
+            keys.Add(_redis.Layout.LateSetKey(entity));
         }
 
-        keys.AddRange(removal.Records.Select(r => _layout.RecordKey(r.Entity, r.Id)));
+        keys.AddRange(removal.Records.Select(r => _redis.Layout.RecordKey(r.Entity, r.Id)));
         return [.. keys];
     }
 
@@ -515,8 +480,8 @@ public sealed class OffloadService
         {
             removal.Candidate.SessionId,
             now,
-            _layout.RecordKeyPrefix(EntityCatalog.Message),
-            _layout.RecordKeyPrefix(EntityCatalog.Attachment),
+            _redis.Layout.RecordKeyPrefix(EntityCatalog.Message),
+            _redis.Layout.RecordKeyPrefix(EntityCatalog.Attachment),
             removal.Records.Count,
         };
         var present = removal.Present.ToHashSet();

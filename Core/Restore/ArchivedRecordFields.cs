@@ -13,30 +13,21 @@ namespace NexusArchive.Core.Restore;
 /// </summary>
 internal static class ArchivedRecordFields
 {
-    /// <summary>The fields of a row read with the descriptor's columns then <c>extra</c>, and its updatedAt in epoch ms.</summary>
-    public static (List<KeyValuePair<string, RedisValue>> Fields, long UpdatedAtMs) From(EntityDescriptor entity, IReadOnlyList<object?> values)
+    /// <summary>The fields of an archive row, and its updatedAt in epoch ms.</summary>
+    /// <exception cref="ArgumentException">The row has no <c>updated_at</c>.</exception>
+    public static (List<KeyValuePair<string, RedisValue>> Fields, long UpdatedAtMs) From(ArchiveRow row)
     {
-        ArgumentNullException.ThrowIfNull(entity);
-        ArgumentNullException.ThrowIfNull(values);
-        var fields = new List<KeyValuePair<string, RedisValue>>(values.Count + 4);
-        long? updatedAtMs = null;
+        var entity = row.Entity;
+        var fields = new List<KeyValuePair<string, RedisValue>>(row.Count + 4);
         for (var i = 0; i < entity.Columns.Count; i++)
         {
-            var column = entity.Columns[i];
-            if (values[i] is not { } value)
+            if (row[i] is { } value)
             {
-                continue;
+                fields.Add(new(entity.Columns[i].Field, Format(value)));
             }
-
-            if (column.Field == "updatedAt")
-            {
-                updatedAtMs = new DateTimeOffset(((DateTime)value).ToUniversalTime()).ToUnixTimeMilliseconds();
-            }
-
-            fields.Add(new(column.Field, Format(value)));
         }
 
-        if (values[entity.Columns.Count] is string extra)
+        if (row.Extra is { } extra)
         {
             using var document = JsonDocument.Parse(extra);
             foreach (var property in document.RootElement.EnumerateObject())
@@ -50,7 +41,8 @@ internal static class ArchivedRecordFields
             }
         }
 
-        return (fields, updatedAtMs ?? throw new ArgumentException($"The {entity.Name} row has no updated_at.", nameof(values)));
+        var updatedAt = row.UpdatedAt ?? throw new ArgumentException($"The {entity.Name} row has no updated_at.", nameof(row));
+        return (fields, new DateTimeOffset(updatedAt.ToUniversalTime()).ToUnixTimeMilliseconds());
     }
 
     /// <summary>A column value as the client would have written it.</summary>

@@ -2,11 +2,9 @@ using Microsoft.Extensions.Logging;
 using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
-using NexusArchive.Core.Sink;
 using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Verification;
-using Npgsql;
 using StackExchange.Redis;
 
 namespace NexusArchive.Core.Restore;
@@ -83,39 +81,30 @@ public sealed class RestoreReport
 /// </summary>
 public sealed class RestoreService
 {
-    private readonly IConnectionMultiplexer redis;
-    private readonly NpgsqlDataSource dataSource;
-    private readonly PostgresCalls postgresCalls;
-    private readonly RedisCalls redisCalls;
-    private readonly RecordWriter writer;
-    private readonly RedisLayout layout;
-    private readonly SchemaNames schemas;
-    private readonly OffloadLedger offloads;
-    private readonly TimeProvider timeProvider;
-    private readonly ILogger<RestoreService> logger;
+    private readonly EntityCatalog _entities;
+    private readonly RedisAccess _redis;
+    private readonly PostgresAccess _postgres;
+    private readonly RecordWriter _writer;
+    private readonly OffloadLedger _offloads;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<RestoreService> _logger;
 
     internal RestoreService(
-        IConnectionMultiplexer redis,
-        NpgsqlDataSource dataSource,
-        PostgresCalls postgresCalls,
-        RedisCalls redisCalls,
+        EntityCatalog entities,
+        RedisAccess redis,
+        PostgresAccess postgres,
         RecordWriter writer,
-        RedisLayout layout,
-        SchemaNames schemas,
         OffloadLedger offloads,
         TimeProvider timeProvider,
         ILogger<RestoreService> logger)
     {
-        this.redis = redis;
-        this.dataSource = dataSource;
-        this.postgresCalls = postgresCalls;
-        this.redisCalls = redisCalls;
-        this.writer = writer;
-        this.layout = layout;
-        this.schemas = schemas;
-        this.offloads = offloads;
-        this.timeProvider = timeProvider;
-        this.logger = logger;
+        _entities = entities;
+        _redis = redis;
+        _postgres = postgres;
+        _writer = writer;
+        _offloads = offloads;
+        _timeProvider = timeProvider;
+        _logger = logger;
     }
 
     /// <summary>How many refusals each entity's result lists in full; the count covers all of them.</summary>
@@ -138,17 +127,17 @@ public sealed class RestoreService
         }
 
         var scope = request.UserId is { } u ? ArchiveScope.ForUser(u) : request.SessionId is { } s ? ArchiveScope.ForSession(s) : ArchiveScope.All;
-        var started = timeProvider.GetTimestamp();
+        var started = _timeProvider.GetTimestamp();
         var report = new RestoreReport { Scope = scope, DryRun = request.DryRun, Entities = [] };
-        var offloaded = await postgresCalls.RunAsync(ct => offloads.OffloadedAsync(scope, ct), cancellationToken);
+        var offloaded = await _postgres.Calls.RunAsync(ct => _offloads.OffloadedAsync(scope, ct), cancellationToken);
         var keepOffloaded = scope.Kind == ScopeKind.All && !request.IncludeOffloaded;
-        foreach (var entity in EntityCatalog.All.Where(scope.Includes))
+        foreach (var entity in _entities.All.Where(scope.Includes))
         {
             var result = new EntityRestoreResult { Entity = entity.Name };
             report.Entities.Add(result);
-            var exclude = keepOffloaded && offloaded.Count > 0 ? $"NOT {offloads.BelongsToOffloadedSql(entity)}" : null;
+            var exclude = keepOffloaded && offloaded.Count > 0 ? $"NOT {_offloads.BelongsToOffloadedSql(entity)}" : null;
             await RestoreEntityAsync(entity, scope, request, exclude, result, cancellationToken);
-            Log.RestoreEntityFinished(logger, entity.Name, scope.Kind == ScopeKind.All ? "all" : $"{scope.Kind.ToString().ToLowerInvariant()} {scope.Id}",
+            Log.RestoreEntityFinished(_logger, entity.Name, scope.Kind == ScopeKind.All ? "all" : $"{scope.Kind.ToString().ToLowerInvariant()} {scope.Id}",
                 request.DryRun ? ", dry run" : string.Empty, result.Written, result.Skipped);
         }
 
@@ -165,7 +154,7 @@ public sealed class RestoreService
             report.OffloadedRestored = offloaded.Count;
         }
 
-        report.DurationMs = timeProvider.GetElapsedTime(started).TotalMilliseconds;
+        report.DurationMs = _timeProvider.GetElapsedTime(started).TotalMilliseconds;
         return report;
     }
 
@@ -177,12 +166,12 @@ public sealed class RestoreService
     private async Task SettleOffloadedAsync(
         List<(string SessionId, string UserId, DateTimeOffset OffloadedAt)> offloaded, bool keep, RestoreReport report, CancellationToken cancellationToken)
     {
-        var database = redis.GetDatabase();
+        var database = _redis.Connection.GetDatabase();
         if (keep)
         {
-            await redisCalls.RunAsync(
+            await _redis.Calls.RunAsync(
                 ct => Task.WhenAll(offloaded.Select(o => database.HashSetAsync(
-                    layout.OffloadMarkerKey(o.UserId), o.SessionId, o.OffloadedAt.ToUnixTimeMilliseconds()))).WaitAsync(ct),
+                    _redis.Layout.OffloadMarkerKey(o.UserId), o.SessionId, o.OffloadedAt.ToUnixTimeMilliseconds()))).WaitAsync(ct),
                 cancellationToken);
             report.OffloadedKept = offloaded.Count;
             return;
@@ -195,28 +184,28 @@ public sealed class RestoreService
 
         // Only sessions the archive still holds came back: an offloaded session whose rows are gone keeps its marker and
         // ledger row, so verify goes on reporting it as offloaded-but-missing instead of the evidence disappearing.
-        var held = await postgresCalls.RunAsync(ct => offloads.ArchivedSessionsAsync([.. offloaded.Select(o => o.SessionId)], ct), cancellationToken);
+        var held = await _postgres.Calls.RunAsync(ct => _offloads.ArchivedSessionsAsync([.. offloaded.Select(o => o.SessionId)], ct), cancellationToken);
         var restored = offloaded.Where(o => held.Contains(o.SessionId)).ToList();
-        await redisCalls.RunAsync(
-            ct => Task.WhenAll(restored.Select(o => database.HashDeleteAsync(layout.OffloadMarkerKey(o.UserId), o.SessionId))).WaitAsync(ct),
+        await _redis.Calls.RunAsync(
+            ct => Task.WhenAll(restored.Select(o => database.HashDeleteAsync(_redis.Layout.OffloadMarkerKey(o.UserId), o.SessionId))).WaitAsync(ct),
             cancellationToken);
-        await postgresCalls.RunAsync(ct => offloads.ForgetAsync([.. restored.Select(o => o.SessionId)], ct), cancellationToken);
+        await _postgres.Calls.RunAsync(ct => _offloads.ForgetAsync([.. restored.Select(o => o.SessionId)], ct), cancellationToken);
         report.OffloadedRestored = restored.Count;
-        Log.OffloadMarkersCleared(logger, restored.Count);
+        Log.OffloadMarkersCleared(_logger, restored.Count);
     }
 
     private async Task RestoreEntityAsync(
         EntityDescriptor entity, ArchiveScope scope, RestoreRequest request, string? exclude, EntityRestoreResult result, CancellationToken cancellationToken)
     {
-        var database = redis.GetDatabase();
-        await foreach (var rows in ArchivedRows.PagesAsync(dataSource, postgresCalls, entity, schemas, scope, request.BatchSize, idsOnly: false, cancellationToken, whereSql: exclude))
+        var database = _redis.Connection.GetDatabase();
+        await foreach (var rows in ArchivedRows.PagesAsync(_postgres, entity, scope, request.BatchSize, cancellationToken, whereSql: exclude))
         {
             result.Rows += rows.Count;
-            var records = rows.Select(r => (Id: (string)r[0]!, Record: ArchivedRecordFields.From(entity, r))).ToList();
+            var records = rows.Select(r => (r.Id, Record: ArchivedRecordFields.From(r))).ToList();
             if (request.DryRun)
             {
-                var index = layout.ChangeIndexKey(entity);
-                var scores = await redisCalls.RunAsync(
+                var index = _redis.Layout.ChangeIndexKey(entity);
+                var scores = await _redis.Calls.RunAsync(
                     ct => Task.WhenAll(records.Select(r => database.SortedSetScoreAsync(index, r.Id))).WaitAsync(ct), cancellationToken);
                 var wouldWrite = scores.Select((score, i) => score is not { } current || current < records[i].Record.UpdatedAtMs).Count(w => w);
                 result.Written += wouldWrite;
@@ -225,12 +214,12 @@ public sealed class RestoreService
             else
             {
                 // A retry rewrites the same versions: onlyIfNewer makes it a no-op for the ones already written.
-                var outcomes = await redisCalls.RunAsync(
+                var outcomes = await _redis.Calls.RunAsync(
                     ct =>
                     {
                         var batch = database.CreateBatch();
                         var writes = records
-                            .Select(r => RefusableAsync(writer.WriteAsync(batch, entity, r.Id, r.Record.Fields, r.Record.UpdatedAtMs, WriteMode.Replace, onlyIfNewer: true)))
+                            .Select(r => RefusableAsync(_writer.WriteAsync(batch, entity, r.Id, r.Record.Fields, r.Record.UpdatedAtMs, WriteMode.Replace, onlyIfNewer: true)))
                             .ToArray();
                         batch.Execute();
                         return Task.WhenAll(writes).WaitAsync(ct);
@@ -247,7 +236,7 @@ public sealed class RestoreService
                             result.Refusals.Add(new RestoreRefusal(records[i].Id, refusal));
                         }
 
-                        Log.RestoreRecordRefused(logger, entity.Name, records[i].Id, refusal);
+                        Log.RestoreRecordRefused(_logger, entity.Name, records[i].Id, refusal);
                     }
                     else if (outcome.Written)
                     {

@@ -20,6 +20,7 @@ internal interface IArchiveSafetyCheck
 
 /// <summary>The real check against PostgreSQL's catalogs (see <see cref="IArchiveSafetyCheck"/>).</summary>
 internal sealed class ArchiveSafetyCheck(
+    EntityCatalog entities,
     NpgsqlDataSource dataSource,
     SchemaNames schemas,
     IOptions<SecurityOptions> options,
@@ -55,7 +56,7 @@ internal sealed class ArchiveSafetyCheck(
                     Parameters =
                     {
                         new() { Value = schemas.TargetName },
-                        new() { Value = EntityCatalog.All.Select(e => e.Table).ToArray() },
+                        new() { Value = entities.All.Select(e => e.Table).ToArray() },
                     },
                 },
                 // auth tables the connected role may read (any column).

@@ -37,7 +37,7 @@ internal sealed class PageWriter(
         CancellationToken cancellationToken)
     {
         var sql = EntitySql.For(entity, schemas);
-        rows = DedupeNewest(entity, rows, out var superseded);
+        rows = DedupeNewest(rows, out var superseded);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
@@ -217,7 +217,7 @@ internal sealed class PageWriter(
             await importer.StartRowAsync(cancellationToken);
             for (var i = 0; i < types.Length; i++)
             {
-                var value = row.Values[i];
+                var value = row.Row[i];
                 if (value is null)
                 {
                     await importer.WriteNullAsync(cancellationToken);
@@ -301,15 +301,14 @@ internal sealed class PageWriter(
     /// One row per id, the newest <c>updated_at</c> winning. A page read from one change index cannot repeat an id,
     /// so this normally returns the list as it is; it guards callers that assemble pages themselves (replay, tests).
     /// </summary>
-    internal static IReadOnlyList<MappedRow> DedupeNewest(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, out int superseded)
+    internal static IReadOnlyList<MappedRow> DedupeNewest(IReadOnlyList<MappedRow> rows, out int superseded)
     {
-        var updatedAt = entity.FieldIndex["updatedAt"];
         var positions = new Dictionary<string, int>(rows.Count, StringComparer.Ordinal);
         List<MappedRow>? unique = null;
         superseded = 0;
         for (var i = 0; i < rows.Count; i++)
         {
-            var id = (string)rows[i].Values[0]!;
+            var id = rows[i].Row.Id;
             if (!positions.TryGetValue(id, out var at))
             {
                 positions[id] = unique?.Count ?? i;
@@ -319,7 +318,7 @@ internal sealed class PageWriter(
 
             unique ??= [.. rows.Take(i)];
             superseded++;
-            if ((DateTime)rows[i].Values[updatedAt]! > (DateTime)unique[at].Values[updatedAt]!)
+            if (rows[i].Row.UpdatedAt > unique[at].Row.UpdatedAt)
             {
                 unique[at] = rows[i];
             }

@@ -92,12 +92,12 @@ public sealed record ArchiveScope(ScopeKind Kind, string? Id)
     /// <summary>The parent columns of <paramref name="entity"/> whose parent is the root or reaches it.</summary>
     internal static IEnumerable<(string Column, string Field, EntityDescriptor Parent)> ParentPaths(EntityDescriptor entity, EntityDescriptor root) =>
         entity.Parents
-            .Select(p => (Column: p.Key, Parent: EntityCatalog.Find(p.Value)!))
+            .Select(p => (Column: p.Key, Parent: EntityCatalog.Default.Find(p.Value)!))
             .Where(p => p.Parent == root || ReachesRoot(p.Parent, root))
             .Select(p => (p.Column, entity.Columns.First(c => c.Column == p.Column).Field, p.Parent));
 
     private static bool ReachesRoot(EntityDescriptor entity, EntityDescriptor root) =>
-        entity == root || entity.Parents.Values.Any(p => EntityCatalog.Find(p) is { } parent && ReachesRoot(parent, root));
+        entity == root || entity.Parents.Values.Any(p => EntityCatalog.Default.Find(p) is { } parent && ReachesRoot(parent, root));
 }
 
 /// <summary>

@@ -1,13 +1,14 @@
 using System.Runtime.CompilerServices;
 using NexusArchive.Core.Entities;
+using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Sink;
 using Npgsql;
 
 namespace NexusArchive.Core.Verification;
 
 /// <summary>
-/// Reads archive rows into the same value shape <see cref="Mapping.RecordMapper"/> produces (one value per
-/// descriptor column, then <c>extra</c>), so a row and a mapped Redis record can be hashed and compared alike.
+/// Reads archive rows as the <see cref="ArchiveRow"/> <see cref="Mapping.RecordMapper"/> produces, so a row and a
+/// mapped Redis record can be hashed and compared alike.
 /// </summary>
 internal static class ArchivedRows
 {
@@ -19,7 +20,7 @@ internal static class ArchivedRows
     public static string Table(EntityDescriptor entity, SchemaNames schemas) => $"{schemas.Target}.{entity.Table}";
 
     /// <summary>Reads the current row (selected with <see cref="ColumnList"/>) starting at ordinal <paramref name="offset"/>.</summary>
-    public static object?[] Read(NpgsqlDataReader reader, EntityDescriptor entity, int offset = 0)
+    public static ArchiveRow Read(NpgsqlDataReader reader, EntityDescriptor entity, int offset = 0)
     {
         var columns = entity.Columns;
         var values = new object?[columns.Count + 1];
@@ -36,37 +37,56 @@ internal static class ArchivedRows
 
         var extra = offset + columns.Count;
         values[columns.Count] = reader.IsDBNull(extra) ? null : reader.GetString(extra);
-        return values;
+        return new ArchiveRow(entity, values);
     }
 
     /// <summary>
     /// Streams the archived rows of one entity within a scope in id order, one keyset page at a time
     /// (<c>WHERE id &gt; last ORDER BY id LIMIT n</c>): memory stays one page however large the archive.
-    /// With <paramref name="idsOnly"/> each row is just <c>[id]</c> (or <c>[id, flag]</c> with <paramref name="flagSql"/>, a
-    /// boolean SQL expression over the table); otherwise the shape of <see cref="Read"/>. <paramref name="whereSql"/>
-    /// narrows the rows further (a boolean SQL expression over the unaliased table).
+    /// <paramref name="whereSql"/> narrows the rows further (a boolean SQL expression over the unaliased table).
     /// </summary>
-    public static async IAsyncEnumerable<List<object?[]>> PagesAsync(
-        NpgsqlDataSource dataSource,
-        Resilience.PostgresCalls calls,
+    public static IAsyncEnumerable<List<ArchiveRow>> PagesAsync(
+        PostgresAccess postgres,
         EntityDescriptor entity,
-        SchemaNames schemas,
         ArchiveScope scope,
         int batchSize,
-        bool idsOnly,
-        [EnumeratorCancellation] CancellationToken cancellationToken,
-        string? whereSql = null,
-        string? flagSql = null)
+        CancellationToken cancellationToken,
+        string? whereSql = null) =>
+        KeysetPagesAsync(postgres, entity, scope, batchSize, ColumnList(entity), whereSql, reader => Read(reader, entity), row => row.Id, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="PagesAsync"/>, but each row is only its id and <paramref name="flagSql"/> (a boolean SQL
+    /// expression over the table) evaluated for it.
+    /// </summary>
+    public static IAsyncEnumerable<List<(string Id, bool Flag)>> FlaggedIdPagesAsync(
+        PostgresAccess postgres,
+        EntityDescriptor entity,
+        ArchiveScope scope,
+        int batchSize,
+        string flagSql,
+        CancellationToken cancellationToken) =>
+        KeysetPagesAsync<(string Id, bool Flag)>(
+            postgres, entity, scope, batchSize, $"id, {flagSql}", null, reader => (reader.GetString(0), reader.GetBoolean(1)), row => row.Id, cancellationToken);
+
+    private static async IAsyncEnumerable<List<T>> KeysetPagesAsync<T>(
+        PostgresAccess postgres,
+        EntityDescriptor entity,
+        ArchiveScope scope,
+        int batchSize,
+        string columns,
+        string? whereSql,
+        Func<NpgsqlDataReader, T> read,
+        Func<T, string> idOf,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var columns = idsOnly ? flagSql is null ? "id" : $"id, {flagSql}" : ColumnList(entity);
-        var sql = $"SELECT {columns} FROM {Table(entity, schemas)} WHERE id > $1 AND {scope.SqlFilter(entity, schemas, "$3")}"
+        var sql = $"SELECT {columns} FROM {Table(entity, postgres.Schemas)} WHERE id > $1 AND {scope.SqlFilter(entity, postgres.Schemas, "$3")}"
             + (whereSql is null ? string.Empty : $" AND {whereSql}") + " ORDER BY id LIMIT $2";
         var last = string.Empty;
         while (true)
         {
             // Each page is one read, retried as a whole through the nexus-postgres pipeline.
             var after = last;
-            var rows = await calls.RunAsync(ct => ReadPageAsync(after, ct), cancellationToken);
+            var rows = await postgres.Calls.RunAsync(ct => ReadPageAsync(after, ct), cancellationToken);
 
             if (rows.Count == 0)
             {
@@ -79,37 +99,23 @@ internal static class ArchivedRows
                 yield break;
             }
 
-            last = (string)rows[^1][0]!;
+            last = idOf(rows[^1]);
         }
 
-        async Task<List<object?[]>> ReadPageAsync(string after, CancellationToken ct)
+        async Task<List<T>> ReadPageAsync(string after, CancellationToken ct)
         {
-            var rows = new List<object?[]>(batchSize);
-            await using var command = dataSource.CreateCommand(sql);
+            var rows = new List<T>(batchSize);
+            await using var command = postgres.DataSource.CreateCommand(sql);
             command.Parameters.Add(new() { Value = after });
             command.Parameters.Add(new() { Value = batchSize });
             command.Parameters.Add(new() { Value = (object?)scope.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                rows.Add(!idsOnly ? Read(reader, entity) : flagSql is null ? [reader.GetString(0)] : [reader.GetString(0), reader.GetBoolean(1)]);
+                rows.Add(read(reader));
             }
 
             return rows;
         }
-    }
-
-    /// <summary>Position of a column in the value array (e.g. <c>updated_at</c>).</summary>
-    public static int IndexOf(EntityDescriptor entity, string column)
-    {
-        for (var i = 0; i < entity.Columns.Count; i++)
-        {
-            if (entity.Columns[i].Column == column)
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 }

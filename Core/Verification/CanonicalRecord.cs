@@ -18,21 +18,15 @@ internal static class CanonicalRecord
 {
     private static readonly long s_unixEpochTicks = DateTime.UnixEpoch.Ticks;
 
-    /// <summary>SHA-256 over the canonical values: one per column of <paramref name="entity"/>, then <c>extra</c>.</summary>
-    public static byte[] Hash(EntityDescriptor entity, IReadOnlyList<object?> values)
+    /// <summary>SHA-256 over the row's canonical values: one per column of its entity, then <c>extra</c>.</summary>
+    public static byte[] Hash(ArchiveRow row)
     {
-        ArgumentNullException.ThrowIfNull(entity);
-        ArgumentNullException.ThrowIfNull(values);
-        if (values.Count != entity.Columns.Count + 1)
-        {
-            throw new ArgumentException($"Expected {entity.Columns.Count + 1} values for {entity.Name}, got {values.Count}.", nameof(values));
-        }
-
+        var columns = row.Entity.Columns;
         var buffer = new ArrayBufferWriter<byte>(256);
-        for (var i = 0; i < values.Count; i++)
+        for (var i = 0; i < row.Count; i++)
         {
-            var kind = i < entity.Columns.Count ? entity.Columns[i].Kind : ColumnKind.JsonObject;
-            var text = Canonical(kind, values[i]);
+            var kind = i < columns.Count ? columns[i].Kind : ColumnKind.JsonObject; // extra is jsonb
+            var text = Canonical(kind, row[i]);
             if (text is null)
             {
                 buffer.Write([(byte)0]);

@@ -28,6 +28,7 @@ namespace NexusArchive.Core.Verification;
 /// </summary>
 public sealed class IncrementalVerifyService
 {
+    private readonly EntityCatalog _entities;
     private readonly RecordChecker _checker;
     private readonly RecordKeyScanner _scanner;
     private readonly IChangeSource _source;
@@ -38,6 +39,7 @@ public sealed class IncrementalVerifyService
     private readonly ILogger<IncrementalVerifyService> _logger;
 
     internal IncrementalVerifyService(
+        EntityCatalog entities,
         RecordChecker checker,
         RecordKeyScanner scanner,
         IChangeSource source,
@@ -47,6 +49,7 @@ public sealed class IncrementalVerifyService
         ArchiveMetrics metrics,
         ILogger<IncrementalVerifyService> logger)
     {
+        _entities = entities;
         _checker = checker;
         _scanner = scanner;
         _source = source;
@@ -71,7 +74,7 @@ public sealed class IncrementalVerifyService
         }
 
         var settings = _options.Value;
-        var entities = EntityCatalog.Resolve(request.Entities is { Count: > 0 } ? request.Entities : settings.Entities);
+        var entities = _entities.Resolve(request.Entities is { Count: > 0 } ? request.Entities : settings.Entities);
         var started = _timeProvider.GetTimestamp();
         var record = new VerificationRecord { Kind = VerificationKinds.Incremental, Trigger = request.Trigger, StartedAt = _timeProvider.GetUtcNow() };
         var report = new IncrementalVerifyReport { Trigger = request.Trigger, StartedAt = record.StartedAt };

@@ -100,7 +100,7 @@ internal sealed class RecordChecker(
             },
             cancellationToken);
 
-        var chunk = new List<(string Id, byte[] Member, double? Score, object?[]? Values)>(members.Count);
+        var chunk = new List<(string Id, byte[] Member, double? Score, ArchiveRow? Mapped)>(members.Count);
         for (var i = 0; i < members.Count; i++)
         {
             var fields = isHash[i] ? hashes[i].Result : [];
@@ -118,7 +118,7 @@ internal sealed class RecordChecker(
 
             var score = scores[i].Result;
             var (row, _) = mapper.Map(entity, new SourceRecord(new ChangeEntry(members[i], score ?? 0), fields), due.LatestAllowed);
-            chunk.Add((id, members[i], score, row?.Values));
+            chunk.Add((id, members[i], score, row?.Row));
         }
 
         if (chunk.Count == 0)
@@ -127,18 +127,17 @@ internal sealed class RecordChecker(
         }
 
         result.RedisRecords += chunk.Count;
-        var updatedAt = ArchivedRows.IndexOf(entity, "updated_at");
         var (rows, deadLettered) = await postgresCalls.RunAsync(
             ct => LookUpAsync(entity, chunk.Select(c => c.Id).ToArray(), chunk.Select(c => c.Member).ToArray(), ct), cancellationToken);
-        foreach (var (id, member, score, values) in chunk)
+        foreach (var (id, member, score, mapped) in chunk)
         {
-            var row = rows.GetValueOrDefault(id);
+            ArchiveRow? archived = rows.TryGetValue(id, out var row) ? row : null;
             var facts = new RecordFacts(
-                InPostgres: row is not null,
-                RedisHash: values is null ? null : CanonicalRecord.Hash(entity, values),
-                PostgresHash: row is null ? null : CanonicalRecord.Hash(entity, row),
-                RedisUpdatedUs: values?[updatedAt] is DateTime r ? CanonicalRecord.Microseconds(r) : null,
-                PostgresUpdatedUs: row?[updatedAt] is DateTime p ? CanonicalRecord.Microseconds(p) : null,
+                InPostgres: archived is not null,
+                RedisHash: mapped is { } m ? CanonicalRecord.Hash(m) : null,
+                PostgresHash: archived is { } a ? CanonicalRecord.Hash(a) : null,
+                RedisUpdatedUs: mapped?.UpdatedAt is { } r ? CanonicalRecord.Microseconds(r) : null,
+                PostgresUpdatedUs: archived?.UpdatedAt is { } p ? CanonicalRecord.Microseconds(p) : null,
                 Indexed: score is not null,
                 Due: score is { } s && due.IsDue(s, member),
                 DeadLettered: deadLettered.Contains(member));
@@ -150,7 +149,7 @@ internal sealed class RecordChecker(
         return chunk.Count;
     }
 
-    private async Task<(Dictionary<string, object?[]> Rows, HashSet<byte[]> DeadLettered)> LookUpAsync(
+    private async Task<(Dictionary<string, ArchiveRow> Rows, HashSet<byte[]> DeadLettered)> LookUpAsync(
         EntityDescriptor entity, string[] ids, byte[][] members, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -166,11 +165,11 @@ internal sealed class RecordChecker(
             },
         };
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        var rows = new Dictionary<string, object?[]>(StringComparer.Ordinal);
+        var rows = new Dictionary<string, ArchiveRow>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var values = ArchivedRows.Read(reader, entity);
-            rows[(string)values[0]!] = values;
+            var row = ArchivedRows.Read(reader, entity);
+            rows[row.Id] = row;
         }
 
         await reader.NextResultAsync(cancellationToken);

@@ -3,9 +3,7 @@ using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Diagnostics;
 using NexusArchive.Core.Entities;
-using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
-using Npgsql;
 using StackExchange.Redis;
 
 namespace NexusArchive.Core.Verification;
@@ -28,15 +26,12 @@ namespace NexusArchive.Core.Verification;
 /// </summary>
 public sealed class VerifyService
 {
-    private readonly IConnectionMultiplexer _redis;
-    private readonly NpgsqlDataSource _dataSource;
+    private readonly EntityCatalog _entities;
+    private readonly RedisAccess _redis;
+    private readonly PostgresAccess _postgres;
     private readonly RecordChecker _checker;
     private readonly RecordKeyScanner _scanner;
-    private readonly RedisCalls _redisCalls;
-    private readonly PostgresCalls _postgresCalls;
     private readonly IChangeSource _source;
-    private readonly RedisLayout _layout;
-    private readonly SchemaNames _schemas;
     private readonly VerificationRecorder _recorder;
     private readonly OffloadLedger _offloads;
     private readonly TimeProvider _timeProvider;
@@ -44,30 +39,24 @@ public sealed class VerifyService
     private readonly ILogger<VerifyService> _logger;
 
     internal VerifyService(
-        IConnectionMultiplexer redis,
-        NpgsqlDataSource dataSource,
+        EntityCatalog entities,
+        RedisAccess redis,
+        PostgresAccess postgres,
         RecordChecker checker,
         RecordKeyScanner scanner,
-        RedisCalls redisCalls,
-        PostgresCalls postgresCalls,
         IChangeSource source,
-        RedisLayout layout,
-        SchemaNames schemas,
         VerificationRecorder recorder,
         OffloadLedger offloads,
         TimeProvider timeProvider,
         ArchiveMetrics metrics,
         ILogger<VerifyService> logger)
     {
+        _entities = entities;
         _redis = redis;
-        _dataSource = dataSource;
+        _postgres = postgres;
         _checker = checker;
         _scanner = scanner;
-        _redisCalls = redisCalls;
-        _postgresCalls = postgresCalls;
         _source = source;
-        _layout = layout;
-        _schemas = schemas;
         _recorder = recorder;
         _offloads = offloads;
         _timeProvider = timeProvider;
@@ -95,7 +84,7 @@ public sealed class VerifyService
         }
 
         var scope = request.UserId is { } u ? ArchiveScope.ForUser(u) : request.SessionId is { } s ? ArchiveScope.ForSession(s) : ArchiveScope.All;
-        var entities = EntityCatalog.Resolve(request.Entities).Where(scope.Includes).ToList();
+        var entities = _entities.Resolve(request.Entities).Where(scope.Includes).ToList();
         var started = _timeProvider.GetTimestamp();
         var record = new VerificationRecord
         {
@@ -133,7 +122,7 @@ public sealed class VerifyService
     {
         var redisNow = await _source.GetServerTimeAsync(cancellationToken);
         var matcher = scope.CreateMatcher();
-        await _postgresCalls.RunAsync(ct => PreloadScopeAsync(scope, matcher, ct), cancellationToken);
+        await _postgres.Calls.RunAsync(ct => PreloadScopeAsync(scope, matcher, ct), cancellationToken);
 
         var sessionCounts = scope.Kind != ScopeKind.All && entities.Contains(EntityCatalog.Message)
             ? new Dictionary<string, long>(StringComparer.Ordinal)
@@ -157,7 +146,7 @@ public sealed class VerifyService
 
         if (sessionCounts is not null)
         {
-            var archived = await _postgresCalls.RunAsync(ct => CountMessagesPerSessionAsync(scope, ct), cancellationToken);
+            var archived = await _postgres.Calls.RunAsync(ct => CountMessagesPerSessionAsync(scope, ct), cancellationToken);
             report.SessionMessageCounts.AddRange(sessionCounts.Keys.Union(archived.Keys, StringComparer.Ordinal)
                 .Order(StringComparer.Ordinal)
                 .Select(id => new SessionMessageCount(id, sessionCounts.GetValueOrDefault(id), archived.GetValueOrDefault(id))));
@@ -205,17 +194,16 @@ public sealed class VerifyService
     private async Task VerifyPostgresSideAsync(
         EntityDescriptor entity, ArchiveScope scope, VerifyRequest request, EntityVerifyResult result, CancellationToken cancellationToken)
     {
-        var database = _redis.GetDatabase();
+        var database = _redis.Connection.GetDatabase();
         // Rows only in PostgreSQL are expected either way; those of an offloaded session are told apart (flag column).
-        await foreach (var rows in ArchivedRows.PagesAsync(
-            _dataSource, _postgresCalls, entity, _schemas, scope, request.BatchSize, idsOnly: true, cancellationToken, flagSql: _offloads.BelongsToOffloadedSql(entity)))
+        await foreach (var rows in ArchivedRows.FlaggedIdPagesAsync(_postgres, entity, scope, request.BatchSize, _offloads.BelongsToOffloadedSql(entity), cancellationToken))
         {
-            var ids = rows.Select(r => (string)r[0]!).ToList();
+            var ids = rows.Select(r => r.Id).ToList();
             result.PostgresRows += ids.Count;
-            var exists = await _redisCalls.RunAsync(
+            var exists = await _redis.Calls.RunAsync(
                 async ct =>
                 {
-                    var exists = ids.Select(id => database.KeyExistsAsync(_layout.RecordKey(entity, id))).ToArray();
+                    var exists = ids.Select(id => database.KeyExistsAsync(_redis.Layout.RecordKey(entity, id))).ToArray();
                     await Task.WhenAll(exists).WaitAsync(ct);
                     return exists;
                 },
@@ -224,13 +212,13 @@ public sealed class VerifyService
             {
                 if (!exists[i].Result)
                 {
-                    result.Add((bool)rows[i][1]! ? VerifyCategory.Offloaded : VerifyCategory.OnlyInPostgres, ids[i], request.SamplesPerCategory);
+                    result.Add(rows[i].Flag ? VerifyCategory.Offloaded : VerifyCategory.OnlyInPostgres, ids[i], request.SamplesPerCategory);
                 }
             }
         }
 
         // An offloaded session's rows are its only copy: fewer now than when it left Redis is the worst gap there is.
-        foreach (var shortfall in await _postgresCalls.RunAsync(ct => _offloads.ShortfallsAsync(entity, scope, ct), cancellationToken))
+        foreach (var shortfall in await _postgres.Calls.RunAsync(ct => _offloads.ShortfallsAsync(entity, scope, ct), cancellationToken))
         {
             result.Add(VerifyCategory.OffloadedMissing, $"session {shortfall.SessionId} ({shortfall.Archived} of {shortfall.Recorded} archived)",
                 request.SamplesPerCategory, shortfall.Recorded - shortfall.Archived);
@@ -248,14 +236,14 @@ public sealed class VerifyService
             return;
         }
 
-        var parents = EntityCatalog.All
-            .Where(e => e != root && scope.Includes(e) && EntityCatalog.All.Any(child => child.Parents.Values.Contains(e.Name)))
+        var parents = _entities.All
+            .Where(e => e != root && scope.Includes(e) && _entities.All.Any(child => child.Parents.Values.Contains(e.Name)))
             .ToList();
         foreach (var entity in parents)
         {
             var ids = new List<string>();
-            await using var command = _dataSource.CreateCommand(
-                $"SELECT id FROM {ArchivedRows.Table(entity, _schemas)} WHERE {scope.SqlFilter(entity, _schemas, "$1")}");
+            await using var command = _postgres.DataSource.CreateCommand(
+                $"SELECT id FROM {ArchivedRows.Table(entity, _postgres.Schemas)} WHERE {scope.SqlFilter(entity, _postgres.Schemas, "$1")}");
             command.Parameters.Add(new() { Value = scope.Id! });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -270,8 +258,8 @@ public sealed class VerifyService
     private async Task<Dictionary<string, long>> CountMessagesPerSessionAsync(ArchiveScope scope, CancellationToken cancellationToken)
     {
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        await using var command = _dataSource.CreateCommand(
-            $"SELECT session_id, count(*) FROM {ArchivedRows.Table(EntityCatalog.Message, _schemas)} WHERE {scope.SqlFilter(EntityCatalog.Message, _schemas, "$1")} GROUP BY session_id");
+        await using var command = _postgres.DataSource.CreateCommand(
+            $"SELECT session_id, count(*) FROM {ArchivedRows.Table(EntityCatalog.Message, _postgres.Schemas)} WHERE {scope.SqlFilter(EntityCatalog.Message, _postgres.Schemas, "$1")} GROUP BY session_id");
         command.Parameters.Add(new() { Value = scope.Id! });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

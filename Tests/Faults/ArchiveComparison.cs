@@ -64,7 +64,7 @@ public static class ArchiveComparison
         var report = new ComparisonReport();
         var mapper = harness.Services.GetRequiredService<RecordMapper>();
         var latestAllowed = DateTimeOffset.FromUnixTimeMilliseconds(await harness.RedisNowMsAsync()) + TimeSpan.FromDays(1);
-        foreach (var entity in entities.Length == 0 ? EntityCatalog.All : entities)
+        foreach (var entity in entities.Length == 0 ? EntityCatalog.Default.All : entities)
         {
             await CompareEntityAsync(harness, mapper, entity, latestAllowed, report);
         }
@@ -105,7 +105,7 @@ public static class ArchiveComparison
                 var (row, deadLetter) = mapper.Map(entity, record, latestAllowed);
                 if (row is not null)
                 {
-                    expected[key] = (Hash(entity, row.Values), (DateTime)row.Values[entity.Columns.Count - 2]!);
+                    expected[key] = (Hash(row.Row), row.Row.UpdatedAt!.Value);
                     report.Outcomes[chunk[i].DisplayId] = (ExpectedOutcome.Row, null);
                 }
                 else
@@ -130,11 +130,12 @@ public static class ArchiveComparison
                     values[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
                 }
 
-                var key = Convert.ToHexString(Encoding.UTF8.GetBytes((string)values[0]!));
-                if (!actual.TryAdd(key, (Hash(entity, values), (DateTime)values[entity.Columns.Count - 2]!)))
+                var row = new ArchiveRow(entity, values);
+                var key = Convert.ToHexString(Encoding.UTF8.GetBytes(row.Id));
+                if (!actual.TryAdd(key, (Hash(row), row.UpdatedAt!.Value)))
                 {
                     report.Duplicated++;
-                    report.Problems.Add($"{entity.Name} {values[0]}: stored twice");
+                    report.Problems.Add($"{entity.Name} {row.Id}: stored twice");
                 }
             }
         }
@@ -200,13 +201,13 @@ public static class ArchiveComparison
     private static string Shorten(string id) => id.Length > 40 ? id[..40] + "…" : id;
 
     /// <summary>SHA-256 over every column value, normalised so the mapper's values and PostgreSQL's compare equal.</summary>
-    private static string Hash(EntityDescriptor entity, object?[] values)
+    private static string Hash(ArchiveRow row)
     {
         var text = new StringBuilder();
-        for (var i = 0; i < values.Length; i++)
+        for (var i = 0; i < row.Count; i++)
         {
-            var kind = i < entity.Columns.Count ? entity.Columns[i].Kind : ColumnKind.JsonObject;
-            text.Append(Normalise(kind, values[i])).Append('\u001F');
+            var kind = i < row.Entity.Columns.Count ? row.Entity.Columns[i].Kind : ColumnKind.JsonObject;
+            text.Append(Normalise(kind, row[i])).Append('\u001F');
         }
 
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));

@@ -27,31 +27,32 @@ internal static class FaultKit
     {
         var now = await harness.RedisNowMsAsync();
         var start = now - 300_000;
-        var batch = harness.Redis.CreateBatch();
-        var pending = new List<Task>();
         var users = Math.Max(1, messages / 100);
         var sessions = Math.Max(1, messages / 20);
-        for (var u = 0; u < users; u++)
+        await harness.WritePipelinedAsync(batch =>
         {
-            pending.Add(harness.Writer.WriteAsync(batch, EntityCatalog.User, $"u{tag}-{u}", Fields(("email", $"u{u}@example.com"), ("displayName", $"User {u}"), ("createdAt", Ms(start))), start + u));
-        }
+            var pending = new List<Task>();
+            for (var u = 0; u < users; u++)
+            {
+                pending.Add(harness.Writer.WriteAsync(batch, EntityCatalog.User, $"u{tag}-{u}", Fields(("email", $"u{u}@example.com"), ("displayName", $"User {u}"), ("createdAt", Ms(start))), start + u));
+            }
 
-        for (var s = 0; s < sessions; s++)
-        {
-            pending.Add(harness.Writer.WriteAsync(batch, EntityCatalog.Session, $"s{tag}-{s}", Fields(("userId", $"u{tag}-{s % users}"), ("title", $"Session {s}"), ("createdAt", Ms(start))), start + s));
-        }
+            for (var s = 0; s < sessions; s++)
+            {
+                pending.Add(harness.Writer.WriteAsync(batch, EntityCatalog.Session, $"s{tag}-{s}", Fields(("userId", $"u{tag}-{s % users}"), ("title", $"Session {s}"), ("createdAt", Ms(start))), start + s));
+            }
 
-        for (var m = 0; m < messages; m++)
-        {
-            var at = start + (m * 250_000L / messages);
-            pending.Add(harness.Writer.WriteAsync(batch, EntityCatalog.Message, $"m{tag}-{m:D6}", Fields(
-                ("sessionId", $"s{tag}-{m % sessions}"), ("userId", $"u{tag}-{m % users}"), ("role", m % 2 == 0 ? "user" : "assistant"),
-                ("content", $"message {m} ✓ — {new string('x', m % 50)}"), ("tokenCount", (m % 700).ToString(CultureInfo.InvariantCulture)),
-                ("metadata", $$"""{"n":{{m}},"tags":["a","b"]}"""), ("createdAt", Ms(at))), at));
-        }
+            for (var m = 0; m < messages; m++)
+            {
+                var at = start + (m * 250_000L / messages);
+                pending.Add(harness.Writer.WriteAsync(batch, EntityCatalog.Message, $"m{tag}-{m:D6}", Fields(
+                    ("sessionId", $"s{tag}-{m % sessions}"), ("userId", $"u{tag}-{m % users}"), ("role", m % 2 == 0 ? "user" : "assistant"),
+                    ("content", $"message {m} ✓ — {new string('x', m % 50)}"), ("tokenCount", (m % 700).ToString(CultureInfo.InvariantCulture)),
+                    ("metadata", $$"""{"n":{{m}},"tags":["a","b"]}"""), ("createdAt", Ms(at))), at));
+            }
 
-        batch.Execute();
-        await Task.WhenAll(pending);
+            return pending;
+        });
         return users + sessions + messages;
     }
 

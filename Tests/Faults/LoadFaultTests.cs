@@ -98,18 +98,19 @@ public sealed class LoadFaultTests(ITestOutputHelper output)
         var writes = 0;
         while (!stop.IsCancellationRequested)
         {
-            var batch = harness.Redis.CreateBatch();
-            var pending = new List<Task>();
-            for (var i = 0; i < 20; i++)
+            await harness.WritePipelinedAsync(batch =>
             {
-                var id = next > 0 && random.Next(3) == 0 ? $"{tag}-{random.Next(Math.Max(0, next - 200), next):D6}" : $"{tag}-{next++:D6}";
-                pending.Add(harness.Writer.WriteAsync(batch, EntityCatalog.Message, id, FaultKit.Fields(
-                    ("sessionId", "s-0"), ("userId", "u-0"), ("role", "user"), ("content", $"v{writes} of {id}"), ("createdAt", "1700000000000"))));
-                writes++;
-            }
+                var pending = new List<Task>();
+                for (var i = 0; i < 20; i++)
+                {
+                    var id = next > 0 && random.Next(3) == 0 ? $"{tag}-{random.Next(Math.Max(0, next - 200), next):D6}" : $"{tag}-{next++:D6}";
+                    pending.Add(harness.Writer.WriteAsync(batch, EntityCatalog.Message, id, FaultKit.Fields(
+                        ("sessionId", "s-0"), ("userId", "u-0"), ("role", "user"), ("content", $"v{writes} of {id}"), ("createdAt", "1700000000000"))));
+                    writes++;
+                }
 
-            batch.Execute();
-            await Task.WhenAll(pending);
+                return pending;
+            });
             await Task.Delay(50, CancellationToken.None);
         }
 

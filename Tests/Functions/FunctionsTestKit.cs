@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -10,7 +9,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using NexusArchive.Core.Entities;
 using NexusArchive.Functions;
 using NexusArchive.Tests.Infrastructure;
 
@@ -113,19 +111,8 @@ internal static class FunctionsTestKit
     }
 
     /// <summary>Writes <paramref name="count"/> valid messages <paramref name="ageMs"/> in the past (1 ms apart), pipelined.</summary>
-    public static async Task WriteMessagesAsync(ArchiveHarness h, int count, string prefix = "m", long ageMs = 60_000)
-    {
-        var score = await h.RedisNowMsAsync() - ageMs;
-        var batch = h.Redis.CreateBatch();
-        var writes = Enumerable.Range(0, count)
-            .Select(i => h.Writer.WriteAsync(batch, EntityCatalog.Message, $"{prefix}-{i:D6}",
-                [new("sessionId", "s-1"), new("userId", "u-1"), new("role", "user"), new("content", "hi"),
-                 new("createdAt", (score + i).ToString(CultureInfo.InvariantCulture))],
-                score + i))
-            .ToList();
-        batch.Execute();
-        await Task.WhenAll(writes);
-    }
+    public static async Task WriteMessagesAsync(ArchiveHarness h, int count, string prefix = "m", long ageMs = 60_000) =>
+        await h.WriteMessagesAsync(count, i => $"{prefix}-{i:D6}", await h.RedisNowMsAsync() - ageMs, stepMs: 1, content: _ => "hi");
 
     public static string Str(this JsonElement e, string name) => e.GetProperty(name).GetString()!;
 }

@@ -234,7 +234,8 @@ public sealed class OffloadFunctionsTests(ITestOutputHelper output)
         foreach (var session in sessions)
         {
             await h.WriteAsync(EntityCatalog.Session, session, old, ("userId", "u-1"), ("title", "a long chat"), ("createdAt", old.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-            await WriteSessionMessagesAsync(h, session, Messages, old);
+            await h.WriteMessagesAsync(Messages, i => $"{session}-m{i:D4}", old, session: session,
+                role: i => i % 2 == 0 ? "user" : "assistant", content: i => $"message {i} of a long chat, with a few dozen characters of text in it");
         }
 
         await h.RunAsync();
@@ -314,20 +315,5 @@ public sealed class OffloadFunctionsTests(ITestOutputHelper output)
         Assert.Equal(defaults.BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture), values.Str("Archive__Offload__BatchSize"));
         Assert.Equal(defaults.MaxPendingEntries.ToString(System.Globalization.CultureInfo.InvariantCulture), values.Str("Archive__Offload__MaxPendingEntries"));
         Assert.Equal(defaults.TimeBudget, TimeSpan.Parse(values.Str("Archive__Offload__TimeBudget"), System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    /// <summary><paramref name="count"/> valid messages of one session at <paramref name="atMs"/>, pipelined (ids <c>{session}-m{i:D4}</c>).</summary>
-    private static async Task WriteSessionMessagesAsync(ArchiveHarness h, string session, int count, long atMs)
-    {
-        var batch = h.Redis.CreateBatch();
-        var createdAt = atMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var writes = Enumerable.Range(0, count)
-            .Select(i => h.Writer.WriteAsync(batch, EntityCatalog.Message, $"{session}-m{i:D4}",
-                [new("sessionId", session), new("userId", "u-1"), new("role", i % 2 == 0 ? "user" : "assistant"),
-                 new("content", $"message {i} of a long chat, with a few dozen characters of text in it"), new("createdAt", createdAt)],
-                atMs))
-            .ToList();
-        batch.Execute();
-        await Task.WhenAll(writes);
     }
 }

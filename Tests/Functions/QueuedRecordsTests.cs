@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Moq;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Entities;
 using NexusArchive.Functions;
 using NexusArchive.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -117,18 +118,18 @@ public sealed class QueuedRecordsTests(ITestOutputHelper output)
     [Fact]
     public void Parse_AcceptsOneNamedRecord_AndSaysWhatIsWrongOtherwise()
     {
-        Assert.Equal([new RecordRef("user", "u-1")], RecordEventProcessor.Parse("""{"entity":"user","id":"u-1","extra":1}""").Records);
+        Assert.Equal([new RecordRef("user", "u-1")], RecordEventProcessor.Parse("""{"entity":"user","id":"u-1","extra":1}""", EntityCatalog.Default).Records);
         Assert.Equal(
             [new RecordRef("user", "u-1"), new RecordRef("message", "m-1")],
-            RecordEventProcessor.Parse("""{"records":[{"entity":"user","id":"u-1"},{"entity":"message","id":"m-1"}]}""").Records);
-        Assert.Contains("records[1]: \"entity\"", RecordEventProcessor.Parse("""{"records":[{"entity":"user","id":"u-1"},{"id":"m-1"}]}""").Problem, StringComparison.Ordinal);
-        Assert.Contains("1 to 100", RecordEventProcessor.Parse("""{"records":[]}""").Problem, StringComparison.Ordinal);
-        Assert.Contains("empty", RecordEventProcessor.Parse(" ").Problem, StringComparison.Ordinal);
-        Assert.Contains("not base64", RecordEventProcessor.Parse("eyJlbnRpdHkiOiJ1c2VyIn0=").Problem, StringComparison.Ordinal);
-        Assert.Contains("not a JSON object", RecordEventProcessor.Parse("[1]").Problem, StringComparison.Ordinal);
-        Assert.Contains("got none", RecordEventProcessor.Parse("""{"id":"u-1"}""").Problem, StringComparison.Ordinal);
-        Assert.Contains("\"id\"", RecordEventProcessor.Parse("""{"entity":"user","id":""}""").Problem, StringComparison.Ordinal);
-        Assert.Contains("\"id\"", RecordEventProcessor.Parse("""{"entity":"user","id":7}""").Problem, StringComparison.Ordinal);
+            RecordEventProcessor.Parse("""{"records":[{"entity":"user","id":"u-1"},{"entity":"message","id":"m-1"}]}""", EntityCatalog.Default).Records);
+        Assert.Contains("records[1]: \"entity\"", RecordEventProcessor.Parse("""{"records":[{"entity":"user","id":"u-1"},{"id":"m-1"}]}""", EntityCatalog.Default).Problem, StringComparison.Ordinal);
+        Assert.Contains("1 to 100", RecordEventProcessor.Parse("""{"records":[]}""", EntityCatalog.Default).Problem, StringComparison.Ordinal);
+        Assert.Contains("empty", RecordEventProcessor.Parse(" ", EntityCatalog.Default).Problem, StringComparison.Ordinal);
+        Assert.Contains("not base64", RecordEventProcessor.Parse("eyJlbnRpdHkiOiJ1c2VyIn0=", EntityCatalog.Default).Problem, StringComparison.Ordinal);
+        Assert.Contains("not a JSON object", RecordEventProcessor.Parse("[1]", EntityCatalog.Default).Problem, StringComparison.Ordinal);
+        Assert.Contains("got none", RecordEventProcessor.Parse("""{"id":"u-1"}""", EntityCatalog.Default).Problem, StringComparison.Ordinal);
+        Assert.Contains("\"id\"", RecordEventProcessor.Parse("""{"entity":"user","id":""}""", EntityCatalog.Default).Problem, StringComparison.Ordinal);
+        Assert.Contains("\"id\"", RecordEventProcessor.Parse("""{"entity":"user","id":7}""", EntityCatalog.Default).Problem, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -112,6 +112,7 @@ public sealed class ArchiveHarness : IAsyncDisposable
 
     /// <summary>The registered <see cref="ArchiveService"/>'s parts, with its own clock (the pipelines keep the real one).</summary>
     public static ArchiveService ArchiveServiceWithClock(IServiceProvider services, TimeProvider clock) => new(
+        services.GetRequiredService<EntityCatalog>(),
         services.GetRequiredService<IChangeSource>(),
         services.GetRequiredService<IArchiveSink>(),
         services.GetRequiredService<IArchiveSafetyCheck>(),
@@ -134,6 +135,34 @@ public sealed class ArchiveHarness : IAsyncDisposable
     internal Task<WriteResult> WriteMessageAsync(string id, long updatedAtMs, string content = "hello", string session = "s-1", string user = "u-1", params (string Field, string Value)[] extra) =>
         WriteAsync(EntityCatalog.Message, id, updatedAtMs,
             [("sessionId", session), ("userId", user), ("role", "user"), ("content", content), ("createdAt", updatedAtMs.ToString(CultureInfo.InvariantCulture)), .. extra]);
+
+    /// <summary>
+    /// The one way tests seed many records through the Lua writer: <paramref name="queue"/> queues writes on one batch,
+    /// the batch goes out pipelined (one round trip for thousands of writes), and this returns when every write is done.
+    /// </summary>
+    internal async Task WritePipelinedAsync(Func<IBatch, IEnumerable<Task>> queue)
+    {
+        var batch = Redis.CreateBatch();
+        var writes = queue(batch).ToList();
+        batch.Execute();
+        await Task.WhenAll(writes);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="count"/> valid messages of one session through the Lua writer, pipelined: message i has id
+    /// <paramref name="id"/>(i), role <paramref name="role"/>(i) (default <c>user</c>), content <paramref name="content"/>(i)
+    /// (none when null), and createdAt = updatedAt = <paramref name="firstAtMs"/> + i × <paramref name="stepMs"/>.
+    /// </summary>
+    internal Task WriteMessagesAsync(
+        int count, Func<int, string> id, long firstAtMs, long stepMs = 0, string session = "s-1", Func<int, string>? role = null, Func<int, string>? content = null) =>
+        WritePipelinedAsync(batch => Enumerable.Range(0, count).Select(i =>
+        {
+            var at = firstAtMs + (i * stepMs);
+            KeyValuePair<string, RedisValue>[] fields = content is null
+                ? [new("sessionId", session), new("userId", "u-1"), new("role", role?.Invoke(i) ?? "user"), new("createdAt", at.ToString(CultureInfo.InvariantCulture))]
+                : [new("sessionId", session), new("userId", "u-1"), new("role", role?.Invoke(i) ?? "user"), new("content", content(i)), new("createdAt", at.ToString(CultureInfo.InvariantCulture))];
+            return (Task)Writer.WriteAsync(batch, EntityCatalog.Message, id(i), fields, at);
+        }));
 
     /// <summary>
     /// Writes a record the way a client writing around the Lua writer does (and as records from before the writer checked

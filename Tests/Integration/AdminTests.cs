@@ -83,7 +83,7 @@ public sealed class AdminTests
 
         Assert.Empty(await KeysOfAsync(h, "u-1"));
         Assert.False(await h.Redis.KeyExistsAsync(h.Layout.OffloadMarkerKey("u-1")));
-        foreach (var entity in EntityCatalog.All)
+        foreach (var entity in EntityCatalog.Default.All)
         {
             var members = (await h.Redis.SortedSetRangeByRankAsync(h.Layout.ChangeIndexKey(entity))).Concat(await h.Redis.SortedSetRangeByRankAsync(h.Layout.LateSetKey(entity)));
             Assert.DoesNotContain(members, m => ((string)m!).StartsWith("u-1", StringComparison.Ordinal));

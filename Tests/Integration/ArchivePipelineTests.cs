@@ -16,13 +16,7 @@ public sealed class ArchivePipelineTests
     {
         await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:PageSize"] = "100");
         var score = await h.RedisNowMsAsync() - 60_000;
-        var batch = h.Redis.CreateBatch();
-        var writes = Enumerable.Range(0, 10_000)
-            .Select(i => h.Writer.WriteAsync(batch, EntityCatalog.Message, $"m-{i:D5}",
-                [new("sessionId", "s-1"), new("userId", "u-1"), new("role", "user"), new("createdAt", score.ToString(CultureInfo.InvariantCulture))], score))
-            .ToList();
-        batch.Execute();
-        await Task.WhenAll(writes);
+        await h.WriteMessagesAsync(10_000, i => $"m-{i:D5}", score);
 
         var run = await h.RunAsync("message");
 

@@ -21,7 +21,7 @@ public sealed class ArchiveScopeTests
     {
         var scope = root == "user" ? ArchiveScope.ForUser("x") : ArchiveScope.ForSession("x");
 
-        Assert.Equal(expected, scope.SqlFilter(EntityCatalog.Find(entity)!, s_schemas, "$1"));
+        Assert.Equal(expected, scope.SqlFilter(EntityCatalog.Default.Find(entity)!, s_schemas, "$1"));
     }
 
     [Fact]
@@ -29,8 +29,8 @@ public sealed class ArchiveScopeTests
     {
         var scope = ArchiveScope.ForSession("s");
 
-        Assert.Equal(["session", "message", "attachment"], EntityCatalog.All.Where(scope.Includes).Select(e => e.Name));
-        Assert.All(EntityCatalog.All, e => Assert.True(ArchiveScope.All.Includes(e)));
+        Assert.Equal(["session", "message", "attachment"], EntityCatalog.Default.All.Where(scope.Includes).Select(e => e.Name));
+        Assert.All(EntityCatalog.Default.All, e => Assert.True(ArchiveScope.All.Includes(e)));
     }
 
     [Fact]

@@ -42,7 +42,7 @@ public sealed class ArchiveServiceTests
     }
 
     private ArchiveService CreateSut() => new(
-        _source.Object, _sink.Object, Mock.Of<IArchiveSafetyCheck>(), new RecordMapper(), Options.Create(_options), _time,
+        EntityCatalog.Default, _source.Object, _sink.Object, Mock.Of<IArchiveSafetyCheck>(), new RecordMapper(), Options.Create(_options), _time,
         new ArchiveMetrics(new TestMeterFactory()), new RedisCommandMeter(new ArchiveMetrics(new TestMeterFactory())), NullLogger<ArchiveService>.Instance);
 
     private static ChangeEntry Entry(string id, double score) => new(Encoding.UTF8.GetBytes(id), score);

@@ -12,7 +12,7 @@ public sealed class ArchivedRecordFieldsTests
     {
         object?[] row = ["m-1", "s-1", "u-1", "user", string.Empty, null, 42L, "{\"a\": 1}", s_at, s_at.AddSeconds(1), s_at.AddSeconds(2), "{\"locale\": \"en-GB\", \"n\": 3}"];
 
-        var (fields, updatedAtMs) = ArchivedRecordFields.From(EntityCatalog.Message, row);
+        var (fields, updatedAtMs) = ArchivedRecordFields.From(new ArchiveRow(EntityCatalog.Message, row));
         var map = fields.ToDictionary(f => f.Key, f => (string?)f.Value);
 
         Assert.Equal(1_714_564_801_000, updatedAtMs);
@@ -34,6 +34,6 @@ public sealed class ArchivedRecordFieldsTests
     public void From_RowWithoutUpdatedAt_Throws()
     {
         object?[] row = ["u-1", null, null, null, s_at, null, null, null];
-        Assert.Throws<ArgumentException>(() => ArchivedRecordFields.From(EntityCatalog.User, row));
+        Assert.Throws<ArgumentException>(() => ArchivedRecordFields.From(new ArchiveRow(EntityCatalog.User, row)));
     }
 }

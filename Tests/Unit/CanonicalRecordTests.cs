@@ -51,9 +51,9 @@ public sealed class CanonicalRecordTests
         var at = DateTime.SpecifyKind(new DateTime(2024, 5, 1, 12, 0, 0), DateTimeKind.Utc);
         object?[] archived = ["m-1", "s-1", "u-1", "user", "hi", null, 12L, "{\"a\": 1, \"b\": 2}", at, at, null, "{\"locale\": \"en-GB\"}"];
 
-        Assert.Equal(CanonicalRecord.Hash(entity, row!.Values), CanonicalRecord.Hash(entity, archived));
+        Assert.Equal(CanonicalRecord.Hash(row!.Row), CanonicalRecord.Hash(new ArchiveRow(entity, archived)));
         archived[4] = "hi!";
-        Assert.NotEqual(CanonicalRecord.Hash(entity, row.Values), CanonicalRecord.Hash(entity, archived));
+        Assert.NotEqual(CanonicalRecord.Hash(row.Row), CanonicalRecord.Hash(new ArchiveRow(entity, archived)));
     }
 
     [Fact]
@@ -62,12 +62,12 @@ public sealed class CanonicalRecordTests
         object?[] empty = ["u-1", string.Empty, null, null, DateTime.UnixEpoch, DateTime.UnixEpoch, null, null];
         object?[] missing = ["u-1", null, null, null, DateTime.UnixEpoch, DateTime.UnixEpoch, null, null];
 
-        Assert.NotEqual(CanonicalRecord.Hash(EntityCatalog.User, empty), CanonicalRecord.Hash(EntityCatalog.User, missing));
+        Assert.NotEqual(CanonicalRecord.Hash(new ArchiveRow(EntityCatalog.User, empty)), CanonicalRecord.Hash(new ArchiveRow(EntityCatalog.User, missing)));
     }
 
     [Fact]
     public void Hash_WrongValueCount_Throws() =>
-        Assert.Throws<ArgumentException>(() => CanonicalRecord.Hash(EntityCatalog.User, ["u-1"]));
+        Assert.Throws<ArgumentException>(() => CanonicalRecord.Hash(new ArchiveRow(EntityCatalog.User, ["u-1"])));
 
     [Fact]
     public void Canonical_Integer_IsInvariantDecimal() =>

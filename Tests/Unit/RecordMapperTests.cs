@@ -46,7 +46,7 @@ public sealed class RecordMapperTests
         new RecordMapper().Map(EntityCatalog.Message, record, s_latest);
 
     private static object? Column(MappedRow row, string column) =>
-        row.Values[EntityCatalog.Message.Columns.ToList().FindIndex(c => c.Column == column)];
+        row.Row[EntityCatalog.Message.Columns.ToList().FindIndex(c => c.Column == column)];
 
     [Fact]
     public void Map_ValidMessage_MapsEveryColumnWithItsType()
@@ -60,7 +60,7 @@ public sealed class RecordMapperTests
         Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_001).UtcDateTime, Column(row!, "updated_at"));
         Assert.Equal(DateTimeKind.Utc, ((DateTime)Column(row!, "created_at")!).Kind);
         Assert.Null(Column(row!, "deleted_at"));
-        Assert.Null(row!.Values[^1]); // no extra fields
+        Assert.Null(row!.Row.Extra); // no extra fields
     }
 
     [Fact]
@@ -68,7 +68,7 @@ public sealed class RecordMapperTests
     {
         var (row, _) = Map(Message(overrides: [("pinned", "true"), ("reaction", "🎉")]));
 
-        Assert.Equal("{\"pinned\":\"true\",\"reaction\":\"🎉\"}", System.Text.RegularExpressions.Regex.Unescape((string)row!.Values[^1]!));
+        Assert.Equal("{\"pinned\":\"true\",\"reaction\":\"🎉\"}", System.Text.RegularExpressions.Regex.Unescape(row!.Row.Extra!));
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public sealed class WriterRulesTests
     [Fact]
     public void ShippedScript_GeneratedBlock_EqualsTheDescriptorsRules()
     {
-        var expected = WriterRules.Render(EntityCatalog.All);
+        var expected = WriterRules.Render(EntityCatalog.Default.All);
         var script = File.ReadAllText(s_scriptPath).ReplaceLineEndings("\n");
         if (Environment.GetEnvironmentVariable(WriterRules.RegenerateVariable) == "1" && WriterRules.ExtractBlock(script) != expected)
         {
@@ -33,7 +33,7 @@ public sealed class WriterRulesTests
 
     [Fact]
     public void TypeScriptClient_GeneratedRules_EqualTheDescriptorsRules() =>
-        AssertCommittedOrRegenerate(WriterRules.TypeScriptRulesPath, WriterRules.RenderTypeScript(EntityCatalog.All));
+        AssertCommittedOrRegenerate(WriterRules.TypeScriptRulesPath, WriterRules.RenderTypeScript(EntityCatalog.Default.All));
 
     [Fact]
     public void TypeScriptClient_GeneratedScriptModule_CarriesTheShippedScriptAndItsSha1() =>
@@ -66,7 +66,7 @@ public sealed class WriterRulesTests
     [Fact]
     public void TypeName_IsTheSingularTableInPascalCase()
     {
-        Assert.Equal(["User", "ChatSession", "Message", "AttachmentRef"], EntityCatalog.All.Select(WriterRules.TypeName));
+        Assert.Equal(["User", "ChatSession", "Message", "AttachmentRef"], EntityCatalog.Default.All.Select(WriterRules.TypeName));
     }
 
     [Fact]
@@ -119,7 +119,7 @@ public sealed class WriterRulesTests
     private static string ShippedScriptWithCurrentRules()
     {
         var script = File.ReadAllText(s_scriptPath);
-        return WriterRules.ExtractBlock(script.ReplaceLineEndings("\n")) is null ? script : WriterRules.ReplaceBlock(script, WriterRules.Render(EntityCatalog.All));
+        return WriterRules.ExtractBlock(script.ReplaceLineEndings("\n")) is null ? script : WriterRules.ReplaceBlock(script, WriterRules.Render(EntityCatalog.Default.All));
     }
 
     private static void AssertCommittedOrRegenerate(string relativePath, string expected)

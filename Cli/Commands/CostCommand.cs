@@ -15,13 +15,6 @@ internal static class CostCommand
         {
             Description = "Measure growth and Redis commands per day over the runs of the last N days (1-365; default Archive:Cost:GrowthWindow).",
         };
-        days.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int?>() is { } n && n is < 1 or > 365)
-            {
-                result.AddError($"--days must be between 1 and 365 (was {n}).");
-            }
-        });
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var command = new Command(
             "cost",
@@ -31,6 +24,11 @@ internal static class CostCommand
         };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
+            if (parse.GetValue(days) is { } d && d is < 1 or > 365)
+            {
+                throw new ArgumentException($"--days must be between 1 and 365 (was {d}).");
+            }
+
             var window = parse.GetValue(days) is { } n ? TimeSpan.FromDays(n) : (TimeSpan?)null;
             var report = await services.GetRequiredService<CostService>().GetAsync(window, ct);
             Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(report, Output.Json) : Describe(report));
@@ -43,10 +41,10 @@ internal static class CostCommand
     {
         var p = report.Prices;
         var text = new StringBuilder();
-        text.Append($"Archive cost at {Output.Time(report.At)}; growth from {Output.Number(report.Runs)} runs over {Span(report.DaysMeasured)}")
+        text.Append($"Archive cost at {Output.Time(report.At)}; growth from {Output.Number(report.Runs)} run{(report.Runs == 1 ? string.Empty : "s")} over {Span(report.DaysMeasured)}")
             .Append($" (window {Span(report.Window.TotalDays)})\n")
-            .Append($"Prices as of {p.AsOf} (Archive:Cost): PostgreSQL disk {Dollars(p.PostgresDiskPerGbMonth)}/GB-month, ")
-            .Append($"Redis {Dollars(p.RedisPer100kCommands)}/100k commands, Redis storage {Dollars(p.RedisStoragePerGbMonth)}/GB-month\n\n");
+            .Append($"Prices as of {p.AsOf} (Archive:Cost): PostgreSQL disk {Price(p.PostgresDiskPerGbMonth)}/GB-month, ")
+            .Append($"Redis {Price(p.RedisPer100kCommands)}/100k commands, Redis storage {Price(p.RedisStoragePerGbMonth)}/GB-month\n\n");
 
         text.Append(Output.Table(
             ["entity", "table", "rows (est.)", "table", "indexes", "bytes/row", "upserted/day", "growth/day", "change index", "Redis commands/day"],
@@ -87,9 +85,17 @@ internal static class CostCommand
     private static string Span(double days) => days switch
     {
         0 => "no history",
-        < 1 => $"{(days * 24).ToString("0.#", CultureInfo.InvariantCulture)} hours",
-        _ => $"{days.ToString("0.#", CultureInfo.InvariantCulture)} days",
+        < 1 => Plural(days * 24, "hour"),
+        _ => Plural(days, "day"),
     };
+
+    private static string Plural(double value, string unit)
+    {
+        var text = value.ToString("0.#", CultureInfo.InvariantCulture);
+        return text == "1" ? $"1 {unit}" : $"{text} {unit}s";
+    }
+
+    private static string Price(decimal value) => "$" + value.ToString("0.00##", CultureInfo.InvariantCulture);
 
     private static string Dollars(decimal value) => value switch
     {

@@ -96,8 +96,11 @@ internal static class CostCalculator
             Money(postgresMonth), Money(redisMonth), Money(commandsMonth), Money(postgresMonth + redisMonth + commandsMonth), Money(spent));
     }
 
-    /// <summary>Money in the report: rounded to 1/10,000 of a dollar, so small archives do not show as 0.</summary>
-    public static decimal Money(decimal dollars) => Math.Round(dollars, 4, MidpointRounding.AwayFromZero);
+    /// <summary>Decimal places of the money in a report: millionths of a dollar, so a small archive does not show as 0.</summary>
+    public const int MoneyDecimals = 6;
+
+    /// <summary>Money in the report, rounded to <see cref="MoneyDecimals"/>.</summary>
+    public static decimal Money(decimal dollars) => Math.Round(dollars, MoneyDecimals, MidpointRounding.AwayFromZero);
 
     private static decimal Gb(double bytes) => (decimal)bytes / BytesPerGb;
 

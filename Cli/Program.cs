@@ -6,6 +6,7 @@ var root = new RootCommand("NexusArchive: archive NexusChat's Redis data into Po
     MigrateCommand.Create(),
     ArchiveCommand.Create(),
     StatusCommand.Create(),
+    CostCommand.Create(),
     DeadLettersCommand.Create(),
     SeedDemoCommand.Create(),
     VerifyCommand.Create(),

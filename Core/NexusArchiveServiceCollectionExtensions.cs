@@ -10,6 +10,7 @@ using NexusArchive.Core.Archiving;
 using NexusArchive.Core.Backfill;
 using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Cost;
 using NexusArchive.Core.DeadLetters;
 using NexusArchive.Core.Demo;
 using NexusArchive.Core.Diagnostics;
@@ -57,6 +58,10 @@ public static class NexusArchiveServiceCollectionExtensions
             .Bind(configuration.GetSection(OffloadOptions.SectionName))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OffloadOptions>, OffloadOptionsValidator>());
+        services.AddOptions<CostOptions>()
+            .Bind(configuration.GetSection(CostOptions.SectionName))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CostOptions>, CostOptionsValidator>());
 
         services.AddOptions<ConnectionOptions>()
             .Configure(o =>
@@ -123,6 +128,9 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<RedisAccess>();
         services.TryAddSingleton<PostgresAccess>();
         services.TryAddSingleton<ArchivedRowCounter>();
+        services.TryAddSingleton<ArchiveTableSizes>();
+        services.TryAddSingleton<ChangeIndexFootprint>();
+        AddWithInternalConstructor<CostService>(services);
         AddWithInternalConstructor<DeadLetterService>(services);
         AddWithInternalConstructor<Migrator>(services);
         services.TryAddSingleton<ArchiveSafetyCheck>();

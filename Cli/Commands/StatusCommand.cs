@@ -1,7 +1,9 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using NexusArchive.Core.Archiving;
+using NexusArchive.Core.Cost;
 using NexusArchive.Core.Verification;
 
 namespace NexusArchive.Cli.Commands;
@@ -38,7 +40,22 @@ internal static class StatusCommand
                 Output.Duration(r.FinishedAt is { } f ? (f - r.StartedAt).TotalMilliseconds : null), r.Error ?? string.Empty,
             ]));
         return $"Redis time {Output.Time(status.RedisNow)}; open dead letters: {Output.Number(status.OpenDeadLetters)}\n\n{entities}\nRecent runs\n{runs}"
-            + $"\n{Describe(status.LastVerification)}\n{Describe(status.Offload)}\n";
+            + $"\n{Describe(status.LastVerification)}\n{Describe(status.Offload)}\n{Describe(status.Cost)}\n";
+    }
+
+    private static string Describe(CostReport? cost)
+    {
+        if (cost is null)
+        {
+            return "Cost: not measured";
+        }
+
+        var month = cost.Projections.Single(p => p.Days == 0);
+        var year = cost.Projections.Single(p => p.Days == 365);
+        var commands = cost.RedisCommandsCounted ? Output.Number((long)Math.Round(cost.RedisCommandsPerDay)) : "unknown";
+        return $"Cost: {Output.Number(cost.PostgresBytes)} bytes in PostgreSQL, +{Output.Number((long)Math.Round(cost.PostgresBytesPerDay))} bytes/day, "
+            + $"{commands} Redis commands/day; ${month.TotalPerMonth.ToString("0.00", CultureInfo.InvariantCulture)}/month now, "
+            + $"${year.TotalPerMonth.ToString("0.00", CultureInfo.InvariantCulture)}/month in 365 days (prices as of {cost.Prices.AsOf}; `cost` shows the details)";
     }
 
     private static string Describe(OffloadSummary offload)

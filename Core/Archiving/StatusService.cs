@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Configuration;
+using NexusArchive.Core.Cost;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Source;
 using NexusArchive.Core.Resilience;
@@ -37,12 +38,19 @@ public sealed record ArchiveStatus(
     IReadOnlyList<RunSummary> RecentRuns,
     long OpenDeadLetters,
     VerificationSummary? LastVerification,
-    OffloadSummary Offload);
+    OffloadSummary Offload)
+{
+    /// <summary>
+    /// What the archive costs: storage per table now, growth and Redis commands per day over <c>Archive:Cost:GrowthWindow</c>,
+    /// projections for 30 and 365 days (the same report as <c>cost</c>).
+    /// </summary>
+    public CostReport? Cost { get; init; }
+}
 
 /// <summary>Cold storage in status: what is offloaded now and how the last (non-dry) offload run went.</summary>
 public sealed record OffloadSummary(long OffloadedSessions, long BytesFreed, OffloadRunSummary? LastRun);
 
-/// <summary>Reads checkpoints, lag, backlog, recent runs, open dead letters and the last verification (every call through the retry pipelines).</summary>
+/// <summary>Reads checkpoints, lag, backlog, recent runs, open dead letters, the last verification and what the archive costs (every call through the retry pipelines).</summary>
 public sealed class StatusService
 {
     private readonly EntityCatalog _entities;
@@ -52,6 +60,7 @@ public sealed class StatusService
     private readonly VerificationHistory _verifications;
     private readonly OffloadLedger _offloads;
     private readonly ArchivedRowCounter _rows;
+    private readonly CostService _cost;
     private readonly IChangeSource _source;
     private readonly PostgresCalls _postgres;
     private readonly IOptions<ArchiveOptions> _options;
@@ -64,6 +73,7 @@ public sealed class StatusService
         VerificationHistory verifications,
         OffloadLedger offloads,
         ArchivedRowCounter rows,
+        CostService cost,
         IChangeSource source,
         PostgresCalls postgres,
         IOptions<ArchiveOptions> options)
@@ -75,6 +85,7 @@ public sealed class StatusService
         _verifications = verifications;
         _offloads = offloads;
         _rows = rows;
+        _cost = cost;
         _source = source;
         _postgres = postgres;
         _options = options;
@@ -113,6 +124,10 @@ public sealed class StatusService
         var runs = await _postgres.RunAsync(ct => _runs.RecentAsync(_options.Value.StatusRunCount, ct), cancellationToken);
         var lastVerification = await _postgres.RunAsync(ct => _verifications.LatestFinishedAsync(ct), cancellationToken);
         var (lastOffload, offloadedSessions, bytesFreed) = await _postgres.RunAsync(ct => _offloads.SummaryAsync(ct), cancellationToken);
-        return new ArchiveStatus(redisNow, entities, runs, deadLetters.Values.Sum(), lastVerification, new OffloadSummary(offloadedSessions, bytesFreed, lastOffload));
+        var cost = await _cost.GetAsync(window: null, cancellationToken);
+        return new ArchiveStatus(redisNow, entities, runs, deadLetters.Values.Sum(), lastVerification, new OffloadSummary(offloadedSessions, bytesFreed, lastOffload))
+        {
+            Cost = cost,
+        };
     }
 }

@@ -261,5 +261,14 @@ public sealed class ArchiveFunctionsTests
         Assert.Equal("http", run.Str("trigger"));
         Assert.Equal("Succeeded", run.Str("status"));
         Assert.Equal(JsonValueKind.Array, run.GetProperty("entities").ValueKind);
+
+        // The cost section: the archive's disk now, the kick's upserts as growth, projections, the prices used.
+        var cost = body.GetProperty("cost");
+        Assert.True(cost.GetProperty("postgresBytes").GetInt64() > 0);
+        var messageCost = cost.GetProperty("entities").EnumerateArray().Single(e => e.Str("entity") == "message");
+        Assert.Equal(20, messageCost.GetProperty("upsertedInWindow").GetInt64());
+        Assert.Equal(20, messageCost.GetProperty("rows").GetInt64());
+        Assert.Equal([0, 30, 365], cost.GetProperty("projections").EnumerateArray().Select(p => p.GetProperty("days").GetInt32()));
+        Assert.Equal(0.125m, cost.GetProperty("prices").GetProperty("postgresDiskPerGbMonth").GetDecimal());
     }
 }

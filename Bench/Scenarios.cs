@@ -117,6 +117,6 @@ internal sealed class Scenarios(BenchServers servers, Report report)
         report.Note($"NexusArchive no-op pass, {situation}", $"{samples[samples.Count / 2]:N1} ms median", $"p90 {samples[(int)(samples.Count * 0.9)]:N1} ms over {samples.Count} passes of all {entities} entities in a warm process");
         report.Note("  Redis commands per no-op pass (warm process)", $"{commands.Per(samples.Count):0.#} ({commands.Per(samples.Count * entities):0.##} per entity)",
             $"per entity: {commands.Breakdown(samples.Count * entities)} (INFO commandstats over those passes)");
-        report.Note("  the first of those passes", $"{first:N1} ms", "it re-reads and probes the look-back overlap: writes happened since this process's last pass (or it had none)");
+        report.Note("  the first of those passes", $"{first:N1} ms", "the process's first pass (JIT, connections); it re-reads the look-back overlap only when writes happened since the last successful pass (the quiet mark in the checkpoint row)");
     }
 }

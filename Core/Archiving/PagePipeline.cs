@@ -53,11 +53,26 @@ internal sealed class PagePipeline(
         var reading = reader.ReadAsync(stopReading.Token);
         string? stopReason = null;
         var mirroring = Task.CompletedTask;
+        IReadOnlyList<MappedRow>? stagedCurrent = null, stagedNext = null;
         try
         {
             while (await pages.Reader.WaitToReadAsync(cancellationToken))
             {
                 var prepared = await pages.Reader.ReadAsync(cancellationToken);
+
+                // Stage the page after this one (its own connection: COPY, no lock) while this one commits — only once
+                // this one is staged: a transaction that holds a connection then never waits for another, so a pooler
+                // with few server connections (PgBouncer, Supabase's 6543) queues the next page instead of deadlocking.
+                (stagedCurrent, stagedNext) = (prepared.Mapped.Rows, null);
+                if (_options.Value.StageAhead
+                    && await _sink.StageAheadAsync(pass.Entity, prepared.Mapped.Rows, cancellationToken)
+                    && pages.Reader.TryPeek(out var next)
+                    && next.Mapped.Rows.Count > 0)
+                {
+                    _ = _sink.StageAheadAsync(pass.Entity, next.Mapped.Rows, cancellationToken); // completes false, never throws
+                    stagedNext = next.Mapped.Rows;
+                }
+
                 var before = committed;
                 committed = await CommitPageAsync(pass, prepared, committed, cancellationToken);
                 if (!committed.Equals(before))
@@ -77,6 +92,15 @@ internal sealed class PagePipeline(
         }
         finally
         {
+            // A page staged and not written (the pass stopped or failed) is rolled back; for a written one this is a no-op.
+            foreach (var rows in (IReadOnlyList<MappedRow>?[])[stagedCurrent, stagedNext])
+            {
+                if (rows is not null)
+                {
+                    await _sink.DiscardAheadAsync(rows);
+                }
+            }
+
             await mirroring;
             await stopReading.CancelAsync();
             try

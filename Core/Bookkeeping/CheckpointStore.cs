@@ -72,6 +72,16 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
             Parameters = { new() { Value = entity.Name } },
         };
 
+    /// <summary>The SQLSTATE <see cref="AssertLeaseCommand"/> raises when the run no longer holds the lease (migration 0009).</summary>
+    public const string LeaseLostSqlState = "NXL01";
+
+    /// <summary>
+    /// Fails the transaction with <see cref="LeaseLostSqlState"/> unless <paramref name="runId"/> holds the entity's
+    /// live lease, and locks the row until commit: the lease check that can share a batch with the MERGE it guards.
+    /// </summary>
+    public NpgsqlBatchCommand AssertLeaseCommand(EntityDescriptor entity, Guid runId) =>
+        new($"SELECT {schemas.Bookkeeping}.assert_lease($1, $2)") { Parameters = { new() { Value = entity.Name }, new() { Value = runId } } };
+
     /// <summary>True when the current row of a <see cref="LeaseOwnerCommand"/> result names <paramref name="runId"/>.</summary>
     public static async Task<bool> IsOwnedByAsync(NpgsqlDataReader reader, Guid runId, CancellationToken cancellationToken) =>
         await reader.ReadAsync(cancellationToken) && !reader.IsDBNull(0) && reader.GetGuid(0) == runId;

@@ -18,6 +18,12 @@ public sealed class ArchiveOptions
     /// <summary>Pages read and mapped ahead while earlier pages are written (bounds memory to about this many pages + 1).</summary>
     public int PipelineDepth { get; set; } = 2;
 
+    /// <summary>
+    /// COPY the next page on a second connection while the current page's MERGE commits, so a page waits for one
+    /// PostgreSQL round trip instead of four (pays against a remote PostgreSQL; docs/performance.md).
+    /// </summary>
+    public bool StageAhead { get; set; } = true;
+
     /// <summary>Only records whose change score is older than Redis-now minus this window are read, so late writers settle first.</summary>
     public TimeSpan SettleWindow { get; set; } = TimeSpan.FromSeconds(5);
 

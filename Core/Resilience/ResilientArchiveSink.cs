@@ -44,6 +44,13 @@ internal sealed class ResilientArchiveSink(IArchiveSink inner, PostgresCalls pos
         RunAsync((ct, _) => inner.WritePageAsync(entity, runId, rows, deadLetters, checkpoint, ct), cancellationToken);
 
     /// <inheritdoc />
+    public Task<bool> StageAheadAsync(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, CancellationToken cancellationToken) =>
+        inner.StageAheadAsync(entity, rows, cancellationToken); // no retry: WritePageAsync stages again if this failed
+
+    /// <inheritdoc />
+    public ValueTask DiscardAheadAsync(IReadOnlyList<MappedRow> rows) => inner.DiscardAheadAsync(rows);
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<ChangeEntry>> ExcludeArchivedAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken) =>
         RunAsync((ct, _) => inner.ExcludeArchivedAsync(entity, entries, ct), cancellationToken);
 

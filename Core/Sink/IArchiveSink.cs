@@ -55,6 +55,19 @@ internal interface IArchiveSink
         CancellationToken cancellationToken);
 
     /// <summary>
+    /// Stages <paramref name="rows"/>, a page that <see cref="WritePageAsync"/> will be called with later (the same list):
+    /// its COPY runs on a connection of its own, so the next page's COPY overlaps the current page's MERGE and a page
+    /// waits for one round trip instead of four (docs/performance.md, "Network latency and the pooler"). Completes when
+    /// staged (true) or when staging failed (false; the write stages again). An optimisation only: a sink may ignore it.
+    /// A page staged and never written must be given back with <see cref="DiscardAheadAsync"/>.
+    /// </summary>
+    Task<bool> StageAheadAsync(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, CancellationToken cancellationToken) =>
+        Task.FromResult(false);
+
+    /// <summary>Rolls back what <see cref="StageAheadAsync"/> started for <paramref name="rows"/>, if it was not written.</summary>
+    ValueTask DiscardAheadAsync(IReadOnlyList<MappedRow> rows) => ValueTask.CompletedTask;
+
+    /// <summary>
     /// Of the given change-index entries, returns those the archive does not already hold at that version or newer
     /// (missing, or an older <c>updated_at</c>). Used for the look-back overlap so that re-reading it costs one
     /// primary-key probe per entry instead of a fetch, a COPY and a MERGE.

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Diagnostics;
@@ -21,6 +22,23 @@ internal sealed class PageWriter(
     DeadLetterStore deadLetterStore,
     ILogger<PageWriter> logger)
 {
+    /// <summary>Pages staged ahead, by their row list (the same list instance the pass then writes).</summary>
+    private readonly ConcurrentDictionary<IReadOnlyList<MappedRow>, StagedAhead> _ahead = new(ReferenceEqualityComparer.Instance);
+
+    private sealed record StagedAhead(EntityDescriptor Entity, Task<StagedPage> Staging);
+
+    /// <summary>A page's open transaction after its COPY: the MERGE batch commits it; disposing rolls it back.</summary>
+    private sealed record StagedPage(
+        NpgsqlConnection Connection, NpgsqlTransaction Transaction, EntitySql Sql, IReadOnlyList<MappedRow> Rows, int Superseded, PostgresException? CopyError)
+        : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Transaction.DisposeAsync();
+            await Connection.DisposeAsync();
+        }
+    }
+
     /// <summary>
     /// Writes one page atomically: rows, dead letters, and the checkpoint (never moved backwards), in one transaction.
     /// With <paramref name="checkpoint"/> null the page is a set of named records (<c>ArchiveRecordsService</c>): no lease
@@ -36,75 +54,266 @@ internal sealed class PageWriter(
         ChangeCursor? checkpoint,
         CancellationToken cancellationToken)
     {
+        if (rows.Count == 0)
+        {
+            return await WriteBookkeepingOnlyAsync(entity, runId, deadLetters, checkpoint, cancellationToken);
+        }
+
+        // Staged ahead (its COPY ran while the previous page committed), or staged now: round trips 1–3.
+        var ahead = _ahead.TryRemove(rows, out var stagedAhead) ? stagedAhead : null;
+        var staging = ahead is { Entity: var e } && e == entity ? ahead.Staging : null;
+        if (ahead is not null && staging is null)
+        {
+            await DiscardAsync(ahead.Staging);
+        }
+
+        StagedPage staged;
+        try
+        {
+            staged = staging is null ? await StageAsync(entity, rows, cancellationToken) : await staging;
+        }
+        catch (Exception) when (staging is not null && !cancellationToken.IsCancellationRequested)
+        {
+            staged = await StageAsync(entity, rows, cancellationToken); // staging ahead failed: stage again, now
+        }
+
+        await using (staged)
+        {
+            return await CommitStagedAsync(entity, runId, staged, deadLetters, checkpoint, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Stages <paramref name="rows"/> on a connection and transaction of its own — staging table, savepoint, COPY; no
+    /// lock, no bookkeeping — and completes when it is staged (true) or staging failed (false: <see cref="WritePageAsync"/>
+    /// stages again). <see cref="WritePageAsync"/> with the same list then only sends the MERGE batch;
+    /// <see cref="DiscardAheadAsync"/> rolls it back when the page is not written. Calling it again for the same list
+    /// waits for the same staging.
+    /// </summary>
+    public async Task<bool> StageAheadAsync(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
+        {
+            return false;
+        }
+
+        var ahead = _ahead.GetOrAdd(rows, static (list, state) => new StagedAhead(state.entity, state.writer.StageAsync(state.entity, list, state.cancellationToken)), (entity, writer: this, cancellationToken));
+        try
+        {
+            await ahead.Staging;
+            return true;
+        }
+        catch (Exception)
+        {
+            _ahead.TryRemove(KeyValuePair.Create(rows, ahead)); // its connection is gone with the failure
+            return false;
+        }
+    }
+
+    /// <summary>Rolls back a page staged ahead that will not be written (the pass stopped first); no-op otherwise.</summary>
+    public async ValueTask DiscardAheadAsync(IReadOnlyList<MappedRow> rows)
+    {
+        if (_ahead.TryRemove(rows, out var ahead))
+        {
+            await DiscardAsync(ahead.Staging);
+        }
+    }
+
+    private static async Task DiscardAsync(Task<StagedPage> staging)
+    {
+        try
+        {
+            await using var staged = await staging;
+        }
+        catch (Exception)
+        {
+            // Its connection is gone with the failure; nothing was committed.
+        }
+    }
+
+    /// <summary>
+    /// Round trip 1: <c>BEGIN</c>, the planner settings, the staging table and savepoint <c>page_0</c>; round trips 2
+    /// and 3: the binary COPY. A row the COPY refuses is kept as <see cref="StagedPage.CopyError"/> for the commit's
+    /// bisection; anything else fails the staging.
+    /// </summary>
+    private async Task<StagedPage> StageAsync(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, CancellationToken cancellationToken)
+    {
         var sql = EntitySql.For(entity, schemas);
         rows = DedupeNewest(rows, out var superseded);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
-        // Round trip 1: lock and lease check, and (with rows) the page's staging table and first savepoint.
-        await using (var guard = new NpgsqlBatch(connection, transaction)
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        NpgsqlTransaction? transaction = null;
+        try
         {
-            BatchCommands = { checkpoints.LockCommand(entity) },
-        })
-        {
-            if (checkpoint is not null)
+            transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using (var prepare = new NpgsqlBatch(connection, transaction)
             {
-                guard.BatchCommands.Add(checkpoints.LeaseOwnerCommand(entity));
+                BatchCommands =
+                {
+                    // The planner has no statistics for a fresh temp table; a hash or merge join would scan the whole
+                    // archive table for every page. Force the index-driven nested loop: cost follows the page, not the archive.
+                    new NpgsqlBatchCommand("SET LOCAL enable_hashjoin = off"),
+                    new NpgsqlBatchCommand("SET LOCAL enable_mergejoin = off"),
+                    new NpgsqlBatchCommand(sql.CreateStaging),
+                    new NpgsqlBatchCommand("SAVEPOINT page_0"),
+                },
+            })
+            {
+                await prepare.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            if (rows.Count > 0)
+            PostgresException? copyError = null;
+            try
             {
-                // The planner has no statistics for a fresh temp table; a hash or merge join would scan the whole
-                // archive table for every page. Force the index-driven nested loop: cost follows the page, not the archive.
-                guard.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_hashjoin = off"));
-                guard.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_mergejoin = off"));
-                guard.BatchCommands.Add(new NpgsqlBatchCommand(sql.CreateStaging));
-                guard.BatchCommands.Add(new NpgsqlBatchCommand("SAVEPOINT page_0"));
+                await CopyAsync(connection, sql, rows, cancellationToken);
+            }
+            catch (PostgresException ex) when (IsDataError(ex))
+            {
+                copyError = ex; // a row the COPY refused: the commit bisects the page
             }
 
-            await using var reader = await guard.ExecuteReaderAsync(cancellationToken);
-            await reader.NextResultAsync(cancellationToken);
-            if (checkpoint is not null && !await CheckpointStore.IsOwnedByAsync(reader, runId, cancellationToken))
+            return new StagedPage(connection, transaction, sql, rows, superseded, copyError);
+        }
+        catch
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync();
+            }
+
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Round trip 4, the only one a page staged ahead waits for: advisory lock, lease assertion, MERGE, savepoint
+    /// release, the page's bookkeeping and <c>COMMIT</c> in one batch. A row PostgreSQL refuses rolls back to
+    /// <c>page_0</c> (before the COPY; the lock and lease are taken again) and the page is bisected under savepoints.
+    /// </summary>
+    private async Task<PageWriteResult> CommitStagedAsync(
+        EntityDescriptor entity,
+        Guid runId,
+        StagedPage staged,
+        IReadOnlyList<DeadLetter> deadLetters,
+        ChangeCursor? checkpoint,
+        CancellationToken cancellationToken)
+    {
+        var (connection, transaction, sql, rows) = (staged.Connection, staged.Transaction, staged.Sql, staged.Rows);
+        if (staged.CopyError is null)
+        {
+            var merge = new NpgsqlBatchCommand(sql.Merge);
+            await using var batch = new NpgsqlBatch(connection, transaction);
+            foreach (var command in GuardCommands(entity, runId, checkpoint))
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            batch.BatchCommands.Add(merge);
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("RELEASE SAVEPOINT page_0"));
+            foreach (var command in FinishCommands(entity, runId, rows, deadLetters, [], checkpoint))
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+
+            // This batch commits: a cancellation that arrived while the page was on its way (shutdown) must roll it
+            // back instead, as an explicit CommitAsync(token) would.
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                await batch.ExecuteNonQueryAsync(cancellationToken);
+                return new PageWriteResult(merge.RecordsAffected, rows.Count - merge.RecordsAffected + staged.Superseded, deadLetters.Count);
+            }
+            catch (PostgresException ex) when (ex.SqlState == CheckpointStore.LeaseLostSqlState)
+            {
+                throw new EntityBusyException(entity.Name);
+            }
+            catch (PostgresException ex) when (IsDataError(ex) && (ex.BatchCommand is null || ex.BatchCommand == merge))
+            {
+                // A row the MERGE refused (Npgsql does not always name the statement; a data error of the bookkeeping
+                // riding along would fail again after the bisection and pass through then): bisect below.
+            }
+        }
+
+        // Bisection: back to before the COPY (which also gives back the lock and the lease's row lock), guard again,
+        // then COPY and MERGE halves under savepoints until each bad row is isolated and dead-lettered.
+        await transaction.RollbackAsync("page_0", cancellationToken);
+        await using (var guard = new NpgsqlBatch(connection, transaction))
+        {
+            foreach (var command in GuardCommands(entity, runId, checkpoint))
+            {
+                guard.BatchCommands.Add(command);
+            }
+
+            try
+            {
+                await guard.ExecuteNonQueryAsync(cancellationToken);
+            }
+            catch (PostgresException ex) when (ex.SqlState == CheckpointStore.LeaseLostSqlState)
             {
                 throw new EntityBusyException(entity.Name);
             }
         }
 
-        // Round trips 2 and 3: COPY, then MERGE with the savepoint's release and — when no row is rejected, the usual
-        // case — the page's bookkeeping and COMMIT in the same batch: four round trips per page in all. Against a remote
-        // PostgreSQL every round trip is paid once per page (Supabase: 1–20 ms), so fewer is faster than loopback shows.
-        var upserted = 0;
         var rejected = new List<DeadLetter>();
-        var committed = false;
-        if (rows.Count > 0)
+        var savepoint = 1;
+        var upserted = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, savepointOpen: false, cancellationToken);
+        await FinishAndCommitAsync(connection, transaction, FinishCommands(entity, runId, rows, deadLetters, rejected, checkpoint), cancellationToken);
+        var accepted = rows.Count - rejected.Count;
+        return new PageWriteResult(upserted, accepted - upserted + staged.Superseded, deadLetters.Count + rejected.Count) { Rejected = rejected };
+    }
+
+    /// <summary>A page with nothing to COPY (dead letters only, or a checkpoint to advance): guard, bookkeeping, commit.</summary>
+    private async Task<PageWriteResult> WriteBookkeepingOnlyAsync(
+        EntityDescriptor entity, Guid runId, IReadOnlyList<DeadLetter> deadLetters, ChangeCursor? checkpoint, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var commands = GuardCommands(entity, runId, checkpoint);
+        commands.AddRange(FinishCommands(entity, runId, [], deadLetters, [], checkpoint));
+        try
         {
-            var savepoint = 0;
-            var finishIfClean = FinishCommands(entity, runId, rows, deadLetters, [], checkpoint);
-            finishIfClean.Add(new NpgsqlBatchCommand("COMMIT"));
-            (upserted, committed) = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, savepointOpen: true, finishIfClean, cancellationToken);
+            await FinishAndCommitAsync(connection, transaction, commands, cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == CheckpointStore.LeaseLostSqlState)
+        {
+            throw new EntityBusyException(entity.Name);
         }
 
-        // Otherwise round trip 4: dead letters (with the rows PostgreSQL rejected), the checkpoint and the dead letters
-        // this page resolves, and the commit.
-        var allDeadLetters = rejected.Count == 0 ? deadLetters : [.. deadLetters, .. rejected];
-        if (!committed)
+        return new PageWriteResult(0, 0, deadLetters.Count);
+    }
+
+    /// <summary>
+    /// The entity's advisory lock, then — for a pass (a checkpoint to advance), not for named records — the assertion
+    /// that the run still holds the lease (SQLSTATE <see cref="CheckpointStore.LeaseLostSqlState"/> otherwise).
+    /// </summary>
+    private List<NpgsqlBatchCommand> GuardCommands(EntityDescriptor entity, Guid runId, ChangeCursor? checkpoint)
+    {
+        var commands = new List<NpgsqlBatchCommand>(2) { checkpoints.LockCommand(entity) };
+        if (checkpoint is not null)
+        {
+            commands.Add(checkpoints.AssertLeaseCommand(entity, runId));
+        }
+
+        return commands;
+    }
+
+    private static async Task FinishAndCommitAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<NpgsqlBatchCommand> commands, CancellationToken cancellationToken)
+    {
+        if (commands.Count > 0)
         {
             await using var finish = new NpgsqlBatch(connection, transaction);
-            foreach (var command in FinishCommands(entity, runId, rows, deadLetters, rejected, checkpoint))
+            foreach (var command in commands)
             {
                 finish.BatchCommands.Add(command);
             }
 
-            if (finish.BatchCommands.Count > 0)
-            {
-                await finish.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            await transaction.CommitAsync(cancellationToken);
+            await finish.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        var accepted = rows.Count - rejected.Count;
-        return new PageWriteResult(upserted, accepted - upserted + superseded, allDeadLetters.Count) { Rejected = rejected };
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>The page's bookkeeping: its dead letters, the checkpoint, and the dead letters its archived rows resolve.</summary>
@@ -138,12 +347,8 @@ internal sealed class PageWriter(
         return commands;
     }
 
-    /// <summary>
-    /// COPY and MERGE <paramref name="rows"/> under a savepoint; on a data error, roll back to it and bisect. With
-    /// <paramref name="finishIfClean"/> (the top-level call) those commands ride in the MERGE's batch: when they ran
-    /// (nothing was rejected) the second value is true and the transaction is committed.
-    /// </summary>
-    private async Task<(int Upserted, bool Finished)> WriteRowsAsync(
+    /// <summary>COPY and MERGE <paramref name="rows"/> under a new savepoint; on a data error, roll back to it and bisect.</summary>
+    private async Task<int> WriteRowsAsync(
         NpgsqlConnection connection,
         NpgsqlTransaction transaction,
         EntitySql sql,
@@ -151,7 +356,6 @@ internal sealed class PageWriter(
         List<DeadLetter> rejected,
         Func<string> nextSavepoint,
         bool savepointOpen,
-        List<NpgsqlBatchCommand>? finishIfClean,
         CancellationToken cancellationToken)
     {
         var savepoint = nextSavepoint();
@@ -160,35 +364,21 @@ internal sealed class PageWriter(
             await transaction.SaveAsync(savepoint, cancellationToken);
         }
 
-        var merge = new NpgsqlBatchCommand(sql.Merge);
         try
         {
             await CopyAsync(connection, sql, rows, cancellationToken);
-            await using var batch = new NpgsqlBatch(connection, transaction) { BatchCommands = { merge, new($"RELEASE SAVEPOINT {savepoint}") } };
-            if (rejected.Count > 0 || savepoint != "page_0")
-            {
-                // Bisecting: the next half must not re-merge this half's staged rows.
-                batch.BatchCommands.Add(new NpgsqlBatchCommand($"TRUNCATE {sql.StagingTable}"));
-            }
+            var merge = new NpgsqlBatchCommand(sql.Merge);
 
-            foreach (var command in finishIfClean ?? [])
+            // The next half must not re-merge this half's staged rows.
+            await using var batch = new NpgsqlBatch(connection, transaction)
             {
-                batch.BatchCommands.Add(command);
-            }
-
-            if (finishIfClean is not null)
-            {
-                // This batch commits: a cancellation that arrived while the page was on its way (shutdown) must roll
-                // it back instead, as an explicit CommitAsync(token) would.
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-
+                BatchCommands = { merge, new($"RELEASE SAVEPOINT {savepoint}"), new($"TRUNCATE {sql.StagingTable}") },
+            };
             await batch.ExecuteNonQueryAsync(cancellationToken);
-            return (merge.RecordsAffected, finishIfClean is not null);
+            return merge.RecordsAffected;
         }
-        catch (PostgresException ex) when (IsDataError(ex) && (ex.BatchCommand is null || ex.BatchCommand == merge))
+        catch (PostgresException ex) when (IsDataError(ex))
         {
-            // A row the COPY or the MERGE refused (not the bookkeeping riding along: its errors pass through).
             await transaction.RollbackAsync(savepoint, cancellationToken);
             if (rows.Count == 1)
             {
@@ -198,13 +388,13 @@ internal sealed class PageWriter(
                     DeadLetterReasons.Rejected,
                     $"PostgreSQL rejected the row: {ex.SqlState} {ex.MessageText}",
                     RawPayload.Encode(rows[0].Record.Fields)));
-                return (0, false);
+                return 0;
             }
 
             var half = rows.Count / 2;
-            var (left, _) = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, savepointOpen: false, finishIfClean: null, cancellationToken);
-            var (right, _) = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, savepointOpen: false, finishIfClean: null, cancellationToken);
-            return (left + right, false);
+            var left = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
+            var right = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
+            return left + right;
         }
     }
 

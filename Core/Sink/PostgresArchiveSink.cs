@@ -37,6 +37,13 @@ internal sealed class PostgresArchiveSink(CheckpointStore checkpoints, PageWrite
         pages.WritePageAsync(entity, runId, rows, deadLetters, checkpoint, cancellationToken);
 
     /// <inheritdoc />
+    public Task<bool> StageAheadAsync(EntityDescriptor entity, IReadOnlyList<MappedRow> rows, CancellationToken cancellationToken) =>
+        pages.StageAheadAsync(entity, rows, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask DiscardAheadAsync(IReadOnlyList<MappedRow> rows) => pages.DiscardAheadAsync(rows);
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<ChangeEntry>> ExcludeArchivedAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken) =>
         pages.ExcludeArchivedAsync(entity, entries, cancellationToken);
 

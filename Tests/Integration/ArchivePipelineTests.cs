@@ -160,6 +160,33 @@ public sealed class ArchivePipelineTests
     }
 
     [Fact]
+    public async Task Run_StoppedBetweenPages_RollsBackThePageStagedAhead_AndTheNextPassFinishes()
+    {
+        // Archive:StageAhead (on by default) COPYs the next page on a second connection while a page commits. A pass
+        // that stops between pages must give that transaction back: no connection left idle in a transaction.
+        var application = "stage-ahead-" + Guid.NewGuid().ToString("N")[..8];
+        await using var h = await ArchiveHarness.CreateAsync(s =>
+        {
+            s["ConnectionStrings:Postgres"] += $";Application Name={application}";
+            s["Archive:PageSize"] = "50";
+        });
+        var now = await h.RedisNowMsAsync();
+        await h.WriteMessagesAsync(8_000, i => $"m-{i:D4}", now - 100_000, stepMs: 1);
+
+        // A budget that lets some pages commit, not 160 of them.
+        var stopped = await h.Archive.RunAsync(new ArchiveRunRequest("test", ["message"], MaxDuration: TimeSpan.FromMilliseconds(300)), CancellationToken.None);
+
+        Assert.Equal(RunStatus.Partial, stopped.Status);
+        var archived = await h.CountAsync("messages");
+        Assert.InRange(archived, 50, 7_950);
+        Assert.Equal(0, archived % 50); // whole pages only
+        Assert.Equal(0, await h.ScalarAsync("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%'", application));
+        var rest = await h.RunAsync("message");
+        Assert.Equal(RunStatus.Succeeded, rest.Status);
+        Assert.Equal(8_000, await h.CountAsync("messages"));
+    }
+
+    [Fact]
     public async Task Run_RecordsInsideSettleWindow_WaitForTheNextPass()
     {
         await using var h = await ArchiveHarness.CreateAsync(s => s["Archive:SettleWindow"] = "00:00:30");

@@ -40,7 +40,7 @@ public sealed class BisectionTests
         var run = await h.RunAsync("message");
 
         var stats = run.Entities.Single();
-        Assert.Equal(RunStatus.Succeeded, run.Status);
+        Assert.True(run.Status == RunStatus.Succeeded, run.Error);
         Assert.Equal(PageSize, stats.Read);
         Assert.Equal(PageSize - bad.Length, stats.Upserted);
         Assert.Equal(bad.Length, stats.DeadLettered);

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using NexusArchive.Core;
 using NexusArchive.Core.Configuration;
+using NexusArchive.Tests.Infrastructure;
 
 namespace NexusArchive.Tests.Unit;
 
@@ -50,24 +50,8 @@ public sealed class VerifyOptionsTests
     [InlineData("Archive:Verify:ScanKeysPerRun", "many", "Archive:Verify:ScanKeysPerRun")]
     public async Task HostStart_BadVerifyBound_StopsNamingTheSetting(string key, string value, string expected)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Redis"] = "127.0.0.1:1,abortConnect=false",
-            ["ConnectionStrings:Postgres"] = "Host=127.0.0.1;Port=1;Database=nexus;Username=archiver",
-            [key] = value,
-        });
-        builder.Services.AddNexusArchive(builder.Configuration);
-        using var host = builder.Build();
+        var messages = await CoreHostStart.FailuresAsync(key, value);
 
-        var ex = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync(CancellationToken.None));
-
-        var messages = ex switch
-        {
-            OptionsValidationException o => o.Failures,
-            InvalidOperationException i => [i.Message], // the binder cannot convert the value; its message names the key
-            _ => throw new Xunit.Sdk.XunitException($"Unexpected {ex.GetType().Name}: {ex.Message}"),
-        };
         Assert.Contains(messages, m => m.Contains(expected, StringComparison.Ordinal));
     }
 

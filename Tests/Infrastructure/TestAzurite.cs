@@ -44,8 +44,12 @@ public sealed class TestAzurite
         return (queue, poison);
     }
 
+    /// <summary>Set on every Azurite this fixture starts: the test process that owns it.</summary>
+    private const string OwnerVariable = "NEXUS_TEST_AZURITE_OWNER";
+
     private static TestAzurite Start()
     {
+        StopAzuriteOfDeadRuns();
         var azurite = new TestAzurite();
         AppDomain.CurrentDomain.ProcessExit += (_, _) => azurite.Stop();
         azurite.StartQueueService();
@@ -63,6 +67,7 @@ public sealed class TestAzurite
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        info.Environment[OwnerVariable] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var arg in new[]
                  {
                      script, "--queueHost", "127.0.0.1", "--queuePort", QueuePort.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -118,6 +123,37 @@ public sealed class TestAzurite
         return folders
             .Select(f => Path.Combine(f, "node_modules", "azurite", "dist", "src", "queue", "main.js"))
             .FirstOrDefault(File.Exists);
+    }
+
+    /// <summary>
+    /// The test host does not always get to run its exit handlers (the runner may end it first), and Azurite is a child
+    /// Node process that outlives it. Stop the ones whose owning test process is gone.
+    /// </summary>
+    private static void StopAzuriteOfDeadRuns()
+    {
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var owner = File.ReadAllText(Path.Combine(proc, "environ"))
+                    .Split('\0')
+                    .FirstOrDefault(v => v.StartsWith(OwnerVariable + "=", StringComparison.Ordinal))?[(OwnerVariable.Length + 1)..];
+                if (int.TryParse(owner, out var ownerPid) && ownerPid != Environment.ProcessId && !Directory.Exists($"/proc/{ownerPid}"))
+                {
+                    using var orphan = Process.GetProcessById(pid);
+                    orphan.Kill(entireProcessTree: true);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // gone already, or not ours to inspect
+            }
+        }
     }
 
     private void Stop()

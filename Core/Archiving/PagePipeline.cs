@@ -66,10 +66,9 @@ internal sealed class PagePipeline(
                 (stagedCurrent, stagedNext) = (prepared.Mapped.Rows, null);
                 if (_options.Value.StageAhead
                     && await _sink.StageAheadAsync(pass.Entity, prepared.Mapped.Rows, cancellationToken)
-                    && pages.Reader.TryPeek(out var next)
-                    && next.Mapped.Rows.Count > 0)
+                    && pages.Reader.TryPeek(out var next))
                 {
-                    _ = _sink.StageAheadAsync(pass.Entity, next.Mapped.Rows, cancellationToken); // completes false, never throws
+                    _ = _sink.StageAheadAsync(pass.Entity, next.Mapped.Rows, cancellationToken); // completes false (also for no rows), never throws
                     stagedNext = next.Mapped.Rows;
                 }
 

@@ -144,10 +144,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
                 throw new EntityBusyException(entity.Name);
             }
 
-            // A mark left by a pass that found the entity empty holds the start (-infinity, no member).
-            ChangeCursor? quietCheckpoint = reader.IsDBNull(4) ? null
-                : double.IsNegativeInfinity(reader.GetDouble(4)) ? ChangeCursor.Start
-                : ReadCheckpoint(reader, 4);
+            var quietCheckpoint = ReadCheckpoint(reader, 4);
             acquired = new AcquiredCheckpoint(
                 ReadCheckpoint(reader, 0),
                 reader.IsDBNull(2) || reader.IsDBNull(3) || quietCheckpoint is null
@@ -268,8 +265,12 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
     }
 
     /// <summary>The one reading of a stored checkpoint: NULL score = never archived; NULL member = the empty member.</summary>
+    /// <remarks>
+    /// -infinity (stored only by a quiet mark left by a pass that found the entity empty; the checkpoint itself stores
+    /// NULL there) reads as <see cref="ChangeCursor.Start"/>.
+    /// </remarks>
     private static ChangeCursor? ReadCheckpoint(NpgsqlDataReader reader, int scoreOrdinal) =>
-        reader.IsDBNull(scoreOrdinal)
-            ? null
-            : new ChangeCursor(reader.GetDouble(scoreOrdinal), reader.IsDBNull(scoreOrdinal + 1) ? [] : (byte[])reader[scoreOrdinal + 1]);
+        reader.IsDBNull(scoreOrdinal) ? null
+        : double.IsNegativeInfinity(reader.GetDouble(scoreOrdinal)) ? ChangeCursor.Start
+        : new ChangeCursor(reader.GetDouble(scoreOrdinal), reader.IsDBNull(scoreOrdinal + 1) ? [] : (byte[])reader[scoreOrdinal + 1]);
 }

@@ -54,11 +54,26 @@ internal sealed class PageWriter(
         ChangeCursor? checkpoint,
         CancellationToken cancellationToken)
     {
-        if (rows.Count == 0)
+        try
         {
-            return await WriteBookkeepingOnlyAsync(entity, runId, deadLetters, checkpoint, cancellationToken);
+            return rows.Count == 0
+                ? await WriteBookkeepingOnlyAsync(entity, runId, deadLetters, checkpoint, cancellationToken)
+                : await WriteRowsPageAsync(entity, runId, rows, deadLetters, checkpoint, cancellationToken);
         }
+        catch (PostgresException ex) when (ex.SqlState == CheckpointStore.LeaseLostSqlState)
+        {
+            throw new EntityBusyException(entity.Name); // raised by the lease assertion of GuardCommands
+        }
+    }
 
+    private async Task<PageWriteResult> WriteRowsPageAsync(
+        EntityDescriptor entity,
+        Guid runId,
+        IReadOnlyList<MappedRow> rows,
+        IReadOnlyList<DeadLetter> deadLetters,
+        ChangeCursor? checkpoint,
+        CancellationToken cancellationToken)
+    {
         // Staged ahead (its COPY ran while the previous page committed), or staged now: round trips 1–3.
         var ahead = _ahead.TryRemove(rows, out var stagedAhead) ? stagedAhead : null;
         var staging = ahead is { Entity: var e } && e == entity ? ahead.Staging : null;
@@ -225,10 +240,6 @@ internal sealed class PageWriter(
                 await batch.ExecuteNonQueryAsync(cancellationToken);
                 return new PageWriteResult(merge.RecordsAffected, rows.Count - merge.RecordsAffected + staged.Superseded, deadLetters.Count);
             }
-            catch (PostgresException ex) when (ex.SqlState == CheckpointStore.LeaseLostSqlState)
-            {
-                throw new EntityBusyException(entity.Name);
-            }
             catch (PostgresException ex) when (IsDataError(ex) && (ex.BatchCommand is null || ex.BatchCommand == merge))
             {
                 // A row the MERGE refused (Npgsql does not always name the statement; a data error of the bookkeeping
@@ -239,26 +250,11 @@ internal sealed class PageWriter(
         // Bisection: back to before the COPY (which also gives back the lock and the lease's row lock), guard again,
         // then COPY and MERGE halves under savepoints until each bad row is isolated and dead-lettered.
         await transaction.RollbackAsync("page_0", cancellationToken);
-        await using (var guard = new NpgsqlBatch(connection, transaction))
-        {
-            foreach (var command in GuardCommands(entity, runId, checkpoint))
-            {
-                guard.BatchCommands.Add(command);
-            }
-
-            try
-            {
-                await guard.ExecuteNonQueryAsync(cancellationToken);
-            }
-            catch (PostgresException ex) when (ex.SqlState == CheckpointStore.LeaseLostSqlState)
-            {
-                throw new EntityBusyException(entity.Name);
-            }
-        }
+        await ExecuteAsync(connection, transaction, GuardCommands(entity, runId, checkpoint), cancellationToken);
 
         var rejected = new List<DeadLetter>();
         var savepoint = 1;
-        var upserted = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, savepointOpen: false, cancellationToken);
+        var upserted = await WriteRowsAsync(connection, transaction, sql, rows, rejected, () => "page_" + savepoint++, cancellationToken);
         await FinishAndCommitAsync(connection, transaction, FinishCommands(entity, runId, rows, deadLetters, rejected, checkpoint), cancellationToken);
         var accepted = rows.Count - rejected.Count;
         return new PageWriteResult(upserted, accepted - upserted + staged.Superseded, deadLetters.Count + rejected.Count) { Rejected = rejected };
@@ -272,15 +268,7 @@ internal sealed class PageWriter(
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var commands = GuardCommands(entity, runId, checkpoint);
         commands.AddRange(FinishCommands(entity, runId, [], deadLetters, [], checkpoint));
-        try
-        {
-            await FinishAndCommitAsync(connection, transaction, commands, cancellationToken);
-        }
-        catch (PostgresException ex) when (ex.SqlState == CheckpointStore.LeaseLostSqlState)
-        {
-            throw new EntityBusyException(entity.Name);
-        }
-
+        await FinishAndCommitAsync(connection, transaction, commands, cancellationToken);
         return new PageWriteResult(0, 0, deadLetters.Count);
     }
 
@@ -302,18 +290,26 @@ internal sealed class PageWriter(
     private static async Task FinishAndCommitAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, List<NpgsqlBatchCommand> commands, CancellationToken cancellationToken)
     {
-        if (commands.Count > 0)
-        {
-            await using var finish = new NpgsqlBatch(connection, transaction);
-            foreach (var command in commands)
-            {
-                finish.BatchCommands.Add(command);
-            }
+        await ExecuteAsync(connection, transaction, commands, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
 
-            await finish.ExecuteNonQueryAsync(cancellationToken);
+    /// <summary>Sends <paramref name="commands"/> as one batch (one round trip); nothing when there are none.</summary>
+    private static async Task ExecuteAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<NpgsqlBatchCommand> commands, CancellationToken cancellationToken)
+    {
+        if (commands.Count == 0)
+        {
+            return;
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var command in commands)
+        {
+            batch.BatchCommands.Add(command);
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>The page's bookkeeping: its dead letters, the checkpoint, and the dead letters its archived rows resolve.</summary>
@@ -355,14 +351,10 @@ internal sealed class PageWriter(
         IReadOnlyList<MappedRow> rows,
         List<DeadLetter> rejected,
         Func<string> nextSavepoint,
-        bool savepointOpen,
         CancellationToken cancellationToken)
     {
         var savepoint = nextSavepoint();
-        if (!savepointOpen)
-        {
-            await transaction.SaveAsync(savepoint, cancellationToken);
-        }
+        await transaction.SaveAsync(savepoint, cancellationToken);
 
         try
         {
@@ -392,8 +384,8 @@ internal sealed class PageWriter(
             }
 
             var half = rows.Count / 2;
-            var left = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
-            var right = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, savepointOpen: false, cancellationToken);
+            var left = await WriteRowsAsync(connection, transaction, sql, [.. rows.Take(half)], rejected, nextSavepoint, cancellationToken);
+            var right = await WriteRowsAsync(connection, transaction, sql, [.. rows.Skip(half)], rejected, nextSavepoint, cancellationToken);
             return left + right;
         }
     }

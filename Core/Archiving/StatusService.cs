@@ -124,7 +124,7 @@ public sealed class StatusService
         var runs = await _postgres.RunAsync(ct => _runs.RecentAsync(_options.Value.StatusRunCount, ct), cancellationToken);
         var lastVerification = await _postgres.RunAsync(ct => _verifications.LatestFinishedAsync(ct), cancellationToken);
         var (lastOffload, offloadedSessions, bytesFreed) = await _postgres.RunAsync(ct => _offloads.SummaryAsync(ct), cancellationToken);
-        var cost = await _cost.GetAsync(window: null, cancellationToken);
+        var cost = await _cost.GetAsync(window: null, entities.ToDictionary(e => e.Entity, e => e.ArchivedRows, StringComparer.Ordinal), cancellationToken);
         return new ArchiveStatus(redisNow, entities, runs, deadLetters.Values.Sum(), lastVerification, new OffloadSummary(offloadedSessions, bytesFreed, lastOffload))
         {
             Cost = cost,

@@ -48,7 +48,14 @@ public sealed class CostService
 
     /// <summary>Builds the cost report over the runs of <paramref name="window"/> (null: <c>Archive:Cost:GrowthWindow</c>).</summary>
     /// <exception cref="ArgumentException">The window is shorter than an hour or longer than 365 days.</exception>
-    public async Task<CostReport> GetAsync(TimeSpan? window, CancellationToken cancellationToken)
+    public Task<CostReport> GetAsync(TimeSpan? window, CancellationToken cancellationToken) =>
+        GetAsync(window, archivedRows: null, cancellationToken);
+
+    /// <summary>
+    /// The same, with the archive tables' row counts (by entity name) when the caller has just counted them (status does
+    /// for its own table), so they are not counted twice.
+    /// </summary>
+    internal async Task<CostReport> GetAsync(TimeSpan? window, IReadOnlyDictionary<string, long>? archivedRows, CancellationToken cancellationToken)
     {
         var span = window ?? _options.Value.GrowthWindow;
         if (span < CostOptions.MinGrowthWindow || span > CostOptions.MaxGrowthWindow)
@@ -59,16 +66,23 @@ public sealed class CostService
 
         var now = _clock.GetUtcNow();
         var sizes = await _postgres.RunAsync(ct => _sizes.ReadAsync(ct), cancellationToken);
-        var rows = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var entity in _catalog.All)
-        {
-            rows[entity.Name] = await _postgres.RunAsync(ct => _rows.CountAsync(entity, ct), cancellationToken);
-        }
+        var rows = archivedRows ?? await CountRowsAsync(cancellationToken);
 
         var history = await _postgres.RunAsync(ct => _runs.WindowAsync(now - span, ct), cancellationToken);
         var indexes = await _indexes.ReadAsync(cancellationToken);
         var o = _options.Value;
         var prices = new CostPrices(o.PostgresDiskPerGbMonth, o.RedisPer100kCommands, o.RedisStoragePerGbMonth, o.PricesAsOf);
         return CostCalculator.Compute(_catalog, now, span, prices, sizes, rows, indexes, history);
+    }
+
+    private async Task<IReadOnlyDictionary<string, long>> CountRowsAsync(CancellationToken cancellationToken)
+    {
+        var rows = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var entity in _catalog.All)
+        {
+            rows[entity.Name] = await _postgres.RunAsync(ct => _rows.CountAsync(entity, ct), cancellationToken);
+        }
+
+        return rows;
     }
 }

@@ -29,12 +29,26 @@ public enum RunStatus
 /// <param name="Trigger">Who started it: <c>cli</c>, <c>timer</c>, <c>http</c>, <c>test</c>…</param>
 /// <param name="Entities">Entity names to archive; null or empty = <c>Archive:Entities</c> or all.</param>
 /// <param name="MaxDuration">A budget tighter than <c>Archive:TimeBudget</c>, if any.</param>
-public sealed record ArchiveRunRequest(string Trigger, IReadOnlyList<string>? Entities = null, TimeSpan? MaxDuration = null);
+public sealed record ArchiveRunRequest(string Trigger, IReadOnlyList<string>? Entities = null, TimeSpan? MaxDuration = null)
+{
+    /// <summary>
+    /// Work one shard of the one entity in <see cref="Entities"/> (docs/scaling.md): shard <see cref="Shard"/> of
+    /// <see cref="ShardCount"/>, or of the entity's current count when that is null. Shard 0 of 1 is the entity's
+    /// unsharded stream. Null: every stream of every entity asked for.
+    /// </summary>
+    public int? Shard { get; init; }
+
+    /// <inheritdoc cref="Shard"/>
+    public int? ShardCount { get; init; }
+}
 
 /// <summary>Counts for one entity in one run.</summary>
 public sealed class EntityRunStats
 {
     public required string Entity { get; init; }
+
+    /// <summary>The shard of the entity's change stream this pass worked (<c>3of4</c>); null for the unsharded stream.</summary>
+    public string? Shard { get; init; }
 
     public RunStatus Status { get; set; } = RunStatus.Skipped;
 

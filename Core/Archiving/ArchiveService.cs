@@ -62,6 +62,13 @@ public sealed class ArchiveService
     {
         var settings = _options.Value;
         var entities = _entities.Resolve(request.Entities is { Count: > 0 } ? request.Entities : settings.Entities);
+        if (request.Shard is not null && (entities.Count != 1 || request.Shard < 0 || request.ShardCount is < 1 or > ChangeShard.MaxCount))
+        {
+            throw new ArgumentException(
+                $"A shard ({request.Shard}) is worked for exactly one entity (asked: {string.Join(", ", entities.Select(e => e.Name))}), with a shard count from 1 to {ChangeShard.MaxCount}.",
+                nameof(request));
+        }
+
         var started = _timeProvider.GetTimestamp();
         var budget = request.MaxDuration is { } max && max < settings.TimeBudget ? max : settings.TimeBudget;
         var run = new ArchiveRunResult
@@ -82,10 +89,17 @@ public sealed class ArchiveService
 
             var redisNow = await _source.GetServerTimeAsync(cancellationToken);
             var upperBound = (redisNow - settings.SettleWindow).ToUnixTimeMilliseconds();
-            Log.RunStarted(_logger, run.RunId, run.Trigger, string.Join(",", entities.Select(e => e.Name)), upperBound, redisNow);
+
+            // Each entity's change streams: itself, or its shards (docs/scaling.md). Every stream has its own
+            // checkpoint, lease and line in the run's statistics.
+            var layout = await _source.GetShardLayoutAsync(cancellationToken);
+            var streams = StreamsToWork(entities, layout, request);
+            run.Entities.Clear();
+            run.Entities.AddRange(streams.Select(s => new EntityRunStats { Entity = s.Name, Shard = s.Shard?.Label }));
+            Log.RunStarted(_logger, run.RunId, run.Trigger, string.Join(",", streams.Select(e => e.FeedName)), upperBound, redisNow);
 
             var passBudget = new PassBudget(_timeProvider, started, budget);
-            for (var i = 0; i < entities.Count; i++)
+            for (var i = 0; i < streams.Count; i++)
             {
                 var stats = run.Entities[i];
                 if (passBudget.IsSpent(cancellationToken, out _))
@@ -97,16 +111,17 @@ public sealed class ArchiveService
                 var pass = new EntityPass
                 {
                     Run = run,
-                    Entity = entities[i],
+                    Entity = streams[i],
                     Stats = stats,
+                    IsDraining = layout.IsDraining(streams[i]),
                     RedisNow = redisNow,
                     UpperBound = upperBound,
                     LatestAllowed = redisNow + settings.FutureTolerance,
                     Budget = passBudget,
                 };
-                var commands = _redisCommands.Total(entities[i].Name);
+                var commands = _redisCommands.Total(streams[i].FeedName);
                 await ArchiveEntityAsync(pass, cancellationToken);
-                stats.RedisCommands = _redisCommands.Total(entities[i].Name) - commands;
+                stats.RedisCommands = _redisCommands.Total(streams[i].FeedName) - commands;
                 if (stats.Status == RunStatus.Failed)
                 {
                     break;
@@ -215,6 +230,11 @@ public sealed class ArchiveService
                 await DeadLetterFutureRecordsAsync(pass, committed, work);
             }
 
+            if (stats.Status == RunStatus.Succeeded && pass.IsDraining)
+            {
+                await DrainStreamAsync(pass, work);
+            }
+
             if (stats.Status == RunStatus.Succeeded && writes is { } counted)
             {
                 leaveQuiet = new QuietMark(counted, committed);
@@ -261,6 +281,49 @@ public sealed class ArchiveService
                 await ReleaseQuietlyAsync(entity, run.RunId, leaveQuiet);
             }
         }
+    }
+
+    /// <summary>
+    /// The writers have left this stream (a reshard, or writers that predate sharding): everything up to the pass's upper
+    /// bound is archived now, so move those entries to the streams their ids belong to, until the stream is empty and
+    /// the layout forgets it (docs/scaling.md). Stops with the pass's budget; the next pass goes on.
+    /// </summary>
+    private async Task DrainStreamAsync(EntityPass pass, CancellationToken cancellationToken)
+    {
+        const int batch = 2000;
+        long moved, left, total = 0;
+        do
+        {
+            (moved, left) = await _source.DrainStreamAsync(pass.Entity, pass.UpperBound, batch, cancellationToken);
+            total += moved;
+        }
+        while (moved == batch && !pass.Budget.IsSpent(cancellationToken, out _));
+
+        if (total > 0 || left == 0)
+        {
+            Log.StreamDrained(_logger, pass.RunId, pass.Entity.FeedName, total, left);
+        }
+    }
+
+    /// <summary>The change streams a pass works: every stream of every entity, or the one shard asked for.</summary>
+    private static List<EntityDescriptor> StreamsToWork(IReadOnlyList<EntityDescriptor> entities, ShardLayout layout, ArchiveRunRequest request)
+    {
+        if (request.Shard is not { } shard)
+        {
+            return [.. entities.SelectMany(layout.StreamsOf)];
+        }
+
+        var entity = entities[0];
+        var count = request.ShardCount ?? layout.Of(entity).Count;
+        if (shard >= count)
+        {
+            throw new ArgumentException(
+                $"{entity.Name} has {count} shard(s), numbered 0 to {count - 1}: there is no shard {shard} (docs/scaling.md).",
+                nameof(request));
+        }
+
+        var stream = entity.ForShard(shard, count);
+        return [layout.StreamsOf(entity).FirstOrDefault(s => s.FeedName == stream.FeedName) ?? stream];
     }
 
     /// <summary>

@@ -35,5 +35,11 @@ internal sealed class EntityPass
 
     public required PassBudget Budget { get; init; }
 
+    /// <summary>
+    /// True when the writers no longer write to this stream (a reshard drains it): after a successful pass its archived
+    /// entries move to the streams their ids belong to now.
+    /// </summary>
+    public bool IsDraining { get; init; }
+
     public Guid RunId => Run.RunId;
 }

@@ -58,18 +58,30 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
 {
     private string Table => $"{schemas.Bookkeeping}.checkpoints";
 
-    /// <summary>The advisory-lock key of an entity: stable across processes and versions (FNV-1a over schema and entity).</summary>
-    public long LockKey(EntityDescriptor entity) => AdvisoryLockKey.For(schemas.BookkeepingName + ":" + entity.Name);
+    /// <summary>
+    /// The advisory-lock key of a change stream: stable across processes and versions (FNV-1a over schema and stream
+    /// name: the entity's name, or <c>message.3of4</c> for a shard).
+    /// </summary>
+    public long LockKey(EntityDescriptor stream) => AdvisoryLockKey.For(schemas.BookkeepingName + ":" + stream.FeedName);
 
-    /// <summary>Takes the entity's advisory transaction lock (first command of every transaction that changes its row).</summary>
-    public NpgsqlBatchCommand LockCommand(EntityDescriptor entity) =>
-        new("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = LockKey(entity) } } };
+    /// <summary>
+    /// Takes the stream's advisory transaction lock (first command of every transaction that changes its row). A shard of
+    /// the writers' current layout takes the entity's lock shared and its own exclusively, so shards write side by side
+    /// (their ids are disjoint); the unsharded stream and a draining shard, whose ids may also sit in a current shard,
+    /// take the entity's lock exclusively, so two transactions never insert one new id at once.
+    /// </summary>
+    public NpgsqlBatchCommand LockCommand(EntityDescriptor stream) => stream.Shard is null || stream.Draining
+        ? new("SELECT pg_advisory_xact_lock($1)") { Parameters = { new() { Value = LockKey(stream.Whole) } } }
+        : new("SELECT pg_advisory_xact_lock_shared($1), pg_advisory_xact_lock($2)")
+        {
+            Parameters = { new() { Value = LockKey(stream.Whole) }, new() { Value = LockKey(stream) } },
+        };
 
     /// <summary>Returns the live lease owner (NULL when none or expired) and locks the row until commit.</summary>
     public NpgsqlBatchCommand LeaseOwnerCommand(EntityDescriptor entity) =>
         new($"SELECT CASE WHEN lease_expires_at > now() THEN lease_owner END FROM {Table} WHERE entity = $1 FOR UPDATE")
         {
-            Parameters = { new() { Value = entity.Name } },
+            Parameters = { new() { Value = entity.FeedName } },
         };
 
     /// <summary>The SQLSTATE <see cref="AssertLeaseCommand"/> raises when the run no longer holds the lease (migration 0009).</summary>
@@ -80,7 +92,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
     /// live lease, and locks the row until commit: the lease check that can share a batch with the MERGE it guards.
     /// </summary>
     public NpgsqlBatchCommand AssertLeaseCommand(EntityDescriptor entity, Guid runId) =>
-        new($"SELECT {schemas.Bookkeeping}.assert_lease($1, $2)") { Parameters = { new() { Value = entity.Name }, new() { Value = runId } } };
+        new($"SELECT {schemas.Bookkeeping}.assert_lease($1, $2)") { Parameters = { new() { Value = entity.FeedName }, new() { Value = runId } } };
 
     /// <summary>True when the current row of a <see cref="LeaseOwnerCommand"/> result names <paramref name="runId"/>.</summary>
     public static async Task<bool> IsOwnedByAsync(NpgsqlDataReader reader, Guid runId, CancellationToken cancellationToken) =>
@@ -101,7 +113,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
                    lease_expires_at = now() + $4
              WHERE entity = $1
             """);
-        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = entity.FeedName });
         command.Parameters.Add(new() { Value = double.IsFinite(checkpoint.Score) ? checkpoint.Score : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
         command.Parameters.Add(new() { Value = (object?)checkpoint.Member ?? Array.Empty<byte>(), NpgsqlDbType = NpgsqlDbType.Bytea });
         command.Parameters.Add(new() { Value = options.Value.LeaseTimeout });
@@ -121,7 +133,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
                 LockCommand(entity),
                 new NpgsqlBatchCommand($"INSERT INTO {Table} (entity) VALUES ($1) ON CONFLICT (entity) DO NOTHING")
                 {
-                    Parameters = { new() { Value = entity.Name } },
+                    Parameters = { new() { Value = entity.FeedName } },
                 },
                 new NpgsqlBatchCommand(
                     $"""
@@ -131,7 +143,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
                     RETURNING score, member, quiet_writes, quiet_index_size, quiet_score, quiet_member
                     """)
                 {
-                    Parameters = { new() { Value = entity.Name }, new() { Value = runId }, new() { Value = options.Value.LeaseTimeout } },
+                    Parameters = { new() { Value = entity.FeedName }, new() { Value = runId }, new() { Value = options.Value.LeaseTimeout } },
                 },
             },
         };
@@ -141,7 +153,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
             await reader.NextResultAsync(cancellationToken); // past the lock; the INSERT returns no result set
             if (!await reader.ReadAsync(cancellationToken))
             {
-                throw new EntityBusyException(entity.Name);
+                throw new EntityBusyException(entity.FeedName);
             }
 
             var quietCheckpoint = ReadCheckpoint(reader, 4);
@@ -164,7 +176,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
     {
         await using var command = dataSource.CreateCommand(
             $"UPDATE {Table} SET lease_expires_at = now() + $3 WHERE entity = $1 AND lease_owner = $2 AND lease_expires_at > now()");
-        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = entity.FeedName });
         command.Parameters.Add(new() { Value = runId });
         command.Parameters.Add(new() { Value = options.Value.LeaseTimeout });
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
@@ -184,7 +196,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
                    quiet_writes = $3, quiet_index_size = $4, quiet_score = $5, quiet_member = $6
              WHERE entity = $1 AND lease_owner = $2
             """);
-        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = entity.FeedName });
         command.Parameters.Add(new() { Value = runId });
         command.Parameters.Add(new() { Value = (object?)quiet?.Writes.Writes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
         command.Parameters.Add(new() { Value = (object?)quiet?.Writes.IndexSize ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
@@ -197,7 +209,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
     public async Task<ChangeCursor?> ReadAsync(EntityDescriptor entity, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"SELECT score, member FROM {Table} WHERE entity = $1");
-        command.Parameters.Add(new() { Value = entity.Name });
+        command.Parameters.Add(new() { Value = entity.FeedName });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadCheckpoint(reader, 0) : null;
     }
@@ -231,7 +243,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
         await using (var read = new NpgsqlCommand(
             $"SELECT score, lease_owner IS NOT NULL AND lease_expires_at > now() FROM {Table} WHERE entity = $1 FOR UPDATE", connection, transaction))
         {
-            read.Parameters.Add(new() { Value = entity.Name });
+            read.Parameters.Add(new() { Value = entity.FeedName });
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0))
             {
@@ -255,7 +267,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
             connection,
             transaction))
         {
-            update.Parameters.Add(new() { Value = entity.Name });
+            update.Parameters.Add(new() { Value = entity.FeedName });
             update.Parameters.Add(new() { Value = target });
             await update.ExecuteNonQueryAsync(cancellationToken);
         }

@@ -130,4 +130,10 @@ internal static partial class Log
 
     [LoggerMessage(LogEventIds.BackfillRewindBlocked, LogLevel.Error, "Backfill of {Entity} indexed records behind the checkpoint but a live archive pass holds the entity; run backfill again when it has finished", EventName = "BackfillRewindBlocked")]
     public static partial void BackfillRewindBlocked(ILogger logger, string entity);
+
+    [LoggerMessage(LogEventIds.StreamDrained, LogLevel.Information, "Run {RunId} moved {Moved} archived entries of the drained change stream {Stream} to the current shards; {Left} left", EventName = "StreamDrained")]
+    public static partial void StreamDrained(ILogger logger, Guid runId, string stream, long moved, long left);
+
+    [LoggerMessage(LogEventIds.Resharded, LogLevel.Warning, "Resharded {Entity} from {FromCount} to {ToCount} shard(s); passes drain the old layout", EventName = "Resharded")]
+    public static partial void Resharded(ILogger logger, string entity, int fromCount, int toCount);
 }

@@ -25,6 +25,8 @@ internal static class LogEventIds
     public const int LateWritesDrained = 1014;
     public const int RecordsArchived = 1015;
     public const int RecordEventRejected = 1016;
+    public const int StreamDrained = 1017;
+    public const int Resharded = 1018;
     public const int MigrationApplied = 1020;
     public const int SearchLanguageApplied = 1021;
     public const int SearchIndexBuilt = 1022;

@@ -22,6 +22,7 @@ public sealed class EntityDescriptor
     ];
 
     private readonly byte[][] _fieldNamesUtf8;
+    private readonly EntityDescriptor? _whole;
 
     public EntityDescriptor(
         string name,
@@ -42,7 +43,49 @@ public sealed class EntityDescriptor
     }
 
     /// <summary>The entity's name in Redis keys and configuration: <c>user</c>, <c>session</c>, …</summary>
+    /// <summary>
+    /// A view of <paramref name="whole"/> bound to one shard of its change stream: the same entity (name, table,
+    /// columns), with the change index, write counter, late set, checkpoint and lease of that shard.
+    /// </summary>
+    private EntityDescriptor(EntityDescriptor whole, ChangeShard shard, bool draining)
+    {
+        Name = whole.Name;
+        Table = whole.Table;
+        Order = whole.Order;
+        Columns = whole.Columns;
+        Parents = whole.Parents;
+        _fieldNamesUtf8 = whole._fieldNamesUtf8;
+        FieldIndex = whole.FieldIndex;
+        UpdatedAtOrdinal = whole.UpdatedAtOrdinal;
+        DeletedAtOrdinal = whole.DeletedAtOrdinal;
+        _whole = whole;
+        Shard = shard;
+        Draining = draining;
+    }
+
     public string Name { get; }
+
+    /// <summary>The unsharded entity: this descriptor itself unless it is bound to a shard.</summary>
+    internal EntityDescriptor Whole => _whole ?? this;
+
+    /// <summary>The shard of the change stream this descriptor is bound to; null for the entity's unsharded stream.</summary>
+    internal ChangeShard? Shard { get; }
+
+    /// <summary>True for a shard of a layout the writers have left (a reshard is draining it); set by the shard layout.</summary>
+    internal bool Draining { get; }
+
+    /// <summary>
+    /// The name of this change stream in the bookkeeping (checkpoint row, lease, lock, command meter): the entity's
+    /// name, or <c>message.3of4</c> for a shard.
+    /// </summary>
+    internal string FeedName => Shard is { } shard ? $"{Name}.{shard.Label}" : Name;
+
+    /// <summary>
+    /// The descriptor bound to shard <paramref name="index"/> of <paramref name="count"/>; the whole entity when
+    /// <paramref name="count"/> is 1 (one shard is the unsharded layout).
+    /// </summary>
+    internal EntityDescriptor ForShard(int index, int count, bool draining = false) =>
+        count == 1 ? Whole : new EntityDescriptor(Whole, new ChangeShard(index, count), draining);
 
     /// <summary>The archive table in the target schema.</summary>
     public string Table { get; }
@@ -83,5 +126,5 @@ public sealed class EntityDescriptor
     }
 
     /// <inheritdoc />
-    public override string ToString() => Name;
+    public override string ToString() => FeedName;
 }

@@ -54,5 +54,13 @@ internal sealed class ResilientChangeSource(IChangeSource inner, RedisCalls redi
     public Task RemoveLateAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken) =>
         redis.RunAsync(ct => inner.RemoveLateAsync(entity, entries, ct), cancellationToken);
 
+    /// <inheritdoc />
+    public Task<ShardLayout> GetShardLayoutAsync(CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.GetShardLayoutAsync(ct), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<(long Moved, long Left)> DrainStreamAsync(EntityDescriptor stream, double archivedUpTo, int limit, CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.DrainStreamAsync(stream, archivedUpTo, limit, ct), cancellationToken); // a retried move finds the moved entries gone
+
     private Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) => redis.RunAsync(call, cancellationToken);
 }

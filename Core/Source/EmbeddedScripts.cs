@@ -9,6 +9,7 @@ internal static class EmbeddedScripts
     private static readonly Lazy<string> s_lateHorizon = new(() => Load("late-horizon.lua"));
     private static readonly Lazy<string> s_lateRemove = new(() => Load("late-remove.lua"));
     private static readonly Lazy<string> s_offloadSession = new(() => Load("offload-session.lua"));
+    private static readonly Lazy<string> s_shardDrain = new(() => Load("shard-drain.lua"));
 
     /// <summary>The record writer: updates a record hash and its change index atomically.</summary>
     public static string WriteRecord => s_writeRecord.Value;
@@ -24,6 +25,9 @@ internal static class EmbeddedScripts
 
     /// <summary>Removes one offloaded session from Redis, whole or not at all, and sets its offload marker.</summary>
     public static string OffloadSession => s_offloadSession.Value;
+
+    /// <summary>Moves archived entries of a drained change stream to the streams their ids belong to now.</summary>
+    public static string ShardDrain => s_shardDrain.Value;
 
     private static string Load(string name)
     {

@@ -37,6 +37,16 @@ internal interface IChangeSource
 
     /// <summary>Removes drained late entries, each only while it still carries the score read (a newer late write stays).</summary>
     Task RemoveLateAsync(EntityDescriptor entity, IReadOnlyList<ChangeEntry> entries, CancellationToken cancellationToken);
+
+    /// <summary>Reads the shard layout (docs/scaling.md): which change streams each entity has now.</summary>
+    Task<ShardLayout> GetShardLayoutAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves the entries of a stream the writers no longer write to, scored at or below <paramref name="archivedUpTo"/>,
+    /// into the streams their ids belong to now (at most <paramref name="limit"/>). Returns how many moved and how many
+    /// are left in the stream's index.
+    /// </summary>
+    Task<(long Moved, long Left)> DrainStreamAsync(EntityDescriptor stream, double archivedUpTo, int limit, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -201,4 +201,25 @@ internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayou
         var removed = (long)await Database.ScriptEvaluateAsync(EmbeddedScripts.LateRemove, [layout.LateSetKey(entity)], args).WaitAsync(cancellationToken);
         meter.Add(entity, 1 + entries.Count + removed); // the script call, a ZSCORE per entry, a ZREM per removal
     }
+
+    /// <inheritdoc />
+    public Task<ShardLayout> GetShardLayoutAsync(CancellationToken cancellationToken)
+    {
+        meter.Add(null, 1);
+        return ShardLayout.ReadAsync(Database, layout, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<(long Moved, long Left)> DrainStreamAsync(EntityDescriptor stream, double archivedUpTo, int limit, CancellationToken cancellationToken)
+    {
+        var result = (RedisResult[])(await Database.ScriptEvaluateAsync(
+            EmbeddedScripts.ShardDrain,
+            [layout.ChangeIndexKey(stream), layout.LateSetKey(stream), layout.ShardLayoutKey],
+            [layout.KeyPrefix, stream.Name, archivedUpTo.ToString("R", CultureInfo.InvariantCulture), limit, stream.Shard?.Count ?? 1])
+            .WaitAsync(cancellationToken))!;
+        var (moved, left) = ((long)result[0], (long)result[1]);
+        meter.Add(stream, 4 + (2 * moved)); // the call, HGET, ZRANGEBYSCORE, ZCARD; a ZADD and a ZREM per entry (the end's checks are not counted)
+        return (moved, left);
+    }
 }
+

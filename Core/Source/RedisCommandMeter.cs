@@ -22,11 +22,14 @@ internal sealed class RedisCommandMeter(ArchiveMetrics metrics)
     /// <summary>Adds <paramref name="commands"/> sent for <paramref name="entity"/>.</summary>
     public void Add(EntityDescriptor? entity, long commands)
     {
-        var name = entity?.Name ?? NoEntity;
-        Interlocked.Add(ref _totals.GetOrAdd(name, static _ => new StrongBox<long>()).Value, commands);
-        metrics.RecordRedisCommands(name, commands);
+        var stream = entity?.FeedName ?? NoEntity;
+        Interlocked.Add(ref _totals.GetOrAdd(stream, static _ => new StrongBox<long>()).Value, commands);
+        metrics.RecordRedisCommands(entity?.Name ?? NoEntity, commands);
     }
 
-    /// <summary>Commands sent for <paramref name="entity"/> (or <see cref="NoEntity"/>) since the process started.</summary>
-    public long Total(string entity) => _totals.TryGetValue(entity, out var total) ? Interlocked.Read(ref total.Value) : 0;
+    /// <summary>
+    /// Commands sent for one change stream (<see cref="EntityDescriptor.FeedName"/>: the entity, or one of its shards)
+    /// or for <see cref="NoEntity"/> since the process started.
+    /// </summary>
+    public long Total(string stream) => _totals.TryGetValue(stream, out var total) ? Interlocked.Read(ref total.Value) : 0;
 }

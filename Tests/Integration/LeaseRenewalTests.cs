@@ -56,6 +56,11 @@ public sealed class LeaseRenewalTests
 
         public Task<DateTimeOffset> GetServerTimeAsync(CancellationToken cancellationToken) => inner.GetServerTimeAsync(cancellationToken);
 
+        public Task<ShardLayout> GetShardLayoutAsync(CancellationToken cancellationToken) => inner.GetShardLayoutAsync(cancellationToken);
+
+        public Task<(long Moved, long Left)> DrainStreamAsync(EntityDescriptor stream, double archivedUpTo, int limit, CancellationToken cancellationToken) =>
+            inner.DrainStreamAsync(stream, archivedUpTo, limit, cancellationToken);
+
         public async Task<ChangePage> ReadPageAsync(EntityDescriptor entity, ChangeCursor after, double maxScore, int limit, CancellationToken cancellationToken)
         {
             await Task.Delay(delay.PerPage, cancellationToken);

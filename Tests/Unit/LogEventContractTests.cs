@@ -36,6 +36,8 @@ public sealed class LogEventContractTests
         new(Core, 1014, "LateWritesDrained", LogLevel.Information),
         new(Core, 1015, "RecordsArchived", LogLevel.Information),
         new(Core, 1016, "RecordEventRejected", LogLevel.Error),
+        new(Core, 1017, "StreamDrained", LogLevel.Information),
+        new(Core, 1018, "Resharded", LogLevel.Warning),
         new(Core, 1020, "MigrationApplied", LogLevel.Information),
         new(Core, 1021, "SearchLanguageApplied", LogLevel.Information),
         new(Core, 1022, "SearchIndexBuilt", LogLevel.Information),

@@ -11,6 +11,10 @@
 -- KEYS[5]  late set (zset)                  {prefix}:late:{entity}           writes at or below the horizon
 --          All five keys share one prefix and one entity, and KEYS[1] is the record key of ARGV[1].
 --          On Redis Cluster they must hash to one slot: give the prefix a hash tag, e.g. {nexus}.
+--          Shards (docs/scaling.md): when the hash {prefix}:archive:shards gives the entity a count N > 1, the write
+--          goes to the shard s = h mod N of the id, h = (h * 31 + byte) mod 2147483647 over the id's bytes from h = 0,
+--          and KEYS[2..5] are replaced by that shard's keys {prefix}:changes:{{entity}.{s}of{N}} and so on. The script
+--          reads the layout and those keys by name, under the same prefix (and so the same hash tag).
 -- ARGV[1]  record id (the index member)
 -- ARGV[2]  updatedAt in Unix epoch milliseconds, or '*' to stamp it from the Redis server clock (TIME)
 -- ARGV[3]  'merge'   : set the given fields, keep the others
@@ -284,6 +288,28 @@ if refused then
   return refused
 end
 
+-- The change stream of this write: the entity's own keys, or its shard's when the layout shards the entity.
+local index_key, counter_key, horizon_key, late_key = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local shard_count = redis.call('HGET', prefix .. ':archive:shards', entity)
+if shard_count then
+  local n = tonumber(shard_count)
+  if not n or n < 1 or n > 256 or n ~= math.floor(n) then
+    return refuse(subject .. 'the shard layout ' .. prefix .. ':archive:shards gives ' .. entity .. ' ' .. show(shard_count)
+      .. ' shards; it must be a count from 1 to 256 (set it with nexus-archive reshard)')
+  end
+  if n > 1 then
+    local h = 0
+    for i = 1, #id do
+      h = (h * 31 + string.byte(id, i)) % 2147483647
+    end
+    local stream = '{' .. entity .. '.' .. (h % n) .. 'of' .. n .. '}'
+    index_key = prefix .. ':changes:' .. stream
+    counter_key = prefix .. ':writes:' .. stream
+    horizon_key = prefix .. ':archive:horizon:' .. stream
+    late_key = prefix .. ':late:' .. stream
+  end
+end
+
 if (#ARGV - 4) % 2 ~= 0 then
   return refuse(subject .. (#ARGV - 4) .. ' field arguments passed; fields come as field, value pairs (an even count)')
 end
@@ -355,16 +381,18 @@ end
 
 -- Checked: now write.
 if condition == 'if-newer' then
-  local current = redis.call('ZSCORE', KEYS[2], id)
-  if current and tonumber(current) >= tonumber(score) then
+  -- The index's score, or the record's own updatedAt (the writer keeps them equal) while a reshard drains: then the
+  -- newest entry may still sit in the index of the previous layout.
+  local current = redis.call('ZSCORE', index_key, id) or redis.call('HGET', KEYS[1], 'updatedAt')
+  if current and tonumber(current) and tonumber(current) >= tonumber(score) then
     return { 0, current }
   end
 end
 
-local horizon = redis.call('GET', KEYS[4])
+local horizon = redis.call('GET', horizon_key)
 local late = horizon and (tonumber(horizon) == nil or tonumber(score) <= tonumber(horizon))
 
-redis.call('INCR', KEYS[3])
+redis.call('INCR', counter_key)
 if mode == 'replace' then
   redis.call('DEL', KEYS[1])
 end
@@ -372,8 +400,8 @@ redis.call('HSET', KEYS[1], 'id', id, 'updatedAt', score, unpack(ARGV, 5))
 if updated_at_field then
   redis.call('HSET', KEYS[1], 'updatedAt', score) -- the score wins over an updatedAt field
 end
-redis.call('ZADD', KEYS[2], score, id)
+redis.call('ZADD', index_key, score, id)
 if late then
-  redis.call('ZADD', KEYS[5], score, id)
+  redis.call('ZADD', late_key, score, id)
 end
 return { 1, score }

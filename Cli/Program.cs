@@ -5,6 +5,7 @@ var root = new RootCommand("NexusArchive: archive NexusChat's Redis data into Po
 {
     MigrateCommand.Create(),
     ArchiveCommand.Create(),
+    ReshardCommand.Create(),
     StatusCommand.Create(),
     CostCommand.Create(),
     DeadLettersCommand.Create(),

@@ -19,6 +19,7 @@ using NexusArchive.Core.Mapping;
 using NexusArchive.Core.Offload;
 using NexusArchive.Core.Resilience;
 using NexusArchive.Core.Restore;
+using NexusArchive.Core.Scaling;
 using NexusArchive.Core.Security;
 using NexusArchive.Core.Sink;
 using NexusArchive.Core.Source;
@@ -131,6 +132,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<ArchiveTableSizes>();
         services.TryAddSingleton<ChangeIndexFootprint>();
         AddWithInternalConstructor<CostService>(services);
+        AddWithInternalConstructor<ReshardService>(services);
         AddWithInternalConstructor<DeadLetterService>(services);
         AddWithInternalConstructor<Migrator>(services);
         services.TryAddSingleton<ArchiveSafetyCheck>();

@@ -12,8 +12,10 @@ internal static class ArchiveCommand
         var entities = new Option<string[]>("--entity") { Description = "Archive only these entities (repeatable): user, session, message, attachment.", AllowMultipleArgumentsPerToken = true };
         var maxDuration = new Option<TimeSpan?>("--max-duration") { Description = "Stop between pages after this long (e.g. 00:05:00); Archive:TimeBudget still applies." };
         var ids = new Option<string[]>("--id") { Description = "Archive exactly these records of the one --entity now (repeatable), regardless of the settle window and the checkpoint.", AllowMultipleArgumentsPerToken = true };
+        var shard = new Option<int?>("--shard") { Description = "Work only this shard (0-based) of the one --entity (docs/scaling.md); several processes can each run one." };
+        var of = new Option<int?>("--of") { Description = "With --shard: the shard count it belongs to, when not the current one (a layout being drained); --shard 0 --of 1 is the unsharded stream." };
         var json = new Option<bool>("--json") { Description = "Print the run summary as JSON." };
-        var command = new Command("archive", "Run one archive pass over the due changes of every entity; exits non-zero on failure. With --id: archive those records now.") { entities, maxDuration, ids, json };
+        var command = new Command("archive", "Run one archive pass over the due changes of every entity; exits non-zero on failure. With --id: archive those records now.") { entities, maxDuration, ids, shard, of, json };
         command.SetAction((parse, cancellationToken) => CliHost.RunAsync(async (services, ct) =>
         {
             if (parse.GetValue(ids) is { Length: > 0 } named)
@@ -27,7 +29,17 @@ internal static class ArchiveCommand
             }
 
             var service = services.GetRequiredService<ArchiveService>();
-            var run = await service.RunAsync(new ArchiveRunRequest("cli", parse.GetValue(entities), parse.GetValue(maxDuration)), ct);
+            if (parse.GetValue(shard) is null && parse.GetValue(of) is not null)
+            {
+                throw new ArgumentException("--of needs --shard.");
+            }
+
+            var request = new ArchiveRunRequest("cli", parse.GetValue(entities), parse.GetValue(maxDuration))
+            {
+                Shard = parse.GetValue(shard),
+                ShardCount = parse.GetValue(of),
+            };
+            var run = await service.RunAsync(request, ct);
 
             Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(run, Output.Json) : Describe(run));
             return run.Status switch
@@ -49,7 +61,7 @@ internal static class ArchiveCommand
             ["entity", "status", "read", "upserted", "unchanged", "vanished", "dead-lettered", "pages", "lag"],
             run.Entities.Select(e => (IReadOnlyList<string>)
             [
-                e.Entity, e.Status.ToString(), Output.Number(e.Read), Output.Number(e.Upserted), Output.Number(e.Unchanged),
+                e.Shard is null ? e.Entity : $"{e.Entity}.{e.Shard}", e.Status.ToString(), Output.Number(e.Read), Output.Number(e.Upserted), Output.Number(e.Unchanged),
                 Output.Number(e.Vanished), Output.Number(e.DeadLettered), Output.Number(e.Pages), Output.Duration(e.LagMs),
             ]));
         return header + table + (run.Error is null ? string.Empty : $"\nerror: {run.Error}\n");

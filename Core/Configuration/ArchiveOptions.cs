@@ -86,6 +86,13 @@ public sealed class ArchiveOptions
     public List<string> Entities { get; set; } = [];
 
     /// <summary>
+    /// The shard count the operator wants per entity (<c>Archive:Shards:message = 8</c>; absent = 1). It is applied by
+    /// <c>nexus-archive reshard</c>, never by a pass: the live count is the one in Redis (<c>{prefix}:archive:shards</c>),
+    /// which the writers read, and status shows where the two differ (docs/scaling.md).
+    /// </summary>
+    public Dictionary<string, int> Shards { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
     /// Sign in to PostgreSQL with an Entra ID token (managed identity in Azure, developer credentials locally) instead
     /// of a password: <c>ConnectionStrings:Postgres</c> then names the Entra user and no password.
     /// </summary>

@@ -110,6 +110,18 @@ internal sealed class ArchiveOptionsValidator(EntityCatalog entities) : IValidat
             failures.Add($"{S}:Entities contains unknown entity '{entity}'; known: {string.Join(", ", entities.All.Select(e => e.Name))}.");
         }
 
+        foreach (var (entity, count) in options.Shards)
+        {
+            if (entities.Find(entity) is null)
+            {
+                failures.Add($"{S}:Shards names unknown entity '{entity}'; known: {string.Join(", ", entities.All.Select(e => e.Name))}.");
+            }
+            else if (count is < 1 or > ChangeShard.MaxCount)
+            {
+                failures.Add($"{S}:Shards:{entity} must be a shard count from 1 to {ChangeShard.MaxCount} (was {count}).");
+            }
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

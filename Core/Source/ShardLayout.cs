@@ -17,11 +17,19 @@ internal sealed class ShardLayout
     public static readonly ShardLayout Unsharded = new(new Dictionary<string, EntityShards>(StringComparer.Ordinal));
 
     private readonly IReadOnlyDictionary<string, EntityShards> _entities;
+    private readonly HashSet<string> _hasCount;
 
-    public ShardLayout(IReadOnlyDictionary<string, EntityShards> entities) => _entities = entities;
+    public ShardLayout(IReadOnlyDictionary<string, EntityShards> entities, IEnumerable<string>? counted = null)
+    {
+        _entities = entities;
+        _hasCount = [.. counted ?? entities.Keys];
+    }
 
     /// <summary>True when some entity has, or is draining, more than one shard.</summary>
     public bool IsSharded => _entities.Values.Any(e => e.Count > 1 || e.Draining > 1);
+
+    /// <summary>True when the layout names the entity's count.</summary>
+    public bool Has(EntityDescriptor entity) => _entities.ContainsKey(entity.Name) && _hasCount.Contains(entity.Name);
 
     /// <summary>The entity's counts (1 and no drain when the layout does not name it).</summary>
     public EntityShards Of(EntityDescriptor entity) => _entities.GetValueOrDefault(entity.Name, new EntityShards(1, null));
@@ -79,6 +87,7 @@ internal sealed class ShardLayout
         }
 
         var entities = new Dictionary<string, EntityShards>(StringComparer.Ordinal);
+        var counted = counts.Keys.Where(k => !k.EndsWith(DrainingSuffix, StringComparison.Ordinal)).ToList();
         foreach (var (field, count) in counts.Where(c => !c.Key.EndsWith(DrainingSuffix, StringComparison.Ordinal)))
         {
             entities[field] = new EntityShards(count, counts.TryGetValue(field + DrainingSuffix, out var d) ? d : null);
@@ -89,7 +98,7 @@ internal sealed class ShardLayout
             entities.TryAdd(field[..^DrainingSuffix.Length], new EntityShards(1, draining));
         }
 
-        return new ShardLayout(entities);
+        return new ShardLayout(entities, counted);
     }
 
     /// <summary>The suffix of the field that holds the count being drained.</summary>

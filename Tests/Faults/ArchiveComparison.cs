@@ -80,8 +80,23 @@ public static class ArchiveComparison
 
     private static async Task CompareEntityAsync(ArchiveHarness harness, RecordMapper mapper, EntityDescriptor entity, DateTimeOffset latestAllowed, ComparisonReport report)
     {
-        var index = await harness.Redis.SortedSetRangeByRankWithScoresAsync(harness.Layout.ChangeIndexKey(entity));
-        var entries = index.Select(e => new ChangeEntry((byte[])e.Element!, e.Score)).ToList();
+        // Every change stream of the entity (it may be sharded, or draining a reshard): an id's newest entry counts.
+        var layout = await ShardLayout.ReadAsync(harness.Redis, harness.Layout, CancellationToken.None);
+        var newest = new Dictionary<string, ChangeEntry>(StringComparer.Ordinal);
+        foreach (var stream in layout.StreamsOf(entity))
+        {
+            foreach (var e in await harness.Redis.SortedSetRangeByRankWithScoresAsync(harness.Layout.ChangeIndexKey(stream)))
+            {
+                var entry = new ChangeEntry((byte[])e.Element!, e.Score);
+                var id = Convert.ToHexString(entry.Member);
+                if (!newest.TryGetValue(id, out var seen) || seen.Score < entry.Score)
+                {
+                    newest[id] = entry;
+                }
+            }
+        }
+
+        var entries = newest.Values.ToList();
         var expected = new Dictionary<string, (string Hash, DateTime UpdatedAt)>(StringComparer.Ordinal);
         var expectedDeadLetters = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var chunk in entries.Chunk(500))

@@ -8,7 +8,7 @@
 -- ARGV[1]  prefix    ARGV[2] entity    ARGV[3] the highest archived score    ARGV[4] at most this many entries
 -- ARGV[5]  the old stream's shard count (1 for the unsharded stream)
 -- An entry moves with ZADD GT (a newer entry already in the target wins) and leaves the old index in the same step.
--- When the old index and late set are empty and the layout still records ARGV[5] as draining, that field is removed.
+-- When every stream of the old count has an empty index and late set, the layout's draining field is removed.
 -- Returns { moved, left in the old index }.
 local prefix, entity, upto, limit, old_count = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local count = tonumber(redis.call('HGET', KEYS[3], entity) or '1')
@@ -34,6 +34,17 @@ end
 local left = redis.call('ZCARD', KEYS[1])
 if left == 0 and redis.call('ZCARD', KEYS[2]) == 0
     and tonumber(redis.call('HGET', KEYS[3], entity .. ':draining') or '0') == old_count then
-  redis.call('HDEL', KEYS[3], entity .. ':draining')
+  -- This stream is empty; the layout forgets the old count once all of its streams are.
+  local empty = true
+  for s = 0, old_count - 1 do
+    local stream = '{' .. entity .. '.' .. s .. 'of' .. old_count .. '}'
+    if redis.call('ZCARD', prefix .. ':changes:' .. stream) > 0 or redis.call('ZCARD', prefix .. ':late:' .. stream) > 0 then
+      empty = false
+      break
+    end
+  end
+  if empty then
+    redis.call('HDEL', KEYS[3], entity .. ':draining')
+  end
 end
 return { moved, left }

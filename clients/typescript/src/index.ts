@@ -1,5 +1,5 @@
 // @nexuschat/archive-writer: NexusChat's side of the NexusArchive Redis contract (docs/redis-layout.md).
-export { ArchiveWriter, DEFAULT_KEY_PREFIX, asRefusal, writeKeys } from "./writer.js";
+export { ArchiveWriter, DEFAULT_KEY_PREFIX, asRefusal, shardOf, writeKeys } from "./writer.js";
 export type { ArchiveStatus, ArchiveWriterOptions, PatchInput, RecordInput, WriteOptions, WriteResult } from "./writer.js";
 export { fromIoredis, fromUpstash, isNoScript } from "./adapter.js";
 export type { IoredisLike, RedisAdapter, UpstashLike } from "./adapter.js";

@@ -58,7 +58,27 @@ export interface ArchiveWriterOptions {
   keyPrefix?: string;
 }
 
-/** The five keys of a write, in the script's order. */
+/**
+ * The shard of a record id among `count` shards, as the Lua writer and NexusArchive compute it (docs/scaling.md):
+ * `h = (h * 31 + byte) mod (2^31 - 1)` over the id's UTF-8 bytes from `h = 0`, then `h mod count`.
+ */
+export function shardOf(id: string, count: number): number {
+  if (!Number.isInteger(count) || count < 1 || count > 256) {
+    throw new RangeError(`shard count ${count} must be an integer from 1 to 256`);
+  }
+  let h = 0;
+  for (const byte of new TextEncoder().encode(id)) {
+    h = (h * 31 + byte) % 2147483647;
+  }
+  return h % count;
+}
+
+/** The last part of a change stream's keys: the entity, or `{message.3of4}` for a shard (a Redis Cluster hash tag). */
+function streamName(entity: EntityName, id: string, count: number): string {
+  return count > 1 ? `{${entity}.${shardOf(id, count)}of${count}}` : entity;
+}
+
+/** The five keys of a write, in the script's order (the script itself moves a sharded entity's four to its shard). */
 export function writeKeys(keyPrefix: string, entity: EntityName, id: string): [string, string, string, string, string] {
   return [
     `${keyPrefix}:${entity}:${id}`,
@@ -128,11 +148,24 @@ export class ArchiveWriter {
   async archiveStatus(entity: EntityName, id: string): Promise<ArchiveStatus> {
     rulesOf(entity);
     const p = this.keyPrefix;
+    // The change stream that holds the id: its shard under the current layout, else (while a reshard drains) the
+    // unsharded stream or the shard of the count being drained (docs/scaling.md).
+    const layout = await this.redis.hgetall(`${p}:archive:shards`);
+    const count = Number(layout[entity] ?? "1");
+    const draining = Number(layout[`${entity}:draining`] ?? "1");
+    const streams = [...new Set([streamName(entity, id, count), entity, streamName(entity, id, draining)])];
+    let stream = streams[0]!;
+    for (const candidate of streams) {
+      if ((await this.redis.zscore(`${p}:changes:${candidate}`, id)) !== null) {
+        stream = candidate;
+        break;
+      }
+    }
     // The checkpoint first: a pass that moves it meanwhile, or a write that moves the score, can only make this say "not yet".
     const [checkpointText, scoreText, lateText] = await Promise.all([
-      this.redis.get(`${p}:archive:checkpoint:${entity}`),
-      this.redis.zscore(`${p}:changes:${entity}`, id),
-      this.redis.zscore(`${p}:late:${entity}`, id),
+      this.redis.get(`${p}:archive:checkpoint:${stream}`),
+      this.redis.zscore(`${p}:changes:${stream}`, id),
+      this.redis.zscore(`${p}:late:${stream}`, id),
     ]);
     const checkpoint = toNumber(checkpointText);
     const updatedAt = toNumber(scoreText);

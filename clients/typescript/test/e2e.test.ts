@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Redis } from "ioredis";
-import { ArchiveWriter, ENTITIES, fromIoredis } from "../src/index.js";
+import { ArchiveWriter, ENTITIES, fromIoredis, shardOf } from "../src/index.js";
 import { REPO_ROOT, startPostgres, startRedis, type PostgresServer, type RedisServer } from "./servers.js";
 
 const cli = process.env.NEXUS_CLI_DLL ?? join(REPO_ROOT, "Cli", "bin", "Release", "net10.0", "nexus-archive.dll");
@@ -129,5 +129,37 @@ describe("end to end: package, Redis, CLI, PostgreSQL", () => {
       assert.equal(await writer.isArchived(entity, id), true, `${entity} ${id}: ${JSON.stringify(await writer.archiveStatus(entity, id))}`);
     }
     assert.deepEqual(ENTITIES, ["user", "session", "message", "attachment"]);
+  });
+
+  it("with the message entity in 4 shards, every write lands in the shard shardOf names and the CLI archives each shard", async () => {
+    const writer = new ArchiveWriter({ redis: fromIoredis(redis), keyPrefix: prefix });
+    const reshard = await runCli("reshard", "--entity", "message", "--shards", "4");
+    assert.equal(reshard.code, 0, reshard.stdout + reshard.stderr);
+    const ids = Array.from({ length: 40 }, (_, i) => `sharded-${i}-é`);
+    for (const id of ids) {
+      await writer.write("message", { id, sessionId: "s-1", userId: "u-1", role: "user", content: id, createdAt: Date.now() });
+    }
+    for (const id of ids) {
+      const key = `${prefix}:changes:{message.${shardOf(id, 4)}of4}`;
+      assert.notEqual(await redis.zscore(key, id), null, `${id} is not in ${key}`);
+    }
+    assert.deepEqual([shardOf("abc", 4), shardOf("é", 7), shardOf("", 4)], [2, 5, 0]); // the values Tests/Unit/ChangeShardTests pins
+
+    for (const shard of [0, 1, 2, 3]) {
+      const run = await runCli("archive", "--entity", "message", "--shard", String(shard), "--json");
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      assert.equal(JSON.parse(run.stdout).entities[0].shard, `${shard}of4`);
+    }
+    assert.equal(postgres.psql("SELECT count(*) FROM public.messages WHERE id LIKE 'sharded-%'").trim(), "40");
+    // archiveStatus reads the mirror of the id's own shard: every id below its shard's newest score reads as archived
+    // (the mirror trails each shard's checkpoint by 1 ms, so the newest of each shard waits for that shard's next change).
+    for (const shard of [0, 1, 2, 3]) {
+      const ofShard = ids.filter(id => shardOf(id, 4) === shard);
+      const newest = Math.max(...await Promise.all(ofShard.map(async id => Number(await redis.zscore(`${prefix}:changes:{message.${shard}of4}`, id)))));
+      for (const id of ofShard) {
+        const status = await writer.archiveStatus("message", id);
+        assert.equal(status.state, status.updatedAt! < newest ? "archived" : "pending", `${id} in shard ${shard}: ${JSON.stringify(status)}`);
+      }
+    }
   });
 });

@@ -6,7 +6,7 @@ namespace NexusArchive.Bench;
 /// The command line: <c>--messages N --memory-scale K --page-size P --merge-scaling a,b --redis-database D --database name
 /// --offload-sessions N --records-latency --search-cost [--search-designs expression,none,stored] [--search-rounds R]
 /// --lag [--lag-seconds S] [--lag-rate R] --views-at N --latency 0,5,20 [--latency-settings PipelineDepth=8,PageSize=10000]
-/// --pooler --redis-commands</c>. <c>--messages</c> defaults to 1,000,000, or 200,000 for the network scenarios and the
+/// --pooler --redis-commands --shards 4</c>. <c>--messages</c> defaults to 1,000,000, or 200,000 for the network scenarios and the
 /// Redis commands table.
 /// </summary>
 internal sealed record BenchArguments(
@@ -28,12 +28,13 @@ internal sealed record BenchArguments(
     double[] Latency,
     string[] LatencySettings,
     bool Pooler,
-    bool RedisCommands)
+    bool RedisCommands,
+    int Shards)
 {
     public static BenchArguments Parse(string[] args)
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-        var network = args.Contains("--latency") || args.Contains("--pooler") || args.Contains("--redis-commands");
+        var network = args.Contains("--latency") || args.Contains("--pooler") || args.Contains("--redis-commands") || args.Contains("--shards");
         var latencySettings = Value("--latency-settings") ?? "PipelineDepth=8,PageSize=10000";
         return new BenchArguments(
             long.Parse(Value("--messages") ?? (network ? "200000" : "1000000"), CultureInfo.InvariantCulture),
@@ -54,6 +55,7 @@ internal sealed record BenchArguments(
             (Value("--latency") ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray(),
             latencySettings == "none" ? [] : latencySettings.Split(',', StringSplitOptions.RemoveEmptyEntries),
             args.Contains("--pooler"),
-            args.Contains("--redis-commands"));
+            args.Contains("--redis-commands"),
+            int.Parse(Value("--shards") ?? "0", CultureInfo.InvariantCulture));
     }
 }

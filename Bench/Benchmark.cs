@@ -73,6 +73,13 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             return network.Succeeded ? 0 : 1;
         }
 
+        if (arguments.Shards > 1)
+        {
+            await new ShardScenario(_servers, scenarios, _report).RunAsync(arguments.Messages, arguments.Shards);
+            _report.Print();
+            return 0;
+        }
+
         if (arguments.RedisCommands)
         {
             await new RedisCommandsTable(_servers, scenarios, _report).RunAsync(arguments.Messages);

@@ -7,6 +7,7 @@
 #   scripts/bench.sh --latency 0,5,20 --messages 200000   # the initial load through proxies adding 0/5/20 ms round trip
 #   scripts/bench.sh --pooler --messages 200000           # the same pass direct and through PgBouncer, transaction mode
 #   scripts/bench.sh --redis-commands --messages 200000   # Redis commands per record / per no-op pass (INFO commandstats)
+#   scripts/bench.sh --shards 4 --messages 200000         # 1 shard x 1 process vs 4 shards x 1 and x 4 CLI processes (docs/scaling.md)
 # (docs/performance.md, "Network latency and the pooler"). PgBouncer comes from Debian's pgbouncer package: the
 # `local-servers.sh start` below runs scripts/install-prereqs.sh, which apt-get installs it (and the servers) when missing.
 # It uses Redis database 1 and the PostgreSQL database nexus_bench, both wiped at the start; demo data is left alone.

@@ -39,8 +39,33 @@ internal static class StatusCommand
                 Output.Time(r.StartedAt), r.Trigger, r.Status,
                 Output.Duration(r.FinishedAt is { } f ? (f - r.StartedAt).TotalMilliseconds : null), r.Error ?? string.Empty,
             ]));
-        return $"Redis time {Output.Time(status.RedisNow)}; open dead letters: {Output.Number(status.OpenDeadLetters)}\n\n{entities}\nRecent runs\n{runs}"
+        return $"Redis time {Output.Time(status.RedisNow)}; open dead letters: {Output.Number(status.OpenDeadLetters)}\n\n{entities}{DescribeStreams(status.Entities)}\nRecent runs\n{runs}"
             + $"\n{Describe(status.LastVerification)}\n{Describe(status.Offload)}\n{Describe(status.Cost)}\n";
+    }
+
+    /// <summary>The change streams of sharded entities (docs/scaling.md); nothing when every entity has its one stream.</summary>
+    private static string DescribeStreams(IReadOnlyList<EntityStatus> entities)
+    {
+        var sharded = entities.Where(e => e.Streams is not null).ToList();
+        if (sharded.Count == 0)
+        {
+            return string.Empty;
+        }
+
+        var layout = string.Join("\n", sharded.Select(e =>
+            $"{e.Entity}: {e.Shards!.Count} shard(s)"
+            + (e.Shards.Draining is { } d ? $", draining the layout of {d}" : string.Empty)
+            + $"; {Output.Number(e.Shards.LeftToDrain)} entries left to drain"));
+        var streams = Output.Table(
+            ["stream", "role", "checkpoint", "lag", "backlog", "entries", "leased"],
+            sharded.SelectMany(e => e.Streams!).Select(s => (IReadOnlyList<string>)
+            [
+                s.Stream, s.Role switch { StreamRole.Current => "current", StreamRole.Draining => "draining", _ => "NOT IN LAYOUT" },
+                Output.Time(s.Checkpoint), Output.Duration(s.LagMs), Output.Number(s.Backlog), Output.Number(s.Entries), s.Leased ? "yes" : "no",
+            ]));
+        var strays = sharded.SelectMany(e => e.Streams!).Where(s => s.Role == StreamRole.NotInLayout)
+            .Select(s => $"WARNING: {s.Stream} is not in the shard layout but holds {Output.Number(s.Entries)} entries no pass works (docs/scaling.md)\n");
+        return $"\nShards\n{layout}\n\n{streams}{string.Concat(strays)}";
     }
 
     private static string Describe(CostReport? cost)

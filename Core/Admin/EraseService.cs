@@ -103,14 +103,17 @@ public sealed class EraseService
         var leased = new List<EntityDescriptor>();
         try
         {
+            // Every change stream of every entity (docs/scaling.md): the unsharded one, the shards, the shards draining.
+            var shards = await _redis.Calls.RunAsync(ct => ShardLayout.ReadAsync(_redis.Connection.GetDatabase(), _redis.Layout, ct), cancellationToken);
+            var streams = _entities.All.SelectMany(shards.StreamsOf).ToList();
             if (!request.DryRun)
             {
-                await AcquireAllAsync(runId, leased, cancellationToken);
+                await AcquireAllAsync(runId, streams, leased, cancellationToken);
             }
 
             var ids = await _postgres.Calls.RunAsync(ct => ArchivedIdsAsync(scope, ct), cancellationToken);
             var deadLetters = await _postgres.Calls.RunAsync(ct => DeadLettersAsync(request.UserId, ids, ct), cancellationToken);
-            var keys = await FindRedisRecordsAsync(request.UserId, ids, deadLetters, cancellationToken);
+            var keys = await FindRedisRecordsAsync(request.UserId, ids, deadLetters, shards, cancellationToken);
             foreach (var (entity, list) in ids)
             {
                 report.PostgresRows[entity.Name] = list.Count;
@@ -123,8 +126,8 @@ public sealed class EraseService
                 cancellationToken);
             if (!request.DryRun)
             {
-                await RemoveFromRedisAsync(request.UserId, keys, cancellationToken);
-                await _postgres.Calls.RunAsync(ct => DeleteFromPostgresAsync(runId, scope, ids, deadLetters, report, request.Actor, ct), cancellationToken);
+                await RemoveFromRedisAsync(request.UserId, keys, shards, cancellationToken);
+                await _postgres.Calls.RunAsync(ct => DeleteFromPostgresAsync(runId, leased, scope, ids, deadLetters, report, request.Actor, ct), cancellationToken);
             }
             else
             {
@@ -150,11 +153,11 @@ public sealed class EraseService
         return report;
     }
 
-    /// <summary>Takes every entity's lease, waiting (up to the lease timeout and a little) for a pass that holds one.</summary>
-    private async Task AcquireAllAsync(Guid runId, List<EntityDescriptor> leased, CancellationToken cancellationToken)
+    /// <summary>Takes every stream's lease, waiting (up to the lease timeout and a little) for a pass that holds one.</summary>
+    private async Task AcquireAllAsync(Guid runId, List<EntityDescriptor> streams, List<EntityDescriptor> leased, CancellationToken cancellationToken)
     {
         var deadline = _timeProvider.GetUtcNow() + _options.Value.LeaseTimeout + TimeSpan.FromSeconds(5);
-        foreach (var entity in _entities.All)
+        foreach (var entity in streams)
         {
             while (true)
             {
@@ -222,7 +225,8 @@ public sealed class EraseService
     /// after the checkpoint and the late sets, read with their parent fields), including records of the user's sessions.
     /// </summary>
     private async Task<HashSet<(EntityDescriptor Entity, string Id)>> FindRedisRecordsAsync(
-        string userId, Dictionary<EntityDescriptor, List<string>> ids, List<(string Entity, string RecordId)> deadLetters, CancellationToken cancellationToken)
+        string userId, Dictionary<EntityDescriptor, List<string>> ids, List<(string Entity, string RecordId)> deadLetters, ShardLayout shards,
+        CancellationToken cancellationToken)
     {
         var records = new HashSet<(EntityDescriptor, string)>(ids.SelectMany(e => e.Value.Select(id => (e.Key, id))));
         foreach (var (entity, id) in deadLetters)
@@ -237,9 +241,15 @@ public sealed class EraseService
         var messages = new HashSet<string>(ids[EntityCatalog.Message], StringComparer.Ordinal);
         foreach (var entity in _entities.All)
         {
-            var checkpoint = await _postgres.Calls.RunAsync(ct => _checkpoints.ReadAsync(entity, ct), cancellationToken);
-            var pending = await _pending.ReadIdsAsync(entity, checkpoint?.Score ?? double.NegativeInfinity, includeAfter: true, long.MaxValue, cancellationToken);
-            foreach (var record in await _pending.WithParentsAsync(entity, pending!, cancellationToken))
+            // Not archived yet: after its stream's checkpoint, or in a late set, in any stream of the entity.
+            var pending = new List<string>();
+            foreach (var stream in shards.StreamsOf(entity))
+            {
+                var checkpoint = await _postgres.Calls.RunAsync(ct => _checkpoints.ReadAsync(stream, ct), cancellationToken);
+                pending.AddRange((await _pending.ReadIdsAsync(stream, checkpoint?.Score ?? double.NegativeInfinity, includeAfter: true, long.MaxValue, cancellationToken))!);
+            }
+
+            foreach (var record in await _pending.WithParentsAsync(entity, [.. pending.Distinct(StringComparer.Ordinal)], cancellationToken))
             {
                 var mine = entity == EntityCatalog.User ? record.Id == userId
                     : record.UserId == userId || (record.SessionId is { } session && sessions.Contains(session)) || (record.MessageId is { } message && messages.Contains(message));
@@ -261,7 +271,7 @@ public sealed class EraseService
         return records;
     }
 
-    private async Task RemoveFromRedisAsync(string userId, HashSet<(EntityDescriptor Entity, string Id)> records, CancellationToken cancellationToken)
+    private async Task RemoveFromRedisAsync(string userId, HashSet<(EntityDescriptor Entity, string Id)> records, ShardLayout shards, CancellationToken cancellationToken)
     {
         var database = _redis.Connection.GetDatabase();
         foreach (var chunk in records.Chunk(1000))
@@ -274,8 +284,11 @@ public sealed class EraseService
                     foreach (var (entity, id) in chunk)
                     {
                         calls.Add(batch.KeyDeleteAsync(_redis.Layout.RecordKey(entity, id)));
-                        calls.Add(batch.SortedSetRemoveAsync(_redis.Layout.ChangeIndexKey(entity), id));
-                        calls.Add(batch.SortedSetRemoveAsync(_redis.Layout.LateSetKey(entity), id));
+                        foreach (var stream in shards.StreamsHolding(entity, id))
+                        {
+                            calls.Add(batch.SortedSetRemoveAsync(_redis.Layout.ChangeIndexKey(stream), id));
+                            calls.Add(batch.SortedSetRemoveAsync(_redis.Layout.LateSetKey(stream), id));
+                        }
                     }
 
                     batch.Execute();
@@ -289,24 +302,24 @@ public sealed class EraseService
 
     /// <summary>One transaction: the leases re-checked, children before parents, dead letters stripped, ledger rows, audit.</summary>
     private async Task DeleteFromPostgresAsync(
-        Guid runId, ArchiveScope scope, Dictionary<EntityDescriptor, List<string>> ids, List<(string Entity, string RecordId)> deadLetters,
+        Guid runId, List<EntityDescriptor> leased, ArchiveScope scope, Dictionary<EntityDescriptor, List<string>> ids, List<(string Entity, string RecordId)> deadLetters,
         EraseReport report, string actor, CancellationToken cancellationToken)
     {
         await using var connection = await _postgres.DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var leases = new NpgsqlBatch(connection, transaction))
         {
-            foreach (var entity in _entities.All)
+            foreach (var stream in leased)
             {
-                leases.BatchCommands.Add(_checkpoints.LeaseOwnerCommand(entity));
+                leases.BatchCommands.Add(_checkpoints.LeaseOwnerCommand(stream));
             }
 
             await using var owners = await leases.ExecuteReaderAsync(cancellationToken);
-            foreach (var entity in _entities.All)
+            foreach (var stream in leased)
             {
                 if (!await CheckpointStore.IsOwnedByAsync(owners, runId, cancellationToken))
                 {
-                    throw new EntityBusyException(entity.Name);
+                    throw new EntityBusyException(stream.FeedName);
                 }
 
                 await owners.NextResultAsync(cancellationToken);

@@ -58,7 +58,7 @@ public sealed class EntityBackfillResult
     /// <summary>True when SCAN finished (the saved cursor is then removed).</summary>
     public bool Completed { get; set; }
 
-    /// <summary>The checkpoint score the entity was rewound to, when backfill indexed records behind it.</summary>
+    /// <summary>The checkpoint score the entity was rewound to, when backfill indexed records behind it (a sharded entity: the lowest of its streams').</summary>
     public double? CheckpointRewoundTo { get; set; }
 
     /// <summary>True when a rewind was needed but a live pass held the entity (run backfill again later).</summary>
@@ -84,7 +84,9 @@ public sealed class BackfillReport
 /// dead-lettered there with its raw bytes like every other bad record. After each batch the SCAN cursor and the counts
 /// are saved in <c>{prefix}:archive:backfill:{entity}</c>, so an interrupted backfill resumes where it stopped.
 /// When it indexed records at or behind the entity's archive checkpoint (backfill after the archive already ran),
-/// it rewinds the checkpoint to just before the oldest of them so the next pass reads them.
+/// it rewinds the checkpoint to just before the oldest of them so the next pass reads them. A sharded entity
+/// (docs/scaling.md): a hash counts as indexed when any stream its id can sit in holds it; a missing entry goes to the
+/// stream writes of the id go to now, and each stream's checkpoint is rewound on its own.
 /// </summary>
 public sealed class BackfillService
 {
@@ -154,7 +156,6 @@ public sealed class BackfillService
     {
         var database = _redis.GetDatabase();
         var stateKey = StateKey(entity);
-        var indexKey = _layout.ChangeIndexKey(entity);
         var prefixLength = Encoding.UTF8.GetByteCount(_layout.RecordKeyPrefix(entity));
 
         if (request.Restart)
@@ -164,7 +165,26 @@ public sealed class BackfillService
 
         var state = (await _redisCalls.RunAsync(ct => database.HashGetAllAsync(stateKey).WaitAsync(ct), cancellationToken)).ToDictionary(e => (string)e.Name!, e => e.Value);
         RedisValue cursor = state.GetValueOrDefault("cursor", 0);
-        double? minAdded = state.TryGetValue("minScore", out var m) ? (double)m : null;
+        // The oldest score added per change stream (docs/scaling.md): field minScore for the unsharded stream,
+        // minScore:3of4 for a shard; each stream's checkpoint is rewound on its own.
+        var shards = await _redisCalls.RunAsync(ct => ShardLayout.ReadAsync(database, _layout, ct), cancellationToken);
+        var minAdded = new Dictionary<string, (EntityDescriptor Stream, double Score)>(StringComparer.Ordinal);
+        foreach (var stream in shards.StreamsOf(entity))
+        {
+            if (state.TryGetValue(MinScoreField(stream), out var m))
+            {
+                minAdded[stream.FeedName] = (stream, (double)m);
+            }
+        }
+
+        foreach (var (field, value) in state.Where(f => f.Key.StartsWith(MinScoreField(entity) + ":", StringComparison.Ordinal)))
+        {
+            if (ChangeShard.TryParse(field[(MinScoreField(entity).Length + 1)..], out var shard) && !minAdded.ContainsKey($"{entity.Name}.{shard.Label}"))
+            {
+                var stream = entity.ForShard(shard.Index, shard.Count);
+                minAdded[stream.FeedName] = (stream, (double)value); // saved under a layout that has changed since: still rewind it
+            }
+        }
         result.KeysScanned = (long)state.GetValueOrDefault("scanned", 0);
         result.Indexed = (long)state.GetValueOrDefault("indexed", 0);
         result.AlreadyIndexed = (long)state.GetValueOrDefault("already", 0);
@@ -189,13 +209,12 @@ public sealed class BackfillService
                 var (next, keys) = await _scanner.ScanAsync(entity, cursor, request.ScanCount, cancellationToken);
                 if (keys.Length > 0)
                 {
-                    var indexedBefore = result.Indexed;
                     // Not through the retry pipeline: the batch counts as it goes. A failure stops backfill, which resumes at the saved cursor.
-                    minAdded = await IndexBatchAsync(database, indexKey, keys, prefixLength, result, minAdded, cancellationToken);
-                    if (result.Indexed > indexedBefore)
+                    var added = await IndexBatchAsync(database, entity, shards, keys, prefixLength, result, minAdded, cancellationToken);
+                    foreach (var stream in added)
                     {
                         // New index entries are writes: a quiet pass must not skip the overlap they may have landed in.
-                        await _redisCalls.RunAsync(ct => database.StringIncrementAsync(_layout.WriteCounterKey(entity)).WaitAsync(ct), cancellationToken); // a retried increment still only says "changed"
+                        await _redisCalls.RunAsync(ct => database.StringIncrementAsync(_layout.WriteCounterKey(stream)).WaitAsync(ct), cancellationToken); // a retried increment still only says "changed"
                     }
                 }
 
@@ -206,10 +225,7 @@ public sealed class BackfillService
                     new("cursor", cursor), new("scanned", result.KeysScanned), new("indexed", result.Indexed), new("already", result.AlreadyIndexed),
                     new("unparsable", result.Unparsable), new("notHashes", result.NotHashes), new("batches", result.Batches),
                 };
-                if (minAdded is { } min)
-                {
-                    entries.Add(new("minScore", min));
-                }
+                entries.AddRange(minAdded.Values.Select(a => new HashEntry(MinScoreField(a.Stream), a.Score)));
 
                 await _redisCalls.RunAsync(ct => database.HashSetAsync(stateKey, [.. entries]).WaitAsync(ct), CancellationToken.None);
                 progress?.Report(Progress(entity, result, request.ScanCount, databaseSize, result.Batches - batchesAtStart, result.KeysScanned - scannedAtStart, started));
@@ -222,9 +238,9 @@ public sealed class BackfillService
             return false;
         }
 
-        if (minAdded is { } oldest)
+        foreach (var (stream, oldest) in minAdded.Values)
         {
-            await RewindCheckpointAsync(entity, oldest, result, cancellationToken);
+            await RewindCheckpointAsync(stream, oldest, result, cancellationToken);
         }
 
         if (!result.RewindBlocked)
@@ -238,15 +254,20 @@ public sealed class BackfillService
         return true;
     }
 
-    private static async Task<double?> IndexBatchAsync(
-        IDatabase database, RedisKey indexKey, RedisKey[] keys, int prefixLength, EntityBackfillResult result, double? minAdded, CancellationToken cancellationToken)
+    /// <summary>
+    /// Indexes the batch's hashes that no index of the entity holds: each in the stream writes of its id go to now
+    /// (<see cref="ShardLayout.StreamOf"/>), with <c>ZADD NX</c>. Returns the streams that gained entries.
+    /// </summary>
+    private async Task<HashSet<EntityDescriptor>> IndexBatchAsync(
+        IDatabase database, EntityDescriptor entity, ShardLayout shards, RedisKey[] keys, int prefixLength, EntityBackfillResult result,
+        Dictionary<string, (EntityDescriptor Stream, double Score)> minAdded, CancellationToken cancellationToken)
     {
         var types = keys.Select(k => database.KeyTypeAsync(k)).ToArray();
         var updatedAt = keys.Select(k => database.HashGetAsync(k, "updatedAt")).ToArray();
         await Task.WhenAll(types).WaitAsync(cancellationToken);
         var readable = await RedisBatch.WhenAllToleratingWrongTypeAsync(updatedAt, cancellationToken);
 
-        var adds = new List<(Task<bool> Added, double Score)>(keys.Length);
+        var candidates = new List<(byte[] Member, double Score, IReadOnlyList<EntityDescriptor> Streams)>(keys.Length);
         for (var i = 0; i < keys.Length; i++)
         {
             if (types[i].Result == RedisType.None)
@@ -273,16 +294,35 @@ public sealed class BackfillService
             }
 
             var member = ((byte[])keys[i]!)[prefixLength..];
-            adds.Add((database.SortedSetAddAsync(indexKey, member, score, SortedSetWhen.NotExists), score));
+            candidates.Add((member, score, shards.StreamsHolding(entity, member)));
+        }
+
+        // A sharded entity: an entry in any of the id's streams (its shard, the unsharded stream, its shard of the layout
+        // being drained) counts as indexed. The first of them is where writes of the id go now, and where ZADD NX adds it.
+        var elsewhere = await Task.WhenAll(candidates.Select(c => Task.WhenAll(
+            c.Streams.Skip(1).Select(s => database.SortedSetScoreAsync(_layout.ChangeIndexKey(s), c.Member))))).WaitAsync(cancellationToken);
+        var adds = new List<(Task<bool> Added, double Score, EntityDescriptor Stream)>(candidates.Count);
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var (member, score, streams) = candidates[i];
+            if (elsewhere[i].Any(s => s is not null))
+            {
+                result.AlreadyIndexed++;
+                continue;
+            }
+
+            adds.Add((database.SortedSetAddAsync(_layout.ChangeIndexKey(streams[0]), member, score, SortedSetWhen.NotExists), score, streams[0]));
         }
 
         await Task.WhenAll(adds.Select(a => a.Added)).WaitAsync(cancellationToken);
-        foreach (var (added, score) in adds)
+        var gained = new HashSet<EntityDescriptor>();
+        foreach (var (added, score, stream) in adds)
         {
             if (added.Result)
             {
                 result.Indexed++;
-                minAdded = minAdded is { } min ? Math.Min(min, score) : score;
+                minAdded[stream.FeedName] = (stream, minAdded.TryGetValue(stream.FeedName, out var min) ? Math.Min(min.Score, score) : score);
+                gained.Add(stream);
             }
             else
             {
@@ -290,8 +330,11 @@ public sealed class BackfillService
             }
         }
 
-        return minAdded;
+        return gained;
     }
+
+    /// <summary>The state field holding the oldest score added to a stream: <c>minScore</c>, or <c>minScore:3of4</c> for a shard.</summary>
+    private static string MinScoreField(EntityDescriptor stream) => stream.Shard is { } shard ? $"minScore:{shard.Label}" : "minScore";
 
     private BackfillProgress Progress(
         EntityDescriptor entity, EntityBackfillResult result, int scanCount, long databaseSize, long batchesThisRun, long scannedThisRun, long started)
@@ -307,19 +350,19 @@ public sealed class BackfillService
             elapsed.TotalSeconds > 0 ? scannedThisRun / elapsed.TotalSeconds : 0, eta);
     }
 
-    private async Task RewindCheckpointAsync(EntityDescriptor entity, double oldestAdded, EntityBackfillResult result, CancellationToken cancellationToken)
+    private async Task RewindCheckpointAsync(EntityDescriptor stream, double oldestAdded, EntityBackfillResult result, CancellationToken cancellationToken)
     {
-        // Only when no live pass holds the entity: a pass's page commit would otherwise move the checkpoint forward again.
-        var (outcome, from, to) = await _postgresCalls.RunAsync(ct => _checkpoints.RewindAsync(entity, oldestAdded, ct), cancellationToken);
+        // Only when no live pass holds the stream: a pass's page commit would otherwise move the checkpoint forward again.
+        var (outcome, from, to) = await _postgresCalls.RunAsync(ct => _checkpoints.RewindAsync(stream, oldestAdded, ct), cancellationToken);
         switch (outcome)
         {
             case RewindOutcome.Blocked:
                 result.RewindBlocked = true;
-                Log.BackfillRewindBlocked(_logger, entity.Name);
+                Log.BackfillRewindBlocked(_logger, stream.FeedName);
                 break;
             case RewindOutcome.Rewound:
-                result.CheckpointRewoundTo = to;
-                Log.BackfillCheckpointRewound(_logger, entity.Name, from!.Value, to);
+                result.CheckpointRewoundTo = Math.Min(result.CheckpointRewoundTo ?? to, to); // a sharded entity: the lowest of its streams'
+                Log.BackfillCheckpointRewound(_logger, stream.FeedName, from!.Value, to);
                 break;
         }
     }

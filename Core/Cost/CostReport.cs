@@ -17,7 +17,7 @@ public sealed record CostPrices(decimal PostgresDiskPerGbMonth, decimal RedisPer
 /// <param name="UpsertedInWindow">Rows the runs of the window upserted (new rows and newer versions of existing ones).</param>
 /// <param name="RowsPerDay">Upserted rows per day over the measured span.</param>
 /// <param name="PostgresBytesPerDay">Rows per day × bytes per row.</param>
-/// <param name="ChangeIndexEntries">Entries in <c>{prefix}:changes:{entity}</c> now.</param>
+/// <param name="ChangeIndexEntries">Entries in <c>{prefix}:changes:{entity}</c> now (all its change streams when sharded).</param>
 /// <param name="ChangeIndexBytes">Bytes Redis reports for the change index (null: the server does not report it).</param>
 /// <param name="RedisBytesPerDay">Rows per day × bytes per index entry (null when the index bytes are unknown).</param>
 /// <param name="RedisCommandsInWindow">Redis commands the entity's passes sent in the window.</param>

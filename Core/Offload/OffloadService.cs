@@ -121,7 +121,9 @@ public sealed class OffloadService
     private async Task RunAsync(OffloadRequest request, OffloadReport report, DateTimeOffset redisNow, long started, CancellationToken cancellationToken)
     {
         var settings = _options.Value;
-        var (blocked, refusal) = await ReadBlockedAsync(settings, cancellationToken);
+        var database = _redis.Connection.GetDatabase();
+        var shards = await _redis.Calls.RunAsync(ct => ShardLayout.ReadAsync(database, _redis.Layout, ct), cancellationToken);
+        var (blocked, refusal) = await ReadBlockedAsync(settings, shards, cancellationToken);
         if (refusal is not null)
         {
             report.Status = OffloadStatus.Refused;
@@ -154,7 +156,7 @@ public sealed class OffloadService
 
             after = candidates[^1].SessionId;
             report.Candidates += candidates.Count;
-            await OffloadBatchAsync(candidates, blocked!, report, redisNow, cancellationToken);
+            await OffloadBatchAsync(candidates, blocked!, shards, report, redisNow, cancellationToken);
             Log.OffloadProgress(_logger, report.RunId, report.Candidates, report.SessionsOffloaded, report.SessionsSkipped, report.BytesFreed);
         }
     }
@@ -184,28 +186,35 @@ public sealed class OffloadService
     /// <summary>
     /// Sessions and messages that must stay in Redis whatever their content: those with a write not archived yet
     /// (the index above the late horizon, the late set) or an open dead letter. Refuses the run (second value) when an
-    /// entity's horizon was never raised or more entries wait than <c>Archive:Offload:MaxPendingEntries</c>.
+    /// stream's horizon was never raised or more entries wait than <c>Archive:Offload:MaxPendingEntries</c>. A sharded
+    /// entity (docs/scaling.md) is read stream by stream, each against its own horizon; the bound holds for all together.
     /// </summary>
-    private async Task<(BlockedRecords? Blocked, string? Refusal)> ReadBlockedAsync(OffloadOptions settings, CancellationToken cancellationToken)
+    private async Task<(BlockedRecords? Blocked, string? Refusal)> ReadBlockedAsync(OffloadOptions settings, ShardLayout shards, CancellationToken cancellationToken)
     {
         var database = _redis.Connection.GetDatabase();
         var blocked = new BlockedRecords();
         var pendingIds = new List<(EntityDescriptor Entity, string[] Ids)>();
         foreach (var entity in s_sessionEntities)
         {
-            var horizon = await _redis.Calls.RunAsync(ct => database.StringGetAsync(_redis.Layout.LateHorizonKey(entity)).WaitAsync(ct), cancellationToken);
-            if (!double.TryParse((string?)horizon, NumberStyles.Float, CultureInfo.InvariantCulture, out var h))
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var stream in shards.StreamsOf(entity))
             {
-                return (null, $"no archive pass has raised the late horizon of {entity.Name} yet ({_redis.Layout.LateHorizonKey(entity)} is missing): run archive first");
+                var horizon = await _redis.Calls.RunAsync(ct => database.StringGetAsync(_redis.Layout.LateHorizonKey(stream)).WaitAsync(ct), cancellationToken);
+                if (!double.TryParse((string?)horizon, NumberStyles.Float, CultureInfo.InvariantCulture, out var h))
+                {
+                    return (null, $"no archive pass has raised the late horizon of {stream.FeedName} yet ({_redis.Layout.LateHorizonKey(stream)} is missing): run archive first");
+                }
+
+                var pending = await _pending.ReadIdsAsync(stream, h, includeAfter: false, settings.MaxPendingEntries - ids.Count, cancellationToken);
+                if (pending is null)
+                {
+                    return (null, $"more than {settings.MaxPendingEntries:N0} {entity.Name} entries wait to be archived (Archive:Offload:MaxPendingEntries): let the archiver catch up first");
+                }
+
+                ids.UnionWith(pending);
             }
 
-            var pending = await _pending.ReadIdsAsync(entity, h, includeAfter: false, settings.MaxPendingEntries, cancellationToken);
-            if (pending is null)
-            {
-                return (null, $"more than {settings.MaxPendingEntries:N0} {entity.Name} entries wait to be archived (Archive:Offload:MaxPendingEntries): let the archiver catch up first");
-            }
-
-            pendingIds.Add((entity, pending));
+            pendingIds.Add((entity, [.. ids]));
         }
 
         // Which sessions and messages the pending entries belong to: a session is its own, the others name theirs.
@@ -232,7 +241,8 @@ public sealed class OffloadService
         return (blocked, null);
     }
 
-    private async Task OffloadBatchAsync(List<OffloadCandidate> candidates, BlockedRecords blocked, OffloadReport report, DateTimeOffset redisNow, CancellationToken cancellationToken)
+    private async Task OffloadBatchAsync(
+        List<OffloadCandidate> candidates, BlockedRecords blocked, ShardLayout shards, OffloadReport report, DateTimeOffset redisNow, CancellationToken cancellationToken)
     {
         var sessionIds = candidates.Select(c => c.SessionId).ToArray();
         var archived = await _postgres.Calls.RunAsync(ct => LoadArchivedAsync(sessionIds, ct), cancellationToken);
@@ -287,7 +297,7 @@ public sealed class OffloadService
             await hook([.. qualified.Select(q => q.Candidate.SessionId)]);
         }
 
-        var outcomes = await RemoveAsync(qualified, cancellationToken);
+        var outcomes = await RemoveAsync(qualified, shards, cancellationToken);
         var removed = new List<OffloadedSession>();
         var raced = new List<string>();
         for (var i = 0; i < qualified.Count; i++)
@@ -441,7 +451,7 @@ public sealed class OffloadService
     }
 
     /// <summary>One <c>offload-session.lua</c> call per session, pipelined: keys removed, or why nothing was.</summary>
-    private async Task<(long Keys, string? Refusal)[]> RemoveAsync(List<SessionRemoval> removals, CancellationToken cancellationToken)
+    private async Task<(long Keys, string? Refusal)[]> RemoveAsync(List<SessionRemoval> removals, ShardLayout shards, CancellationToken cancellationToken)
     {
         var database = _redis.Connection.GetDatabase();
         var now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
@@ -449,7 +459,7 @@ public sealed class OffloadService
             async ct =>
             {
                 var batch = database.CreateBatch();
-                var calls = removals.Select(r => batch.ScriptEvaluateAsync(EmbeddedScripts.OffloadSession, Keys(r), Arguments(r, now))).ToArray();
+                var calls = removals.Select(r => batch.ScriptEvaluateAsync(EmbeddedScripts.OffloadSession, Keys(r, shards), Arguments(r, shards, now))).ToArray();
                 batch.Execute();
                 await Task.WhenAll(calls).WaitAsync(ct);
                 return calls.Select(c => (RedisResult[])c.Result!).ToArray();
@@ -460,21 +470,22 @@ public sealed class OffloadService
             : (0L, string.Join(' ', r.Skip(1).Select(v => (string?)v))))];
     }
 
-    private RedisKey[] Keys(SessionRemoval removal)
+    /// <summary>The script's keys: the marker, then per entity each of its change streams' index, horizon and late set, then the records.</summary>
+    private RedisKey[] Keys(SessionRemoval removal, ShardLayout shards)
     {
-        var keys = new List<RedisKey> { _redis.Layout.OffloadMarkerKey(removal.Candidate.UserId) };
-        foreach (var entity in s_sessionEntities)
+        var keys = new List<RedisKey> { _redis.Layout.OffloadMarkerKey(removal.Candidate.UserId), _redis.Layout.ShardLayoutKey };
+        foreach (var stream in s_sessionEntities.SelectMany(shards.StreamsOf))
         {
-            keys.Add(_redis.Layout.ChangeIndexKey(entity));
-            keys.Add(_redis.Layout.LateHorizonKey(entity));
-            keys.Add(_redis.Layout.LateSetKey(entity));
+            keys.Add(_redis.Layout.ChangeIndexKey(stream));
+            keys.Add(_redis.Layout.LateHorizonKey(stream));
+            keys.Add(_redis.Layout.LateSetKey(stream));
         }
 
         keys.AddRange(removal.Records.Select(r => _redis.Layout.RecordKey(r.Entity, r.Id)));
         return [.. keys];
     }
 
-    private RedisValue[] Arguments(SessionRemoval removal, string now)
+    private RedisValue[] Arguments(SessionRemoval removal, ShardLayout shards, string now)
     {
         var args = new List<RedisValue>
         {
@@ -484,6 +495,8 @@ public sealed class OffloadService
             _redis.Layout.RecordKeyPrefix(EntityCatalog.Attachment),
             removal.Records.Count,
         };
+        args.AddRange(s_sessionEntities.Select(e => (RedisValue)shards.StreamsOf(e).Count));
+        args.AddRange(s_sessionEntities.Select(e => (RedisValue)shards.Of(e).Count));
         var present = removal.Present.ToHashSet();
         foreach (var record in removal.Records)
         {

@@ -204,9 +204,17 @@ public sealed class RestoreService
             var records = rows.Select(r => (r.Id, Record: ArchivedRecordFields.From(r))).ToList();
             if (request.DryRun)
             {
-                var index = _redis.Layout.ChangeIndexKey(entity);
+                // What the writer's if-newer compares with: the id's newest index entry, in whichever stream of a
+                // sharded entity it sits (docs/scaling.md).
                 var scores = await _redis.Calls.RunAsync(
-                    ct => Task.WhenAll(records.Select(r => database.SortedSetScoreAsync(index, r.Id))).WaitAsync(ct), cancellationToken);
+                    async ct =>
+                    {
+                        var shards = await ShardLayout.ReadAsync(database, _redis.Layout, ct);
+                        var found = await Task.WhenAll(records.Select(r => Task.WhenAll(
+                            shards.StreamsHolding(entity, r.Id).Select(s => database.SortedSetScoreAsync(_redis.Layout.ChangeIndexKey(s), r.Id))))).WaitAsync(ct);
+                        return found.Select(f => f.Max()).ToArray();
+                    },
+                    cancellationToken);
                 var wouldWrite = scores.Select((score, i) => score is not { } current || current < records[i].Record.UpdatedAtMs).Count(w => w);
                 result.Written += wouldWrite;
                 result.Skipped += records.Count - wouldWrite;

@@ -6,8 +6,9 @@ namespace NexusArchive.Core.Source;
 
 /// <summary>
 /// What the archive itself keeps in Redis beside NexusChat's records: one change-index entry per record
-/// (<c>{prefix}:changes:{entity}</c>). <c>ZCARD</c> and <c>MEMORY USAGE</c> (sampled, the server's default of 5
-/// elements: constant work however large the index) per entity, pipelined through <c>nexus-redis</c>.
+/// (<c>{prefix}:changes:{entity}</c>, or one per shard of a sharded entity: docs/scaling.md). <c>ZCARD</c> and
+/// <c>MEMORY USAGE</c> (sampled, the server's default of 5 elements: constant work however large the index) per change
+/// stream, pipelined through <c>nexus-redis</c>, summed per entity.
 /// </summary>
 internal sealed class ChangeIndexFootprint(IConnectionMultiplexer redis, RedisLayout layout, RedisCalls calls, EntityCatalog catalog)
 {
@@ -18,10 +19,12 @@ internal sealed class ChangeIndexFootprint(IConnectionMultiplexer redis, RedisLa
     public async Task<IReadOnlyDictionary<string, ChangeIndexSize>> ReadAsync(CancellationToken cancellationToken)
     {
         var database = redis.GetDatabase();
+        var shards = await calls.RunAsync(ct => ShardLayout.ReadAsync(database, layout, ct), cancellationToken);
+        var streams = catalog.All.SelectMany(shards.StreamsOf).ToArray();
         var entries = await calls.RunAsync(
             async ct =>
             {
-                var cards = catalog.All.Select(e => database.SortedSetLengthAsync(layout.ChangeIndexKey(e))).ToArray();
+                var cards = streams.Select(e => database.SortedSetLengthAsync(layout.ChangeIndexKey(e))).ToArray();
                 return await Task.WhenAll(cards).WaitAsync(ct);
             },
             cancellationToken);
@@ -32,7 +35,7 @@ internal sealed class ChangeIndexFootprint(IConnectionMultiplexer redis, RedisLa
             bytes = await calls.RunAsync(
                 async ct =>
                 {
-                    var usage = catalog.All.Select(e => database.ExecuteAsync("MEMORY", "USAGE", layout.ChangeIndexKey(e))).ToArray();
+                    var usage = streams.Select(e => database.ExecuteAsync("MEMORY", "USAGE", layout.ChangeIndexKey(e))).ToArray();
                     var results = await Task.WhenAll(usage).WaitAsync(ct);
                     return results.Select(r => r.IsNull ? 0L : (long?)(long)r).ToArray();
                 },
@@ -40,12 +43,16 @@ internal sealed class ChangeIndexFootprint(IConnectionMultiplexer redis, RedisLa
         }
         catch (RedisServerException)
         {
-            bytes = new long?[catalog.All.Count];
+            bytes = new long?[streams.Length];
         }
 
-        return catalog.All
-            .Select((e, i) => (e.Name, Size: new ChangeIndexSize(entries[i], bytes[i])))
-            .ToDictionary(x => x.Name, x => x.Size, StringComparer.Ordinal);
+        return streams
+            .Select((e, i) => (e.Name, Entries: entries[i], Bytes: bytes[i]))
+            .GroupBy(x => x.Name, StringComparer.Ordinal)
+            .ToDictionary(
+                g => g.Key,
+                g => new ChangeIndexSize(g.Sum(x => x.Entries), g.All(x => x.Bytes is not null) ? g.Sum(x => x.Bytes!.Value) : null),
+                StringComparer.Ordinal);
     }
 }
 

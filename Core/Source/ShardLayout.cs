@@ -61,6 +61,40 @@ internal sealed class ShardLayout
         return count == 1 ? entity.Whole : entity.Whole.ForShard(ChangeShard.IndexOf(id, count), count);
     }
 
+    /// <summary>
+    /// The streams of the layout whose index may hold an entry of <paramref name="id"/>, the one writes go to now first:
+    /// that stream, the unsharded stream, and the id's shard of the layout being drained. An id sits only in its own
+    /// shard of each count (the writer and the drain both hash it), so these are the only places to look. Unsharded:
+    /// the entity's one stream.
+    /// </summary>
+    public IReadOnlyList<EntityDescriptor> StreamsHolding(EntityDescriptor entity, ReadOnlySpan<byte> id)
+    {
+        var whole = entity.Whole;
+        var (count, draining) = Of(whole);
+        if (count == 1 && draining is not > 1)
+        {
+            return [whole];
+        }
+
+        var streams = new List<EntityDescriptor>(3);
+        if (count > 1)
+        {
+            streams.Add(whole.ForShard(ChangeShard.IndexOf(id, count), count));
+        }
+
+        streams.Add(whole);
+        if (draining is { } d && d > 1 && d != count)
+        {
+            streams.Add(whole.ForShard(ChangeShard.IndexOf(id, d), d, draining: true));
+        }
+
+        return streams;
+    }
+
+    /// <inheritdoc cref="StreamsHolding(EntityDescriptor, ReadOnlySpan{byte})"/>
+    public IReadOnlyList<EntityDescriptor> StreamsHolding(EntityDescriptor entity, string id) =>
+        StreamsHolding(entity, System.Text.Encoding.UTF8.GetBytes(id));
+
     /// <summary>True when the stream is one the writers no longer write to (it only drains).</summary>
     public bool IsDraining(EntityDescriptor stream) => (stream.Shard?.Count ?? 1) != Of(stream.Whole).Count;
 

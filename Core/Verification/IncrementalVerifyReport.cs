@@ -77,7 +77,15 @@ public sealed class EntityIncrementalResult
 
     public string Entity { get; }
 
+    /// <summary>
+    /// Part (a). For a sharded entity (docs/scaling.md) the scores are those of its unsharded stream and the counts are
+    /// summed over all its streams (caught up when every stream is); <see cref="ShardChanges"/> has each shard's slice.
+    /// </summary>
     public ChangesSlice Changes { get; }
+
+    /// <summary>Part (a) of each shard of a sharded entity's change stream, by shard (<c>3of4</c>); null when unsharded.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, ChangesSlice>? ShardChanges { get; internal set; }
 
     public KeyspaceSlice Keyspace { get; }
 

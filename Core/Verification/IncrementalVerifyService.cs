@@ -88,10 +88,15 @@ public sealed class IncrementalVerifyService
             report.RedisNow = redisNow;
             foreach (var entity in entities)
             {
-                var (result, next) = await VerifyEntityAsync(entity, resume.GetValueOrDefault(entity.Name) ?? VerifyResumePoint.Start, redisNow, request, cancellationToken);
+                var (result, next, shards) = await VerifyEntityAsync(entity, resume, redisNow, request, cancellationToken);
                 report.Entities.Add(result);
                 record.Add(result.Tally);
                 resume[entity.Name] = next;
+                foreach (var (stream, point) in shards)
+                {
+                    resume[stream] = point;
+                }
+
                 await _recorder.SaveProgressAsync(record, cancellationToken);
             }
 
@@ -117,17 +122,35 @@ public sealed class IncrementalVerifyService
         return report;
     }
 
-    private async Task<(EntityIncrementalResult Result, VerifyResumePoint Next)> VerifyEntityAsync(
-        EntityDescriptor entity, VerifyResumePoint from, DateTimeOffset redisNow, IncrementalVerifyRequest request, CancellationToken cancellationToken)
+    private async Task<(EntityIncrementalResult Result, VerifyResumePoint Next, Dictionary<string, VerifyResumePoint> Shards)> VerifyEntityAsync(
+        EntityDescriptor entity, Dictionary<string, VerifyResumePoint> resume, DateTimeOffset redisNow, IncrementalVerifyRequest request, CancellationToken cancellationToken)
     {
         var bounds = _options.Value.Verify;
+        var from = resume.GetValueOrDefault(entity.Name) ?? VerifyResumePoint.Start;
         var due = await _checker.ReadDueRuleAsync(entity, redisNow, cancellationToken);
         var result = new EntityIncrementalResult(
             entity.Name,
             new ChangesSlice { AfterScore = from.SinceScore, NextAfterScore = from.SinceScore },
             new KeyspaceSlice { CursorFrom = from.ScanCursor });
 
-        var since = await CheckChangesAsync(entity, from.Since, due, bounds.MaxRecordsPerRun, request, result, cancellationToken);
+        // Part (a) per change stream (docs/scaling.md): the unsharded stream resumes at the entity's point, each shard at
+        // its own (by stream name), each with its share of the bound.
+        var streams = due.Layout.StreamsOf(entity);
+        var perStream = (int)Math.Ceiling(bounds.MaxRecordsPerRun / (double)streams.Count);
+        var since = await CheckChangesAsync(entity, from.Since, due, perStream, request, result.Changes, result, cancellationToken);
+        var shardPoints = new Dictionary<string, VerifyResumePoint>(StringComparer.Ordinal);
+        foreach (var stream in streams.Where(s => s.Shard is not null))
+        {
+            var point = resume.GetValueOrDefault(stream.FeedName) ?? VerifyResumePoint.Start;
+            result.ShardChanges ??= new Dictionary<string, ChangesSlice>(StringComparer.Ordinal);
+            var slice = result.ShardChanges[stream.Shard!.Value.Label] = new ChangesSlice { AfterScore = point.SinceScore, NextAfterScore = point.SinceScore };
+            var shardSince = await CheckChangesAsync(stream, point.Since, due, perStream, request, slice, result, cancellationToken);
+            shardPoints[stream.FeedName] = shardSince.Member is null ? new VerifyResumePoint(null, null, "0") : new VerifyResumePoint(shardSince.Score, shardSince.Member, "0");
+            result.Changes.Entries += slice.Entries;
+            result.Changes.Checked += slice.Checked;
+            result.Changes.CaughtUp &= slice.CaughtUp;
+        }
+
         var cursor = await CheckKeyspaceAsync(entity, ParseCursor(from.ScanCursor), due, bounds.ScanKeysPerRun, request, result, cancellationToken);
 
         var tally = result.Tally;
@@ -143,15 +166,18 @@ public sealed class IncrementalVerifyService
         var next = since.Member is null
             ? new VerifyResumePoint(null, null, cursor)
             : new VerifyResumePoint(since.Score, since.Member, cursor);
-        return (result, next);
+        return (result, next, shardPoints);
     }
 
-    /// <summary>Part (a): the change-index entries after <paramref name="since"/> that a pass has archived by now; returns where the next run continues.</summary>
+    /// <summary>
+    /// Part (a) for one change stream: its index entries after <paramref name="since"/> that a pass has archived by now;
+    /// returns where the next run continues.
+    /// </summary>
     private async Task<ChangeCursor> CheckChangesAsync(
-        EntityDescriptor entity, ChangeCursor since, DueRule due, int maxRecords, IncrementalVerifyRequest request, EntityIncrementalResult result, CancellationToken cancellationToken)
+        EntityDescriptor stream, ChangeCursor since, DueRule due, int maxRecords, IncrementalVerifyRequest request, ChangesSlice slice,
+        EntityIncrementalResult result, CancellationToken cancellationToken)
     {
-        var slice = result.Changes;
-        if (due.Checkpoint is not { } checkpoint)
+        if (due.CheckpointOf(stream) is not { } checkpoint)
         {
             slice.CaughtUp = true; // never archived: nothing is due, nothing to verify yet
             return since;
@@ -164,13 +190,13 @@ public sealed class IncrementalVerifyService
         while (remaining > 0)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var page = await _source.ReadPageAsync(entity, since, until, Math.Min(request.BatchSize, remaining), cancellationToken);
-            var entries = page.Entries.TakeWhile(e => due.IsDue(e.Score, e.Member)).ToList();
+            var page = await _source.ReadPageAsync(stream, since, until, Math.Min(request.BatchSize, remaining), cancellationToken);
+            var entries = page.Entries.TakeWhile(e => due.IsDue(stream, e.Score, e.Member)).ToList();
             if (entries.Count > 0)
             {
                 slice.Entries += entries.Count;
                 slice.Checked += await _checker.CheckAsync(
-                    entity, [.. entries.Select(e => e.Member)], due, result.Tally, request.SamplesPerCategory, null, cancellationToken);
+                    stream.Whole, [.. entries.Select(e => e.Member)], due, result.Tally, request.SamplesPerCategory, null, cancellationToken);
                 remaining -= entries.Count;
                 since = entries[^1].After;
                 slice.NextAfterScore = since.Score;

@@ -14,16 +14,22 @@ namespace NexusArchive.Core.Verification;
 
 /// <summary>
 /// When a record counts as due for one entity during one verification: its change-index entry lies at or before the
-/// committed checkpoint and at or below Redis-now minus the settle window. Fixed at the start of an entity's check.
+/// committed checkpoint of the stream whose index holds it (the entity's own, or one of its shards: docs/scaling.md)
+/// and at or below Redis-now minus the settle window. Fixed at the start of an entity's check.
 /// </summary>
-/// <param name="Checkpoint">The committed checkpoint; null = never archived, nothing is due.</param>
+/// <param name="Layout">The shard layout read at the start: which streams an id's entry may sit in.</param>
+/// <param name="Checkpoints">The committed checkpoint of each stream of the entity, by <see cref="EntityDescriptor.FeedName"/>; absent or null = never archived, nothing of it is due.</param>
 /// <param name="SettleBound">Redis-now minus <c>Archive:SettleWindow</c>, epoch ms.</param>
 /// <param name="LatestAllowed">Redis-now plus <c>Archive:FutureTolerance</c>, for the mapper.</param>
-internal readonly record struct DueRule(ChangeCursor? Checkpoint, double SettleBound, DateTimeOffset LatestAllowed)
+internal sealed record DueRule(
+    ShardLayout Layout, IReadOnlyDictionary<string, ChangeCursor?> Checkpoints, double SettleBound, DateTimeOffset LatestAllowed)
 {
-    /// <summary>True when an index entry (score, member) is due.</summary>
-    public bool IsDue(double score, ReadOnlySpan<byte> member) =>
-        Checkpoint is { } c && c.CompareEntry(score, member) <= 0 && score <= SettleBound;
+    /// <summary>The committed checkpoint of one stream; null = never archived.</summary>
+    public ChangeCursor? CheckpointOf(EntityDescriptor stream) => Checkpoints.GetValueOrDefault(stream.FeedName);
+
+    /// <summary>True when an index entry (score, member) of <paramref name="stream"/> is due.</summary>
+    public bool IsDue(EntityDescriptor stream, double score, ReadOnlySpan<byte> member) =>
+        CheckpointOf(stream) is { } c && c.CompareEntry(score, member) <= 0 && score <= SettleBound;
 }
 
 /// <summary>
@@ -51,12 +57,21 @@ internal sealed class RecordChecker(
     SchemaNames schemas,
     IOptions<ArchiveOptions> options)
 {
-    /// <summary>Reads the entity's committed checkpoint and fixes the due rule at <paramref name="redisNow"/>.</summary>
+    /// <summary>
+    /// Reads the shard layout and the committed checkpoint of each of the entity's streams, and fixes the due rule at
+    /// <paramref name="redisNow"/>.
+    /// </summary>
     public async Task<DueRule> ReadDueRuleAsync(EntityDescriptor entity, DateTimeOffset redisNow, CancellationToken cancellationToken)
     {
         var settings = options.Value;
-        var checkpoint = await postgresCalls.RunAsync(ct => checkpoints.ReadAsync(entity, ct), cancellationToken); // null = never archived: nothing is due yet
-        return new DueRule(checkpoint, (redisNow - settings.SettleWindow).ToUnixTimeMilliseconds(), redisNow + settings.FutureTolerance);
+        var shards = await redisCalls.RunAsync(ct => ShardLayout.ReadAsync(redis.GetDatabase(), layout, ct), cancellationToken);
+        var cursors = new Dictionary<string, ChangeCursor?>(StringComparer.Ordinal);
+        foreach (var stream in shards.StreamsOf(entity))
+        {
+            cursors[stream.FeedName] = await postgresCalls.RunAsync(ct => checkpoints.ReadAsync(stream, ct), cancellationToken); // null = never archived: nothing is due yet
+        }
+
+        return new DueRule(shards, cursors, (redisNow - settings.SettleWindow).ToUnixTimeMilliseconds(), redisNow + settings.FutureTolerance);
     }
 
     /// <summary>The change-index members (record id bytes) of record keys of <paramref name="entity"/>, as SCAN returns them.</summary>
@@ -88,19 +103,21 @@ internal sealed class RecordChecker(
         }
 
         var database = redis.GetDatabase();
-        var indexKey = layout.ChangeIndexKey(entity);
+        // Each id's entry may sit in more than one stream of a sharded entity (its shard, the unsharded stream, its shard
+        // of the layout being drained): a ZSCORE in each; unsharded, the one index.
+        var streams = members.Select(m => due.Layout.StreamsHolding(entity, m)).ToArray();
         var (hashes, scores, isHash) = await redisCalls.RunAsync(
             async ct =>
             {
                 var hashes = members.Select(m => database.HashGetAllAsync(layout.RecordKey(entity, m))).ToArray();
-                var scores = members.Select(m => database.SortedSetScoreAsync(indexKey, m)).ToArray();
+                var scores = members.Select((m, i) => streams[i].Select(s => database.SortedSetScoreAsync(layout.ChangeIndexKey(s), m)).ToArray()).ToArray();
                 var isHash = await RedisBatch.WhenAllToleratingWrongTypeAsync(hashes, ct);
-                await Task.WhenAll(scores).WaitAsync(ct);
+                await Task.WhenAll(scores.SelectMany(s => s)).WaitAsync(ct);
                 return (hashes, scores, isHash);
             },
             cancellationToken);
 
-        var chunk = new List<(string Id, byte[] Member, double? Score, ArchiveRow? Mapped)>(members.Count);
+        var chunk = new List<(string Id, byte[] Member, double? Score, bool Due, ArchiveRow? Mapped)>(members.Count);
         for (var i = 0; i < members.Count; i++)
         {
             var fields = isHash[i] ? hashes[i].Result : [];
@@ -116,9 +133,11 @@ internal sealed class RecordChecker(
                 continue;
             }
 
-            var score = scores[i].Result;
+            // The newest entry is the record's latest write: due when the stream holding it has archived it.
+            var score = scores[i].Max(s => s.Result);
+            var isDue = score is { } newest && streams[i].Where((s, k) => scores[i][k].Result == newest).Any(s => due.IsDue(s, newest, members[i]));
             var (row, _) = mapper.Map(entity, new SourceRecord(new ChangeEntry(members[i], score ?? 0), fields), due.LatestAllowed);
-            chunk.Add((id, members[i], score, row?.Row));
+            chunk.Add((id, members[i], score, isDue, row?.Row));
         }
 
         if (chunk.Count == 0)
@@ -129,7 +148,7 @@ internal sealed class RecordChecker(
         result.RedisRecords += chunk.Count;
         var (rows, deadLettered) = await postgresCalls.RunAsync(
             ct => LookUpAsync(entity, chunk.Select(c => c.Id).ToArray(), chunk.Select(c => c.Member).ToArray(), ct), cancellationToken);
-        foreach (var (id, member, score, mapped) in chunk)
+        foreach (var (id, member, score, isDue, mapped) in chunk)
         {
             ArchiveRow? archived = rows.TryGetValue(id, out var row) ? row : null;
             var facts = new RecordFacts(
@@ -139,7 +158,7 @@ internal sealed class RecordChecker(
                 RedisUpdatedUs: mapped?.UpdatedAt is { } r ? CanonicalRecord.Microseconds(r) : null,
                 PostgresUpdatedUs: archived?.UpdatedAt is { } p ? CanonicalRecord.Microseconds(p) : null,
                 Indexed: score is not null,
-                Due: score is { } s && due.IsDue(s, member),
+                Due: isDue,
                 DeadLettered: deadLettered.Contains(member));
             var category = VerifyClassifier.Classify(facts);
             result.Add(category, id, samples);

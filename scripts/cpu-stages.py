@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # Summarises a perf CPU profile of the archiver (docs/performance.md, "CPU per row (issue 19)"):
-#   perf script -i pass.perf -F comm,tid,ip,sym,dso > pass.script && scripts/cpu-stages.py pass.script [N] [rows]
+#   perf record -F 499 -g ... (µs per row assume 499 Hz); perf script -i pass.perf -F comm,tid,ip,sym,dso > pass.script
+#   scripts/cpu-stages.py pass.script [N] [rows]
 """CPU profile summary from `perf script -F comm,tid,ip,sym,dso`: where the archiver's CPU went, by stage
 (first matching frame from the leaf up) and inclusive per key frame."""
 import re, sys, collections

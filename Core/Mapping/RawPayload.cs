@@ -47,6 +47,9 @@ internal static class RawPayload
         return result;
     }
 
+    /// <summary>Whether the bytes are text PostgreSQL can store: valid UTF-8 (as <see cref="TryGetText"/> decodes it) without NUL.</summary>
+    public static bool IsText(ReadOnlySpan<byte> bytes) => !bytes.Contains((byte)0) && System.Text.Unicode.Utf8.IsValid(bytes);
+
     /// <summary>Decodes bytes as strict UTF-8; false when they are not valid UTF-8 or contain NUL.</summary>
     public static bool TryGetText(ReadOnlySpan<byte> bytes, out string text)
     {

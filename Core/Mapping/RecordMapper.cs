@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using NexusArchive.Core.Entities;
 using NexusArchive.Core.Source;
@@ -50,19 +51,21 @@ internal sealed class RecordMapper
         var values = new object?[columns.Count + 1];
         var seen = new bool[columns.Count];
         Dictionary<string, string>? extra = null;
+        var idBytes = ReadOnlyMemory<byte>.Empty;
 
-        if (!RawPayload.TryGetText(record.Entry.Member, out var memberId))
+        if (!RawPayload.IsText(record.Entry.Member))
         {
             return Fail(record, DeadLetterReasons.InvalidText, "The index member (record id) is not valid UTF-8 text.");
         }
 
-        foreach (var field in record.Fields)
+        for (var f = 0; f < record.FieldCount; f++)
         {
-            // Hot path: match the name against the descriptor's UTF-8 field names and read values as spans,
-            // so a mapped field costs one string (text) or none (timestamps, integers).
-            ReadOnlyMemory<byte> nameBytes = field.Name;
-            ReadOnlyMemory<byte> valueBytes = field.Value;
-            var index = entity.IndexOfField(nameBytes.Span);
+            // Hot path: match the name against the descriptor's UTF-8 field names and keep values as the bytes Redis
+            // sent: text is checked (valid UTF-8, no NUL) and COPY writes the same bytes; timestamps and integers are
+            // parsed from them. Only the id, unmapped fields and rare spellings (ISO timestamps) become strings.
+            var nameBytes = record.Name(f);
+            var valueBytes = record.Value(f);
+            var index = entity.IndexOfField(nameBytes);
             if (index >= 0 && entity.Columns[index].Kind is ColumnKind.Timestamp or ColumnKind.Integer && IsAsciiInteger(valueBytes.Span))
             {
                 var number = ConvertNumber(entity.Columns[index], valueBytes.Span, latestAllowed);
@@ -81,31 +84,35 @@ internal sealed class RecordMapper
             {
                 name = entity.Columns[index].Field;
             }
-            else if (!RawPayload.TryGetText(nameBytes.Span, out name))
+            else if (!RawPayload.TryGetText(nameBytes, out name))
             {
                 return Fail(record, DeadLetterReasons.InvalidText, "A field name is not valid UTF-8 text or contains NUL.");
             }
 
-            if (!RawPayload.TryGetText(valueBytes.Span, out var text))
+            if (!RawPayload.IsText(valueBytes.Span))
             {
                 return Fail(record, DeadLetterReasons.InvalidText, $"Field '{name}' is not valid UTF-8 text or contains a NUL character, which PostgreSQL text cannot store.");
             }
 
             if (index < 0)
             {
-                (extra ??= new(StringComparer.Ordinal))[name] = text;
+                (extra ??= new(StringComparer.Ordinal))[name] = Encoding.UTF8.GetString(valueBytes.Span);
                 continue;
             }
 
             var column = columns[index];
             seen[index] = true;
-            var (ok, value, category, reason) = Convert(column, text, valueBytes.Span, latestAllowed);
+            var (ok, value, category, reason) = Convert(column, index, valueBytes, latestAllowed);
             if (!ok)
             {
                 return Fail(record, category!, reason!);
             }
 
             values[index] = value;
+            if (index == 0)
+            {
+                idBytes = valueBytes;
+            }
         }
 
         for (var i = 0; i < columns.Count; i++)
@@ -119,7 +126,7 @@ internal sealed class RecordMapper
 
         values[columns.Count] = extra is null ? null : JsonSerializer.Serialize(extra);
         var row = new ArchiveRow(entity, values);
-        if (!string.Equals(row.Id, memberId, StringComparison.Ordinal))
+        if (!record.Entry.Member.AsSpan().SequenceEqual(idBytes.Span))
         {
             return Fail(record, DeadLetterReasons.IdMismatch, "Field 'id' differs from the change-index member that points to this hash.");
         }
@@ -127,10 +134,13 @@ internal sealed class RecordMapper
         return (new MappedRow(record, row), null);
     }
 
-    private static (bool Ok, object? Value, string? Category, string? Reason) Convert(ColumnDescriptor column, string text, ReadOnlySpan<byte> utf8, DateTimeOffset latestAllowed)
+    /// <summary>A text, timestamp, integer or JSON field's value (valid UTF-8 without NUL) converted for its column.</summary>
+    private static (bool Ok, object? Value, string? Category, string? Reason) Convert(ColumnDescriptor column, int ordinal, ReadOnlyMemory<byte> utf8, DateTimeOffset latestAllowed)
     {
+        var bytes = utf8.Span;
+
         // An empty string in a typed field means "no value" (JavaScript clients write "" for null).
-        if (text.Length == 0 && column.Kind != ColumnKind.Text)
+        if (bytes.Length == 0 && column.Kind != ColumnKind.Text)
         {
             return (true, null, null, null);
         }
@@ -138,28 +148,29 @@ internal sealed class RecordMapper
         switch (column.Kind)
         {
             case ColumnKind.Text:
-                if (column.AllowedValues is { } allowed && !allowed.Contains(text, StringComparer.Ordinal))
+                if (column.AllowedValues is { } allowed && !IsOneOf(bytes, allowed))
                 {
                     return (false, null, DeadLetterReasons.InvalidValue, $"Field '{column.Field}' must be one of {string.Join("|", allowed)}.");
                 }
 
-                if (column.Required && text.Length == 0)
+                if (column.Required && bytes.Length == 0)
                 {
                     return (true, null, null, null);
                 }
 
-                return (true, text, null, null);
+                // The id is read as a string (page dedupe, dead letters); other text stays as its bytes until COPY.
+                return (true, ordinal == 0 ? Encoding.UTF8.GetString(bytes) : new Utf8Text(utf8), null, null);
 
             case ColumnKind.Timestamp:
-                if (!TimestampParser.TryParse(text, out var timestamp))
+                if (!TimestampParser.TryParse(Encoding.UTF8.GetString(bytes), out var timestamp))
                 {
                     return (false, null, DeadLetterReasons.InvalidTimestamp, $"Field '{column.Field}' is neither epoch milliseconds nor an ISO-8601 timestamp.");
                 }
 
-                return CheckTimestampRange(column, timestamp, text, latestAllowed);
+                return CheckTimestampRange(column, timestamp, Encoding.UTF8.GetString(bytes), latestAllowed);
 
             case ColumnKind.Integer:
-                if (!long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
+                if (!long.TryParse(Encoding.UTF8.GetString(bytes), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number))
                 {
                     return (false, null, DeadLetterReasons.InvalidInteger, $"Field '{column.Field}' is not a 64-bit integer.");
                 }
@@ -167,11 +178,25 @@ internal sealed class RecordMapper
                 return (true, number, null, null);
 
             case ColumnKind.JsonObject:
-                return ValidateJsonObject(column, text, utf8);
+                return ValidateJsonObject(column, utf8);
 
             default:
                 throw new InvalidOperationException($"Unknown column kind {column.Kind}.");
         }
+    }
+
+    /// <summary>Whether <paramref name="utf8"/> spells one of <paramref name="allowed"/> exactly (ordinal).</summary>
+    private static bool IsOneOf(ReadOnlySpan<byte> utf8, IReadOnlyList<string> allowed)
+    {
+        foreach (var value in allowed)
+        {
+            if (Ascii.IsValid(value) ? Ascii.Equals(utf8, value) : utf8.SequenceEqual(Encoding.UTF8.GetBytes(value)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsAsciiInteger(ReadOnlySpan<byte> value)
@@ -222,12 +247,12 @@ internal sealed class RecordMapper
         return (true, timestamp.UtcDateTime, null, null);
     }
 
-    private static (bool Ok, object? Value, string? Category, string? Reason) ValidateJsonObject(ColumnDescriptor column, string text, ReadOnlySpan<byte> utf8)
+    private static (bool Ok, object? Value, string? Category, string? Reason) ValidateJsonObject(ColumnDescriptor column, ReadOnlyMemory<byte> utf8)
     {
         // Validate without building a document: one forward pass of the reader over the UTF-8 bytes.
         try
         {
-            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+            var reader = new Utf8JsonReader(utf8.Span, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 return (false, null, DeadLetterReasons.InvalidJson, $"Field '{column.Field}' must be a JSON object.");
@@ -244,12 +269,28 @@ internal sealed class RecordMapper
             return (false, null, DeadLetterReasons.InvalidJson, $"Field '{column.Field}' is not valid JSON.");
         }
 
-        if (text.Contains("\\u0000", StringComparison.OrdinalIgnoreCase))
+        if (ContainsEscapedNul(utf8.Span))
         {
             return (false, null, DeadLetterReasons.InvalidJson, $"Field '{column.Field}' contains \\u0000, which PostgreSQL jsonb cannot store.");
         }
 
-        return (true, text, null, null);
+        return (true, new Utf8Text(utf8), null, null);
+    }
+
+    /// <summary>Whether the text contains <c>\u0000</c> (the <c>u</c> in either case), as jsonb refuses it.</summary>
+    private static bool ContainsEscapedNul(ReadOnlySpan<byte> utf8)
+    {
+        int at;
+        while ((at = utf8.IndexOf((byte)'\\')) >= 0)
+        {
+            utf8 = utf8[(at + 1)..];
+            if (utf8.Length >= 5 && (utf8[0] | 0x20) == 'u' && utf8[1..5].SequenceEqual("0000"u8))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static (MappedRow?, DeadLetter?) Fail(SourceRecord record, string category, string reason) =>

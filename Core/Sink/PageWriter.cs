@@ -399,16 +399,19 @@ internal sealed class PageWriter(
             await importer.StartRowAsync(cancellationToken);
             for (var i = 0; i < types.Length; i++)
             {
-                var value = row.Row[i];
+                var value = row.Row.CopyValue(i);
                 if (value is null)
                 {
                     await importer.WriteNullAsync(cancellationToken);
                 }
                 else
                 {
-                    // Typed writes: Npgsql resolves the converter once per type instead of boxing through object.
+                    // Typed writes: Npgsql resolves the converter once per type instead of boxing through object. Text
+                    // and jsonb go as the UTF-8 bytes Redis sent (binary COPY of text is its UTF-8 bytes; Npgsql adds
+                    // jsonb's version byte), not decoded to a string and encoded again.
                     var write = value switch
                     {
+                        Utf8Text text => importer.WriteAsync(text.Bytes, types[i], cancellationToken),
                         string text => importer.WriteAsync(text, types[i], cancellationToken),
                         DateTime time => importer.WriteAsync(time, types[i], cancellationToken),
                         long number => importer.WriteAsync(number, types[i], cancellationToken),

@@ -1,5 +1,4 @@
 using System.Text;
-using StackExchange.Redis;
 
 namespace NexusArchive.Core.Source;
 
@@ -17,10 +16,3 @@ internal sealed record ChangeEntry(byte[] Member, double Score)
 /// <param name="Entries">Entries after the cursor and at or below the upper bound.</param>
 /// <param name="ReachedEnd">True when no entry beyond this page is due (the index ended or the upper bound was reached).</param>
 internal sealed record ChangePage(IReadOnlyList<ChangeEntry> Entries, bool ReachedEnd);
-
-/// <summary>A change-index entry with the record hash it points to; <see cref="Fields"/> is empty when the hash is gone.</summary>
-internal sealed record SourceRecord(ChangeEntry Entry, HashEntry[] Fields)
-{
-    /// <summary>True when the index names the record but its hash no longer exists (expired, evicted, deleted).</summary>
-    public bool Vanished => Fields.Length == 0;
-}

@@ -9,6 +9,9 @@ namespace NexusArchive.Bench;
 /// </summary>
 internal sealed class Baselines(BenchServers servers, Report report)
 {
+    /// <summary>CPU seconds per row of the direct-COPY client (this warm process) in the last <see cref="DirectCopyAsync"/>.</summary>
+    public double DirectCopyClientCpuPerRow { get; private set; }
+
     /// <summary>Direct binary COPY of messages 0..<paramref name="n"/> into an empty copy of the messages table.</summary>
     /// <returns>Rows per second.</returns>
     public async Task<double> DirectCopyAsync(BenchData data, long n)
@@ -33,6 +36,7 @@ internal sealed class Baselines(BenchServers servers, Report report)
         var rate = n / seconds;
         report.Note("baseline: direct binary COPY into an empty copy of messages (the limit)", $"{rate:N0} rows/s", $"{n:N0} rows in {seconds:N1} s");
         report.Note("  what the direct COPY cost", cpu.DescribeBaseline(seconds, n), "rows generated in memory: no Redis, no mapping");
+        DirectCopyClientCpuPerRow = cpu.Self / n;
         return rate;
     }
 

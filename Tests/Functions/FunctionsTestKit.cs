@@ -38,6 +38,7 @@ internal static class FunctionsTestKit
         ["OffloadSchedule"] = "0 30 3 * * *",
         ["ArchiveQueueName"] = "nexus-archive-records",
         ["ArchiveQueue"] = "UseDevelopmentStorage=true",
+        ["ArchiveShardQueueName"] = "nexus-archive-shards",
 
         // What the Functions host passes a worker it launches; the worker's gRPC client is built from it at start-up.
         ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
@@ -75,6 +76,8 @@ internal static class FunctionsTestKit
     public static ArchiveVerifyFunction Verify(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveVerifyFunction>(h.Services);
 
     public static ArchiveTimerFunction Timer(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(h.Services);
+
+    public static ArchiveShardPassFunction ShardPass(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveShardPassFunction>(h.Services);
 
     public static ArchiveRestoreSessionFunction RestoreSession(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveRestoreSessionFunction>(h.Services);
 

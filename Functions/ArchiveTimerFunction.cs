@@ -18,8 +18,8 @@ namespace NexusArchive.Functions;
 /// Fan-out (docs/functions.md, "Fan-out over shards"): when a configured entity is sharded, the timer does no pass itself.
 /// It returns one message per change stream with work (<see cref="ShardFanOut"/>), which the host adds to
 /// <c>%ArchiveShardQueueName%</c>, and <see cref="ArchiveShardPassFunction"/> works each on as many instances as the
-/// queue needs. Without shards, with <c>ArchiveShardPass</c> switched off, or when the plan cannot be made, it returns
-/// nothing and runs the pass as before.
+/// queue needs. Without shards, with <c>ArchiveShardPass</c> switched off or its settings unusable, or when the plan
+/// cannot be made, it returns nothing and runs the pass as before.
 /// </para>
 /// </summary>
 public sealed class ArchiveTimerFunction(ArchiveService archive, ShardFanOut fanOut, IOptions<FunctionsOptions> options, ILogger<ArchiveTimerFunction> logger)
@@ -55,12 +55,14 @@ public sealed class ArchiveTimerFunction(ArchiveService archive, ShardFanOut fan
     }
 
     /// <summary>
-    /// The fan-out plan, or null when the timer should run the pass itself: fan-out switched off, or the plan failed
-    /// (Redis or PostgreSQL unreachable; the pass then records the failure as a failed run, as without shards).
+    /// The fan-out plan, or null when the timer should run the pass itself: fan-out switched off or its settings unusable
+    /// (the host could not add the messages: the invocation would fail and nothing would be archived; the start-up check
+    /// already logged <c>ShardQueueInvalid</c> and status answers 503), or the plan failed (Redis or PostgreSQL
+    /// unreachable; the pass then records the failure as a failed run, as without shards).
     /// </summary>
     private async Task<ShardFanOutPlan?> PlanAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.ArchiveShardQueueDisabled)
+        if (options.Value.ArchiveShardQueueDisabled || FunctionsOptionsValidator.ValidateShardQueue(options.Value) is not null)
         {
             return null;
         }

@@ -156,33 +156,40 @@ public sealed class FunctionsOptionsValidator : IValidateOptions<FunctionsOption
     }
 
     /// <summary>
-    /// Null when the fan-out queue's settings are usable; else the problem, naming the setting. The name is checked even
-    /// while <c>ArchiveShardPass</c> is switched off: the archive timer's queue output names <c>%ArchiveShardQueueName%</c>,
-    /// and the host refuses to index a function whose binding names a setting that does not exist (it would disable the
-    /// timer). The connection is needed only when the timer may enqueue.
+    /// Null when the fan-out queue's settings are usable (or <c>ArchiveShardPass</c> is switched off); else the problem,
+    /// naming the setting. The archive timer fans out only when this is null and otherwise works every stream itself:
+    /// under the host, a timer that returns messages while <c>%ArchiveShardQueueName%</c> does not resolve fails its
+    /// invocation after the worker returned ("'%ArchiveShardQueueName%' does not resolve to a value"; docs/functions.md),
+    /// and <c>ArchiveShardPass</c> fails indexing.
     /// </summary>
     public static string? ValidateShardQueue(FunctionsOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.ArchiveShardQueueDisabled)
+        {
+            return null;
+        }
+
+        const string off = $" Until then the archive timer works every stream itself (or set {FunctionsOptions.ArchiveShardQueueDisabledSetting}=true to switch the fan-out off).";
         var name = options.ArchiveShardQueueName;
         if (string.IsNullOrWhiteSpace(name))
         {
-            return $"{FunctionsOptions.ArchiveShardQueueNameSetting} is missing: name the Storage queue of the fan-out over shards, e.g. '{FunctionsOptions.DefaultArchiveShardQueueName}'. The archive timer's queue output names this setting, so the host would not index the timer without it.";
+            return $"{FunctionsOptions.ArchiveShardQueueNameSetting} is missing: name the Storage queue of the fan-out over shards, e.g. '{FunctionsOptions.DefaultArchiveShardQueueName}'; the host does not index ArchiveShardPass without it.{off}";
         }
 
         if (!IsQueueName(name))
         {
-            return $"{FunctionsOptions.ArchiveShardQueueNameSetting} '{name}' is not a Storage queue name: 3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit.";
+            return $"{FunctionsOptions.ArchiveShardQueueNameSetting} '{name}' is not a Storage queue name: 3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit.{off}";
         }
 
         if (string.Equals(name, options.ArchiveQueueName, StringComparison.Ordinal))
         {
-            return $"{FunctionsOptions.ArchiveShardQueueNameSetting} '{name}' is the queue of record events ({FunctionsOptions.ArchiveQueueNameSetting}); the fan-out needs a queue of its own, e.g. '{FunctionsOptions.DefaultArchiveShardQueueName}'.";
+            return $"{FunctionsOptions.ArchiveShardQueueNameSetting} '{name}' is the queue of record events ({FunctionsOptions.ArchiveQueueNameSetting}); the fan-out needs a queue of its own, e.g. '{FunctionsOptions.DefaultArchiveShardQueueName}'.{off}";
         }
 
-        if (!options.ArchiveShardQueueDisabled && !options.ArchiveQueueConnectionConfigured)
+        if (!options.ArchiveQueueConnectionConfigured)
         {
-            return $"{FunctionsOptions.ArchiveQueueConnection} is missing: the fan-out queue {FunctionsOptions.ArchiveShardQueueNameSetting} uses that connection; set it to the storage connection string (locally 'UseDevelopmentStorage=true') or set {FunctionsOptions.ArchiveQueueConnection}__queueServiceUri with {FunctionsOptions.ArchiveQueueConnection}__credential=managedidentity (or set {FunctionsOptions.ArchiveShardQueueDisabledSetting}=true: the timer then works every stream itself).";
+            return $"{FunctionsOptions.ArchiveQueueConnection} is missing: the fan-out queue {FunctionsOptions.ArchiveShardQueueNameSetting} uses that connection; set it to the storage connection string (locally 'UseDevelopmentStorage=true') or set {FunctionsOptions.ArchiveQueueConnection}__queueServiceUri with {FunctionsOptions.ArchiveQueueConnection}__credential=managedidentity.{off}";
         }
 
         return null;

@@ -81,6 +81,6 @@ internal static partial class Log
     [LoggerMessage(FunctionsLogEventIds.ShardMessageInvalid, LogLevel.Error, "Fan-out message {MessageId} names no stream to work: {Problem}", EventName = "ShardMessageInvalid")]
     public static partial void ShardMessageInvalid(ILogger logger, string messageId, string problem);
 
-    [LoggerMessage(FunctionsLogEventIds.ShardQueueInvalid, LogLevel.Critical, "Fan-out over shards is off: {Problem} The host cannot index the archive timer's queue output or listen on the queue. Fix the app setting and restart.", EventName = "ShardQueueInvalid")]
+    [LoggerMessage(FunctionsLogEventIds.ShardQueueInvalid, LogLevel.Critical, "Fan-out over shards is off: {Problem} Fix the app setting and restart.", EventName = "ShardQueueInvalid")]
     public static partial void ShardQueueInvalid(ILogger logger, string problem);
 }

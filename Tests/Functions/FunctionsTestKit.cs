@@ -75,7 +75,16 @@ internal static class FunctionsTestKit
 
     public static ArchiveVerifyFunction Verify(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveVerifyFunction>(h.Services);
 
-    public static ArchiveTimerFunction Timer(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(h.Services);
+    /// <summary>The archive timer with the fan-out queue configured as in the sample (it fans out once an entity is sharded).</summary>
+    public static ArchiveTimerFunction Timer(ArchiveHarness h) => Timer(h, new FunctionsOptions
+    {
+        ArchiveQueueName = "nexus-archive-records",
+        ArchiveQueueConnectionConfigured = true,
+        ArchiveShardQueueName = "nexus-archive-shards",
+    });
+
+    public static ArchiveTimerFunction Timer(ArchiveHarness h, FunctionsOptions options) =>
+        ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(h.Services, Microsoft.Extensions.Options.Options.Create(options));
 
     public static ArchiveShardPassFunction ShardPass(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveShardPassFunction>(h.Services);
 

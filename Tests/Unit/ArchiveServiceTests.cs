@@ -27,6 +27,7 @@ public sealed class ArchiveServiceTests
     public ArchiveServiceTests()
     {
         _source.Setup(s => s.GetServerTimeAsync(It.IsAny<CancellationToken>())).ReturnsAsync(s_redisNow);
+        _source.Setup(s => s.GetShardLayoutAsync(It.IsAny<CancellationToken>())).ReturnsAsync(ShardLayout.Unsharded);
         _source.Setup(s => s.MirrorCheckpointAsync(It.IsAny<EntityDescriptor>(), It.IsAny<double>(), It.IsAny<CancellationToken>())).Returns(Task.CompletedTask);
         _source.Setup(s => s.GetWriteCountAsync(It.IsAny<EntityDescriptor>(), It.IsAny<CancellationToken>())).ReturnsAsync((WriteCount?)null);
         _source.Setup(s => s.ReadBeyondAsync(It.IsAny<EntityDescriptor>(), It.IsAny<double>(), It.IsAny<int>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);

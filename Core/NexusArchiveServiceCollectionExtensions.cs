@@ -138,6 +138,7 @@ public static class NexusArchiveServiceCollectionExtensions
         services.TryAddSingleton<ArchiveSafetyCheck>();
         services.TryAddSingleton<IArchiveSafetyCheck>(sp => sp.GetRequiredService<ArchiveSafetyCheck>());
         AddWithInternalConstructor<ArchiveService>(services);
+        AddWithInternalConstructor<ShardFanOut>(services);
         AddWithInternalConstructor<ArchiveRecordsService>(services);
         AddWithInternalConstructor<RecordEventProcessor>(services);
         AddWithInternalConstructor<StatusService>(services);

@@ -73,6 +73,8 @@ public static class FunctionsHost
                 o.ArchiveQueueConnectionConfigured = new[] { queue, $"{queue}:queueServiceUri", $"{queue}:serviceUri", $"{queue}:accountName" }
                     .Any(key => !string.IsNullOrWhiteSpace(builder.Configuration[key]));
                 o.ArchiveQueueDisabled = bool.TryParse(builder.Configuration[FunctionsOptions.ArchiveQueueDisabledSetting], out var disabled) && disabled;
+                o.ArchiveShardQueueName = builder.Configuration[FunctionsOptions.ArchiveShardQueueNameSetting];
+                o.ArchiveShardQueueDisabled = bool.TryParse(builder.Configuration[FunctionsOptions.ArchiveShardQueueDisabledSetting], out var shardsOff) && shardsOff;
             });
         builder.Services.TryAddSingleton<StartupProblems>();
         builder.Services.AddHostedService<ScheduleCheck>();

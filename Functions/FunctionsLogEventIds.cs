@@ -37,4 +37,12 @@ internal static class FunctionsLogEventIds
 
     // 2050-2059: queued record events.
     public const int ArchiveQueueInvalid = 2050;
+
+    // 2060-2069: fan-out over shards (the timer enqueues, ArchiveShardPass works one stream).
+    public const int ShardsEnqueued = 2060;
+    public const int ShardPlanFailed = 2061;
+    public const int ShardPassConflict = 2062;
+    public const int ShardPassFailed = 2063;
+    public const int ShardMessageInvalid = 2064;
+    public const int ShardQueueInvalid = 2065;
 }

@@ -28,6 +28,21 @@ public sealed class FunctionsOptions
     /// <summary>The setting that turns the queue trigger off (the host's own switch); our checks skip the queue then.</summary>
     public const string ArchiveQueueDisabledSetting = "AzureWebJobs.ArchiveQueuedRecords.Disabled";
 
+    /// <summary>
+    /// The app setting the fan-out queue is named by (<c>%ArchiveShardQueueName%</c>): the archive timer's queue output
+    /// and <c>ArchiveShardPass</c>'s trigger, on the <see cref="ArchiveQueueConnection"/> connection.
+    /// </summary>
+    public const string ArchiveShardQueueNameSetting = "ArchiveShardQueueName";
+
+    /// <summary>The fan-out queue's name in the sample and infra.</summary>
+    public const string DefaultArchiveShardQueueName = "nexus-archive-shards";
+
+    /// <summary>
+    /// The setting that turns <c>ArchiveShardPass</c> off (the host's own switch); the archive timer then works every
+    /// stream itself instead of enqueueing.
+    /// </summary>
+    public const string ArchiveShardQueueDisabledSetting = "AzureWebJobs.ArchiveShardPass.Disabled";
+
     /// <summary>Six-field NCRONTAB: <c>{second} {minute} {hour} {day} {month} {day-of-week}</c>, e.g. <c>0 */5 * * * *</c>.</summary>
     public string? ArchiveSchedule { get; set; }
 
@@ -48,6 +63,12 @@ public sealed class FunctionsOptions
 
     /// <summary>Whether the queue trigger is switched off (<see cref="ArchiveQueueDisabledSetting"/>).</summary>
     public bool ArchiveQueueDisabled { get; set; }
+
+    /// <summary>The Storage queue of the fan-out over shards (<c>ArchiveShardPass</c>), e.g. <c>nexus-archive-shards</c>.</summary>
+    public string? ArchiveShardQueueName { get; set; }
+
+    /// <summary>Whether <c>ArchiveShardPass</c> is switched off (<see cref="ArchiveShardQueueDisabledSetting"/>): the timer then does every pass itself.</summary>
+    public bool ArchiveShardQueueDisabled { get; set; }
 }
 
 /// <summary>
@@ -121,8 +142,7 @@ public sealed class FunctionsOptionsValidator : IValidateOptions<FunctionsOption
             return $"{FunctionsOptions.ArchiveQueueNameSetting} is missing: name the Storage queue of record events, e.g. 'nexus-archive-records'{off}.";
         }
 
-        if (name.Length is < 3 or > 63 || !name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
-            || name[0] == '-' || name[^1] == '-' || name.Contains("--", StringComparison.Ordinal))
+        if (!IsQueueName(name))
         {
             return $"{FunctionsOptions.ArchiveQueueNameSetting} '{name}' is not a Storage queue name: 3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit.";
         }
@@ -134,6 +154,51 @@ public sealed class FunctionsOptionsValidator : IValidateOptions<FunctionsOption
 
         return null;
     }
+
+    /// <summary>
+    /// Null when the fan-out queue's settings are usable (or <c>ArchiveShardPass</c> is switched off); else the problem,
+    /// naming the setting. The archive timer fans out only when this is null and otherwise works every stream itself:
+    /// under the host, a timer that returns messages while <c>%ArchiveShardQueueName%</c> does not resolve fails its
+    /// invocation after the worker returned ("'%ArchiveShardQueueName%' does not resolve to a value"; docs/functions.md),
+    /// and <c>ArchiveShardPass</c> fails indexing.
+    /// </summary>
+    public static string? ValidateShardQueue(FunctionsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ArchiveShardQueueDisabled)
+        {
+            return null;
+        }
+
+        const string off = $" Until then the archive timer works every stream itself (or set {FunctionsOptions.ArchiveShardQueueDisabledSetting}=true to switch the fan-out off).";
+        var name = options.ArchiveShardQueueName;
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return $"{FunctionsOptions.ArchiveShardQueueNameSetting} is missing: name the Storage queue of the fan-out over shards, e.g. '{FunctionsOptions.DefaultArchiveShardQueueName}'; the host does not index ArchiveShardPass without it.{off}";
+        }
+
+        if (!IsQueueName(name))
+        {
+            return $"{FunctionsOptions.ArchiveShardQueueNameSetting} '{name}' is not a Storage queue name: 3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit.{off}";
+        }
+
+        if (string.Equals(name, options.ArchiveQueueName, StringComparison.Ordinal))
+        {
+            return $"{FunctionsOptions.ArchiveShardQueueNameSetting} '{name}' is the queue of record events ({FunctionsOptions.ArchiveQueueNameSetting}); the fan-out needs a queue of its own, e.g. '{FunctionsOptions.DefaultArchiveShardQueueName}'.{off}";
+        }
+
+        if (!options.ArchiveQueueConnectionConfigured)
+        {
+            return $"{FunctionsOptions.ArchiveQueueConnection} is missing: the fan-out queue {FunctionsOptions.ArchiveShardQueueNameSetting} uses that connection; set it to the storage connection string (locally 'UseDevelopmentStorage=true') or set {FunctionsOptions.ArchiveQueueConnection}__queueServiceUri with {FunctionsOptions.ArchiveQueueConnection}__credential=managedidentity.{off}";
+        }
+
+        return null;
+    }
+
+    /// <summary>Storage's queue-name rules: 3-63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit.</summary>
+    private static bool IsQueueName(string name) =>
+        name.Length is >= 3 and <= 63 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
+        && name[0] != '-' && name[^1] != '-' && !name.Contains("--", StringComparison.Ordinal);
 
     private static string FirstSentence(string message)
     {

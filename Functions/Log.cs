@@ -65,4 +65,22 @@ internal static partial class Log
 
     [LoggerMessage(FunctionsLogEventIds.SessionRestoreAnswered, LogLevel.Information, "Session {SessionId} restore answered {StatusCode}: {Rows} archived rows, {Written} written, {Skipped} already in Redis, {Refused} refused, offloaded restored {OffloadedRestored}, {ElapsedMs} ms", EventName = "SessionRestoreAnswered")]
     public static partial void SessionRestoreAnswered(ILogger logger, string sessionId, int statusCode, long rows, long written, long skipped, long refused, int offloadedRestored, double elapsedMs);
+
+    [LoggerMessage(FunctionsLogEventIds.ShardsEnqueued, LogLevel.Information, "Archive timer fanned out: {Enqueued} of {Streams} change streams have work and were enqueued ({Busy} with work are held by a live pass)", EventName = "ShardsEnqueued")]
+    public static partial void ShardsEnqueued(ILogger logger, int enqueued, int streams, int busy);
+
+    [LoggerMessage(FunctionsLogEventIds.ShardPlanFailed, LogLevel.Warning, "Archive timer could not plan the fan-out ({Error}); it runs the pass itself", EventName = "ShardPlanFailed")]
+    public static partial void ShardPlanFailed(ILogger logger, string error, Exception exception);
+
+    [LoggerMessage(FunctionsLogEventIds.ShardPassConflict, LogLevel.Information, "Shard pass {RunId} for {Stream} found another pass working it; the message completes, that pass continues", EventName = "ShardPassConflict")]
+    public static partial void ShardPassConflict(ILogger logger, Guid runId, string stream);
+
+    [LoggerMessage(FunctionsLogEventIds.ShardPassFailed, LogLevel.Error, "Shard pass {RunId} for {Stream} failed: {Error}; the message completes and the next timer tick enqueues the stream again", EventName = "ShardPassFailed")]
+    public static partial void ShardPassFailed(ILogger logger, Guid runId, string stream, string? error);
+
+    [LoggerMessage(FunctionsLogEventIds.ShardMessageInvalid, LogLevel.Error, "Fan-out message {MessageId} names no stream to work: {Problem}", EventName = "ShardMessageInvalid")]
+    public static partial void ShardMessageInvalid(ILogger logger, string messageId, string problem);
+
+    [LoggerMessage(FunctionsLogEventIds.ShardQueueInvalid, LogLevel.Critical, "Fan-out over shards is off: {Problem} Fix the app setting and restart.", EventName = "ShardQueueInvalid")]
+    public static partial void ShardQueueInvalid(ILogger logger, string problem);
 }

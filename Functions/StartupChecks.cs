@@ -38,13 +38,14 @@ public sealed class StartupProblems
 }
 
 /// <summary>
-/// Checks the three timer schedules and the archive queue's settings when the worker starts. A bad or missing schedule does not stop the worker: the host
+/// Checks the three timer schedules and the settings of the archive queue and the fan-out queue when the worker starts. A bad or missing schedule does not stop the worker: the host
 /// would only restart it in a loop (on Azure, a crash loop whose cause is easy to miss), while the HTTP functions
 /// (status, verify, a manual kick, session restore) and the other timers still work. Instead each problem is logged as a
 /// Critical event (<c>ArchiveScheduleInvalid</c> 2003, <c>VerifyScheduleInvalid</c> 2007, <c>OffloadScheduleInvalid</c>
-/// 2008, <c>ArchiveQueueInvalid</c> 2050; alerted on in <c>infra/</c>) and status answers 503 until it is fixed: without the
-/// archive timer nothing is archived, without the verify timer a gap would again go unnoticed, without the offload timer
-/// Redis keeps growing, without the queue trigger every queued event waits for the timer.
+/// 2008, <c>ArchiveQueueInvalid</c> 2050, <c>ShardQueueInvalid</c> 2065; alerted on in <c>infra/</c>) and status answers 503
+/// until it is fixed: without the archive timer nothing is archived, without the verify timer a gap would again go
+/// unnoticed, without the offload timer Redis keeps growing, without the queue trigger every queued event waits for the
+/// timer, without the fan-out queue's name the host does not index the archive timer at all.
 /// </summary>
 internal sealed class ScheduleCheck(
     IOptions<FunctionsOptions> options,
@@ -61,6 +62,12 @@ internal sealed class ScheduleCheck(
         {
             problems.Add(queueFailure);
             Log.ArchiveQueueInvalid(logger, queueFailure);
+        }
+
+        if (FunctionsOptionsValidator.ValidateShardQueue(settings) is { } shardFailure)
+        {
+            problems.Add(shardFailure);
+            Log.ShardQueueInvalid(logger, shardFailure);
         }
 
         return Task.CompletedTask;

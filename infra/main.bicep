@@ -27,6 +27,9 @@ param offloadEnabled bool = false
 @description('Storage queue of record events that ArchiveQueuedRecords archives (app setting ArchiveQueueName); the host moves a message it cannot process to <name>-poison.')
 param archiveQueueName string = 'nexus-archive-records'
 
+@description('Storage queue of the fan-out over shards (app setting ArchiveShardQueueName): when an entity is sharded the archive timer enqueues one message per change stream with work and ArchiveShardPass works each, scaling out on the queue.')
+param archiveShardQueueName string = 'nexus-archive-shards'
+
 @description('Object id of the principal NexusChat enqueues record events with (its app\'s managed identity); granted Storage Queue Data Message Sender on the archive queue only. Empty = grant nobody.')
 param eventSenderPrincipalId string = ''
 
@@ -148,6 +151,17 @@ resource archivePoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/que
   name: '${archiveQueueName}-poison'
 }
 
+// Fan-out over shards: the archive timer's queue output and ArchiveShardPass's trigger (the app's own identity only).
+resource archiveShardQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: archiveShardQueueName
+}
+
+resource archiveShardPoisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: '${archiveShardQueueName}-poison'
+}
+
 // NexusChat's identity may only add messages to the archive queue: no read, no delete, no other queue, no shared key.
 resource eventSenderRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(eventSenderPrincipalId)) {
   name: guid(archiveQueue.id, eventSenderPrincipalId, roles.storageQueueDataMessageSender)
@@ -259,6 +273,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     OffloadSchedule: offloadSchedule
     // The queue trigger's connection by managed identity (Storage Queue Data Contributor above: read, delete, poison).
     ArchiveQueueName: archiveQueueName
+    ArchiveShardQueueName: archiveShardQueue.name
     ArchiveQueue__queueServiceUri: storage.properties.primaryEndpoints.queue
     ArchiveQueue__credential: 'managedidentity'
     ConnectionStrings__Redis: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${redisSecretName})'
@@ -366,7 +381,7 @@ resource failedRunAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
 }
 
 // ArchiveScheduleInvalid (2003), StartupMigrationFailed (2005), NeedsAttention (2006), VerifyScheduleInvalid (2007) and
-// OffloadScheduleInvalid (2008) come from the Functions worker when it runs but cannot archive, verify or offload on
+// OffloadScheduleInvalid (2008) (and ShardQueueInvalid, 2065: no fan-out over shards) come from the Functions worker when it runs but cannot archive, verify or offload on
 // schedule (a schedule the host refused, migrations that failed at start-up).
 resource startupProblemAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${environmentName}-archive-startup-problem'
@@ -385,7 +400,7 @@ resource startupProblemAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01'
     criteria: {
       allOf: [
         {
-          query: 'traces | where tostring(customDimensions.EventName) in ("ArchiveScheduleInvalid", "StartupMigrationFailed", "NeedsAttention", "VerifyScheduleInvalid", "OffloadScheduleInvalid")'
+          query: 'traces | where tostring(customDimensions.EventName) in ("ArchiveScheduleInvalid", "StartupMigrationFailed", "NeedsAttention", "VerifyScheduleInvalid", "OffloadScheduleInvalid", "ShardQueueInvalid")'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

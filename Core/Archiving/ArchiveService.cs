@@ -273,7 +273,7 @@ public sealed class ArchiveService
                 : null;
             if (stats.LagMs is { } lag)
             {
-                _metrics.RecordLag(entity.Name, lag);
+                _metrics.RecordLag(entity, lag);
             }
 
             if (stats.Status != RunStatus.Conflict)
@@ -355,7 +355,7 @@ public sealed class ArchiveService
 
         var written = await _sink.WritePageAsync(entity, pass.RunId, [], deadLetters, committed, cancellationToken);
         stats.DeadLettered += written.DeadLettered;
-        _metrics.RecordPage(entity.Name, 0, written.DeadLettered, 0);
+        _metrics.RecordPage(entity, 0, written.DeadLettered, 0);
         foreach (var deadLetter in deadLetters)
         {
             Log.RecordDeadLettered(_logger, entity.Name, deadLetter.Entry.DisplayId, deadLetter.Category, deadLetter.Reason);

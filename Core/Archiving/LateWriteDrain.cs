@@ -60,7 +60,7 @@ internal sealed class LateWriteDrain(
             stats.Unchanged += written.Unchanged;
             stats.Vanished += mapped.Vanished;
             stats.DeadLettered += written.DeadLettered;
-            metrics.RecordPage(entity.Name, written.Upserted, written.DeadLettered, mapped.Vanished);
+            metrics.RecordPage(entity, written.Upserted, written.DeadLettered, mapped.Vanished);
             if (behind.Count > 0)
             {
                 Log.LateWritesDrained(logger, entity.Name, behind.Count, written.Upserted, written.DeadLettered);

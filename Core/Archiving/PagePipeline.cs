@@ -151,7 +151,7 @@ internal sealed class PagePipeline(
         stats.Vanished += mapped.Vanished;
         stats.DeadLettered += written.DeadLettered;
         stats.CheckpointScore = checkpoint.Score;
-        _metrics.RecordPage(entity.Name, written.Upserted, written.DeadLettered, mapped.Vanished);
+        _metrics.RecordPage(entity, written.Upserted, written.DeadLettered, mapped.Vanished);
         Log.PageCommitted(_logger, entity.Name, stats.Pages, page.Entries.Count, written.Upserted, written.Unchanged, mapped.Vanished, written.DeadLettered, _timeProvider.GetElapsedTime(readStarted).TotalMilliseconds);
         if (mapped.Vanished > 0)
         {

@@ -12,7 +12,8 @@ namespace NexusArchive.Core.Bookkeeping;
 /// <param name="Entity">The entity name.</param>
 /// <param name="Checkpoint">Where the archive stands: after this (score, member); null = never archived.</param>
 /// <param name="Leased">A live pass holds the entity (its lease has not expired).</param>
-internal sealed record CheckpointState(string Entity, ChangeCursor? Checkpoint, bool Leased);
+/// <param name="Quiet">The quiet mark the last successful pass left, if any (what a fan-out plan compares with Redis).</param>
+internal sealed record CheckpointState(string Entity, ChangeCursor? Checkpoint, bool Leased, QuietMark? Quiet = null);
 
 /// <summary>
 /// Where a successful pass left an entity: the write count it read before its first page and the checkpoint it committed.
@@ -156,12 +157,7 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
                 throw new EntityBusyException(entity.FeedName);
             }
 
-            var quietCheckpoint = ReadCheckpoint(reader, 4);
-            acquired = new AcquiredCheckpoint(
-                ReadCheckpoint(reader, 0),
-                reader.IsDBNull(2) || reader.IsDBNull(3) || quietCheckpoint is null
-                    ? null
-                    : new QuietMark(new WriteCount(reader.GetInt64(2), reader.GetInt64(3)), quietCheckpoint.Value));
+            acquired = new AcquiredCheckpoint(ReadCheckpoint(reader, 0), ReadQuietMark(reader, 2));
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -214,17 +210,24 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
         return await reader.ReadAsync(cancellationToken) ? ReadCheckpoint(reader, 0) : null;
     }
 
-    /// <summary>Every entity's checkpoint and lease state, by entity name.</summary>
+    /// <summary>
+    /// Every change stream's checkpoint, lease state and quiet mark, by stream name (<see cref="EntityDescriptor.FeedName"/>:
+    /// the entity's name, or <c>message.3of4</c> for a shard).
+    /// </summary>
     public async Task<IReadOnlyDictionary<string, CheckpointState>> ReadAllAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
-            $"SELECT entity, score, member, lease_owner IS NOT NULL AND lease_expires_at > now() FROM {Table}");
+            $"""
+            SELECT entity, score, member, lease_owner IS NOT NULL AND lease_expires_at > now(),
+                   quiet_writes, quiet_index_size, quiet_score, quiet_member
+              FROM {Table}
+            """);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var states = new Dictionary<string, CheckpointState>(StringComparer.Ordinal);
         while (await reader.ReadAsync(cancellationToken))
         {
             var entity = reader.GetString(0);
-            states[entity] = new CheckpointState(entity, ReadCheckpoint(reader, 1), reader.GetBoolean(3));
+            states[entity] = new CheckpointState(entity, ReadCheckpoint(reader, 1), reader.GetBoolean(3), ReadQuietMark(reader, 4));
         }
 
         return states;
@@ -275,6 +278,12 @@ internal sealed class CheckpointStore(NpgsqlDataSource dataSource, SchemaNames s
         await transaction.CommitAsync(cancellationToken);
         return (RewindOutcome.Rewound, current, target);
     }
+
+    /// <summary>The quiet mark stored from <paramref name="ordinal"/> on (writes, index size, score, member); null when none.</summary>
+    private static QuietMark? ReadQuietMark(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) || reader.IsDBNull(ordinal + 1) || ReadCheckpoint(reader, ordinal + 2) is not { } checkpoint
+            ? null
+            : new QuietMark(new WriteCount(reader.GetInt64(ordinal), reader.GetInt64(ordinal + 1)), checkpoint);
 
     /// <summary>The one reading of a stored checkpoint: NULL score = never archived; NULL member = the empty member.</summary>
     /// <remarks>

@@ -1,10 +1,15 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using NexusArchive.Core.Entities;
 
 namespace NexusArchive.Core.Diagnostics;
 
 /// <summary>
 /// Metrics on the <c>NexusArchive</c> meter, collected by Application Insights or OpenTelemetry
-/// (<c>AddMeter("NexusArchive")</c>). Every instrument carries an <c>entity</c> tag.
+/// (<c>AddMeter("NexusArchive")</c>). Every instrument carries an <c>entity</c> tag (the entity's name); the pass's
+/// instruments (rows archived, dead letters, records vanished, lag, Redis commands) also carry a <c>shard</c> tag
+/// (<c>3of4</c>) when the change stream they measure is a shard of the entity (docs/functions.md, "Fan-out over shards"),
+/// and none for the unsharded stream, so a deployment without shards keeps the series it had.
 /// </summary>
 public sealed class ArchiveMetrics : IDisposable
 {
@@ -46,17 +51,21 @@ public sealed class ArchiveMetrics : IDisposable
         _offloadBytes.Add(bytes);
     }
 
-    public void RecordPage(string entity, long upserted, long deadLettered, long vanished)
-    {
-        var tag = new KeyValuePair<string, object?>("entity", entity);
-        _rowsArchived.Add(upserted, tag);
-        _deadLetters.Add(deadLettered, tag);
-        _vanished.Add(vanished, tag);
-    }
+    public void RecordPage(string entity, long upserted, long deadLettered, long vanished) => RecordPage(Tags(entity, null), upserted, deadLettered, vanished);
 
-    public void RecordRedisCommands(string entity, long commands) => _redisCommands.Add(commands, new KeyValuePair<string, object?>("entity", entity));
+    /// <summary>A page of one change stream: tagged with its entity and, for a shard, the shard.</summary>
+    internal void RecordPage(EntityDescriptor stream, long upserted, long deadLettered, long vanished) => RecordPage(Tags(stream), upserted, deadLettered, vanished);
 
-    public void RecordLag(string entity, double lagMs) => _lag.Record(lagMs, new KeyValuePair<string, object?>("entity", entity));
+    public void RecordRedisCommands(string entity, long commands) => _redisCommands.Add(commands, Tags(entity, null));
+
+    /// <summary>Commands sent for one change stream, or for none (<see cref="Source.RedisCommandMeter.NoEntity"/>).</summary>
+    internal void RecordRedisCommands(EntityDescriptor? stream, long commands) =>
+        _redisCommands.Add(commands, stream is null ? Tags(Source.RedisCommandMeter.NoEntity, null) : Tags(stream));
+
+    public void RecordLag(string entity, double lagMs) => _lag.Record(lagMs, Tags(entity, null));
+
+    /// <summary>The lag of one change stream after its pass.</summary>
+    internal void RecordLag(EntityDescriptor stream, double lagMs) => _lag.Record(lagMs, Tags(stream));
 
     public void RecordRun(string status, double durationMs) => _runDuration.Record(durationMs, new KeyValuePair<string, object?>("status", status));
 
@@ -69,4 +78,24 @@ public sealed class ArchiveMetrics : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _meter.Dispose();
+
+    private void RecordPage(TagList tags, long upserted, long deadLettered, long vanished)
+    {
+        _rowsArchived.Add(upserted, tags);
+        _deadLetters.Add(deadLettered, tags);
+        _vanished.Add(vanished, tags);
+    }
+
+    private static TagList Tags(EntityDescriptor stream) => Tags(stream.Name, stream.Shard?.Label);
+
+    private static TagList Tags(string entity, string? shard)
+    {
+        var tags = new TagList { { "entity", entity } };
+        if (shard is not null)
+        {
+            tags.Add("shard", shard);
+        }
+
+        return tags;
+    }
 }

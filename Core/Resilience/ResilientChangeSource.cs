@@ -62,5 +62,9 @@ internal sealed class ResilientChangeSource(IChangeSource inner, RedisCalls redi
     public Task<(long Moved, long Left)> DrainStreamAsync(EntityDescriptor stream, double archivedUpTo, int limit, CancellationToken cancellationToken) =>
         RunAsync(ct => inner.DrainStreamAsync(stream, archivedUpTo, limit, ct), cancellationToken); // a retried move finds the moved entries gone
 
+    /// <inheritdoc />
+    public Task<IReadOnlyList<StreamBacklog>> GetBacklogsAsync(IReadOnlyList<(EntityDescriptor Stream, double After)> streams, double upTo, CancellationToken cancellationToken) =>
+        RunAsync(ct => inner.GetBacklogsAsync(streams, upTo, ct), cancellationToken);
+
     private Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) => redis.RunAsync(call, cancellationToken);
 }

@@ -47,7 +47,20 @@ internal interface IChangeSource
     /// are left in the stream's index.
     /// </summary>
     Task<(long Moved, long Left)> DrainStreamAsync(EntityDescriptor stream, double archivedUpTo, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// For each stream, in one pipelined round trip of four commands a stream: its write count (as
+    /// <see cref="GetWriteCountAsync"/>), the size of its late set, and how many index entries are due after its checkpoint
+    /// (score in (<c>After</c>, <paramref name="upTo"/>]). What a fan-out plan needs to tell a stream with work from a quiet one.
+    /// </summary>
+    Task<IReadOnlyList<StreamBacklog>> GetBacklogsAsync(IReadOnlyList<(EntityDescriptor Stream, double After)> streams, double upTo, CancellationToken cancellationToken);
 }
+
+/// <summary>One change stream's write count, late-set size and due entries, read together (<see cref="IChangeSource.GetBacklogsAsync"/>).</summary>
+/// <param name="Writes">The write counter and index size; null when the index has entries but no writer keeps the counter.</param>
+/// <param name="Late">Entries in the late set (writes stamped at or below the late horizon, not drained yet).</param>
+/// <param name="Due">Index entries after the checkpoint and at or below the pass's upper bound.</param>
+internal readonly record struct StreamBacklog(WriteCount? Writes, long Late, long Due);
 
 /// <summary>
 /// An entity's write counter and change-index size, read together. The size is a second witness: a counter rolled back

@@ -207,11 +207,36 @@ internal sealed class RedisChangeSource(IConnectionMultiplexer redis, RedisLayou
         var size = batch.SortedSetLengthAsync(layout.ChangeIndexKey(entity));
         batch.Execute();
         await Task.WhenAll(counter, size).WaitAsync(cancellationToken);
-        // No counter and an empty index: nothing was ever written, by the writer or around it (count 0). No counter
-        // and entries: the writers keep no counter, so no pass can prove that nothing was written since (null).
-        return counter.Result.IsNull
-            ? size.Result == 0 ? new WriteCount(0, 0) : null
-            : new WriteCount((long)counter.Result, size.Result);
+        return ToWriteCount(counter.Result, size.Result);
+    }
+
+    /// <summary>
+    /// No counter and an empty index: nothing was ever written, by the writer or around it (count 0). No counter and
+    /// entries: the writers keep no counter, so no pass can prove that nothing was written since (null).
+    /// </summary>
+    private static WriteCount? ToWriteCount(RedisValue counter, long size) =>
+        counter.IsNull ? size == 0 ? new WriteCount(0, 0) : null : new WriteCount((long)counter, size);
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<StreamBacklog>> GetBacklogsAsync(
+        IReadOnlyList<(EntityDescriptor Stream, double After)> streams, double upTo, CancellationToken cancellationToken)
+    {
+        var batch = Database.CreateBatch();
+        var reads = new List<(Task<RedisValue> Counter, Task<long> Size, Task<long> Late, Task<long> Due)>(streams.Count);
+        foreach (var (stream, after) in streams)
+        {
+            meter.Add(stream, 4);
+            var index = layout.ChangeIndexKey(stream);
+            reads.Add((
+                batch.StringGetAsync(layout.WriteCounterKey(stream)),
+                batch.SortedSetLengthAsync(index),
+                batch.SortedSetLengthAsync(layout.LateSetKey(stream)),
+                batch.SortedSetLengthAsync(index, after, upTo, Exclude.Start)));
+        }
+
+        batch.Execute();
+        await Task.WhenAll(reads.SelectMany(r => new Task[] { r.Counter, r.Size, r.Late, r.Due })).WaitAsync(cancellationToken);
+        return [.. reads.Select(r => new StreamBacklog(ToWriteCount(r.Counter.Result, r.Size.Result), r.Late.Result, r.Due.Result))];
     }
 
     /// <inheritdoc />

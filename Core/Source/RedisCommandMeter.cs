@@ -24,7 +24,7 @@ internal sealed class RedisCommandMeter(ArchiveMetrics metrics)
     {
         var stream = entity?.FeedName ?? NoEntity;
         Interlocked.Add(ref _totals.GetOrAdd(stream, static _ => new StrongBox<long>()).Value, commands);
-        metrics.RecordRedisCommands(entity?.Name ?? NoEntity, commands);
+        metrics.RecordRedisCommands(entity, commands);
     }
 
     /// <summary>

@@ -149,9 +149,12 @@ public sealed class FunctionsHostTests
 
         await host.Services.GetServices<IHostedService>().OfType<ScheduleCheck>().Single().StartAsync(CancellationToken.None);
 
-        var problem = Assert.Single(host.Services.GetRequiredService<StartupProblems>().Current);
-        Assert.StartsWith("ArchiveQueue is missing", problem, StringComparison.Ordinal);
+        // Both queues on that connection say so: the record events' trigger and the fan-out over shards.
+        var problems = host.Services.GetRequiredService<StartupProblems>().Current;
+        Assert.Equal(2, problems.Count);
+        Assert.All(problems, p => Assert.StartsWith("ArchiveQueue is missing", p, StringComparison.Ordinal));
         Assert.Contains(records.Records, r => r.EventName == "ArchiveQueueInvalid" && r.Level == LogLevel.Critical);
+        Assert.Contains(records.Records, r => r.EventName == "ShardQueueInvalid" && r.Level == LogLevel.Critical);
 
         // With the managed-identity form of the connection, or the trigger switched off, there is nothing to report.
         settings["ArchiveQueue:queueServiceUri"] = "https://nexusarchive.queue.core.windows.net";

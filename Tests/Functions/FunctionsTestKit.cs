@@ -38,6 +38,7 @@ internal static class FunctionsTestKit
         ["OffloadSchedule"] = "0 30 3 * * *",
         ["ArchiveQueueName"] = "nexus-archive-records",
         ["ArchiveQueue"] = "UseDevelopmentStorage=true",
+        ["ArchiveShardQueueName"] = "nexus-archive-shards",
 
         // What the Functions host passes a worker it launches; the worker's gRPC client is built from it at start-up.
         ["Functions:Worker:HostEndpoint"] = "http://127.0.0.1:1",
@@ -74,7 +75,18 @@ internal static class FunctionsTestKit
 
     public static ArchiveVerifyFunction Verify(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveVerifyFunction>(h.Services);
 
-    public static ArchiveTimerFunction Timer(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(h.Services);
+    /// <summary>The archive timer with the fan-out queue configured as in the sample (it fans out once an entity is sharded).</summary>
+    public static ArchiveTimerFunction Timer(ArchiveHarness h) => Timer(h, new FunctionsOptions
+    {
+        ArchiveQueueName = "nexus-archive-records",
+        ArchiveQueueConnectionConfigured = true,
+        ArchiveShardQueueName = "nexus-archive-shards",
+    });
+
+    public static ArchiveTimerFunction Timer(ArchiveHarness h, FunctionsOptions options) =>
+        ActivatorUtilities.CreateInstance<ArchiveTimerFunction>(h.Services, Microsoft.Extensions.Options.Options.Create(options));
+
+    public static ArchiveShardPassFunction ShardPass(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveShardPassFunction>(h.Services);
 
     public static ArchiveRestoreSessionFunction RestoreSession(ArchiveHarness h) => ActivatorUtilities.CreateInstance<ArchiveRestoreSessionFunction>(h.Services);
 

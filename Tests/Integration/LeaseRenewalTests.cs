@@ -61,6 +61,9 @@ public sealed class LeaseRenewalTests
         public Task<(long Moved, long Left)> DrainStreamAsync(EntityDescriptor stream, double archivedUpTo, int limit, CancellationToken cancellationToken) =>
             inner.DrainStreamAsync(stream, archivedUpTo, limit, cancellationToken);
 
+        public Task<IReadOnlyList<StreamBacklog>> GetBacklogsAsync(IReadOnlyList<(EntityDescriptor Stream, double After)> streams, double upTo, CancellationToken cancellationToken) =>
+            inner.GetBacklogsAsync(streams, upTo, cancellationToken);
+
         public async Task<ChangePage> ReadPageAsync(EntityDescriptor entity, ChangeCursor after, double maxScore, int limit, CancellationToken cancellationToken)
         {
             await Task.Delay(delay.PerPage, cancellationToken);

@@ -65,6 +65,12 @@ public sealed class LogEventContractTests
         new(Functions, 2032, "OffloadTimerRefused", LogLevel.Warning),
         new(Functions, 2040, "SessionRestoreAnswered", LogLevel.Information),
         new(Functions, 2050, "ArchiveQueueInvalid", LogLevel.Critical),
+        new(Functions, 2060, "ShardsEnqueued", LogLevel.Information),
+        new(Functions, 2061, "ShardPlanFailed", LogLevel.Warning),
+        new(Functions, 2062, "ShardPassConflict", LogLevel.Information),
+        new(Functions, 2063, "ShardPassFailed", LogLevel.Error),
+        new(Functions, 2064, "ShardMessageInvalid", LogLevel.Error),
+        new(Functions, 2065, "ShardQueueInvalid", LogLevel.Critical),
 
         // Core: verify, restore, backfill.
         new(Core, 3000, "VerifyEntityFinished", LogLevel.Information),

@@ -20,12 +20,14 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
     /// <summary>The whole test: publish (a copy of the current build), worker start-up, indexing, loading, three invocations.</summary>
     private static readonly TimeSpan s_budget = TimeSpan.FromSeconds(120);
 
-    private static readonly string[] s_expectedFunctions = ["ArchiveOffloadTimer", "ArchiveQueuedRecords", "ArchiveRestoreSession", "ArchiveRun", "ArchiveStatus", "ArchiveTimer", "ArchiveVerify", "ArchiveVerifyTimer"];
+    private static readonly string[] s_expectedFunctions = ["ArchiveOffloadTimer", "ArchiveQueuedRecords", "ArchiveRestoreSession", "ArchiveRun", "ArchiveShardPass", "ArchiveStatus", "ArchiveTimer", "ArchiveVerify", "ArchiveVerifyTimer"];
 
     /// <summary>The TimerInfo the host sends a timer-triggered function (serialized by the host's timer extension).</summary>
     private const string TimerTriggerJson = """{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false}""";
 
     private const int SeededMessages = 25;
+
+    private const int FannedMessages = 12;
 
     [Fact]
     public async Task PublishedWorker_DrivenOverTheHostProtocol_IndexesLoadsAndRunsTheTimerPassStatusAndSessionRestore()
@@ -50,6 +52,7 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
             ["OffloadSchedule"] = "0 30 3 * * *",
             ["ArchiveQueueName"] = "nexus-archive-records",
             ["ArchiveQueue"] = "UseDevelopmentStorage=true",
+            ["ArchiveShardQueueName"] = "nexus-archive-shards",
         };
         await using var host = await HostSession.StartAsync(app, appSettings, s_budget, budget.Token);
         Step(clock, "worker started and opened its event stream");
@@ -110,6 +113,48 @@ public sealed class PublishedWorkerTests(ITestOutputHelper output)
         Assert.NotEqual(StatusResult.Types.Status.Success, refused.Result.Status);
         Assert.Equal("msg-1", Assert.Single(await h.QueryAsync("SELECT record_id FROM {b}.dead_letters WHERE entity = 'queue'"))["record_id"]);
         Step(clock, "ArchiveQueuedRecords invocations: Success for an event, Failure (and a dead letter) for a message that names no record");
+
+        // Fan-out over shards: the timer declares its queue output as the host reads it, and once the message entity is
+        // sharded it returns one message per stream with work (the host adds each to the queue) instead of running the
+        // pass; ArchiveShardPass works each stream as the host delivers the message.
+        var timerDeclared = string.Join(", ", timer.RawBindings);
+        var output = Assert.Single(HostSession.RawBindings(timer), b => b.Info.Type.Equals("queue", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal("$return", output.Name);
+        Assert.Equal(BindingInfo.Types.Direction.Out, output.Info.Direction);
+        Assert.Contains("\"queueName\":\"%ArchiveShardQueueName%\"", timerDeclared, StringComparison.Ordinal);
+        var shardPass = functions["ArchiveShardPass"];
+        var shardDeclared = string.Join(", ", shardPass.RawBindings);
+        Assert.Contains("\"queueName\":\"%ArchiveShardQueueName%\"", shardDeclared, StringComparison.Ordinal);
+        Assert.Contains("\"connection\":\"ArchiveQueue\"", shardDeclared, StringComparison.Ordinal);
+
+        await h.Redis.HashSetAsync($"{h.Prefix}:archive:shards", "message", 2);
+        await h.WriteMessagesAsync(FannedMessages, i => $"f-{i:D3}", await h.RedisNowMsAsync() - 30_000, stepMs: 1, content: _ => "fan");
+        var fanned = await host.InvokeAsync(timer, new ParameterBinding { Name = timerBinding.Name, Data = new TypedData { Json = TimerTriggerJson } });
+        host.RequireSuccess(fanned, "ArchiveTimer (fan-out)");
+        // The worker sends a string[] return value as a JSON array of strings; the host adds each element to the queue
+        // as one message (docs/functions.md records the run under the real host).
+        Assert.True(fanned.ReturnValue?.DataCase == TypedData.DataOneofCase.Json, $"the timer's return value is not JSON: {fanned.ReturnValue}");
+        var enqueued = JsonSerializer.Deserialize<List<string>>(fanned.ReturnValue.Json)!;
+        Assert.Equal(
+            ["""{"entity":"message","shard":0,"of":1}""", """{"entity":"message","shard":0,"of":2}""", """{"entity":"message","shard":1,"of":2}"""],
+            enqueued);
+        Assert.Equal(SeededMessages, await h.CountAsync("messages")); // the timer did no pass itself
+        Step(clock, $"ArchiveTimer with message sharded in 2: returned {enqueued.Count} fan-out messages for its queue output");
+
+        var shardBinding = Assert.Single(HostSession.RawBindings(shardPass), b => b.Info.Type.Equals("queueTrigger", StringComparison.OrdinalIgnoreCase));
+        foreach (var (text, i) in enqueued.Select((m, i) => (m, i)))
+        {
+            var shardMetadata = new Dictionary<string, TypedData> { ["Id"] = new() { String = $"shard-{i}" }, ["DequeueCount"] = new() { Json = "1" } };
+            host.RequireSuccess(await host.InvokeAsync(shardPass, shardMetadata, new ParameterBinding { Name = shardBinding.Name, Data = new TypedData { String = text } }), $"ArchiveShardPass {text}");
+        }
+
+        Assert.Equal(SeededMessages + FannedMessages, await h.CountAsync("messages"));
+        var queueRuns = await h.QueryAsync("SELECT status FROM {b}.runs WHERE trigger = 'queue'");
+        Assert.Equal(enqueued.Count, queueRuns.Count);
+        Assert.All(queueRuns, r => Assert.Equal(nameof(RunStatus.Succeeded), r["status"]));
+        var badShard = await host.InvokeAsync(shardPass, metadata, new ParameterBinding { Name = shardBinding.Name, Data = new TypedData { String = """{"entity":"message","shard":5,"of":2}""" } });
+        Assert.NotEqual(StatusResult.Types.Status.Success, badShard.Result.Status);
+        Step(clock, "ArchiveShardPass invocations: Success for each stream (runs with trigger queue), Failure for a message that names no stream");
     }
 
     private void Step(Stopwatch clock, string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F1} s  {what}");

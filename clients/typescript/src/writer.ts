@@ -67,8 +67,25 @@ export function shardOf(id: string, count: number): number {
     throw new RangeError(`shard count ${count} must be an integer from 1 to 256`);
   }
   let h = 0;
-  for (const byte of new TextEncoder().encode(id)) {
+  const add = (byte: number) => {
     h = (h * 31 + byte) % 2147483647;
+  };
+  // The id's UTF-8 bytes, as the Redis client sends them (a lone surrogate goes out as U+FFFD), without TextEncoder,
+  // which the package's target libraries do not declare.
+  for (const char of id) {
+    let cp = char.codePointAt(0)!;
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+      cp = 0xfffd;
+    }
+    if (cp < 0x80) {
+      add(cp);
+    } else if (cp < 0x800) {
+      add(0xc0 | (cp >> 6)); add(0x80 | (cp & 63));
+    } else if (cp < 0x10000) {
+      add(0xe0 | (cp >> 12)); add(0x80 | ((cp >> 6) & 63)); add(0x80 | (cp & 63));
+    } else {
+      add(0xf0 | (cp >> 18)); add(0x80 | ((cp >> 12) & 63)); add(0x80 | ((cp >> 6) & 63)); add(0x80 | (cp & 63));
+    }
   }
   return h % count;
 }

@@ -135,7 +135,7 @@ describe("end to end: package, Redis, CLI, PostgreSQL", () => {
     const writer = new ArchiveWriter({ redis: fromIoredis(redis), keyPrefix: prefix });
     const reshard = await runCli("reshard", "--entity", "message", "--shards", "4");
     assert.equal(reshard.code, 0, reshard.stdout + reshard.stderr);
-    const ids = Array.from({ length: 40 }, (_, i) => `sharded-${i}-é`);
+    const ids = Array.from({ length: 40 }, (_, i) => `sharded-${i}-é中😀`); // 2-, 3- and 4-byte UTF-8: the hash runs over bytes
     for (const id of ids) {
       await writer.write("message", { id, sessionId: "s-1", userId: "u-1", role: "user", content: id, createdAt: Date.now() });
     }

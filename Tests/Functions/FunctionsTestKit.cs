@@ -1,14 +1,18 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Azure.Storage.Queues.Models;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Abstractions;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Moq;
 using NexusArchive.Functions;
 using NexusArchive.Tests.Infrastructure;
 
@@ -127,4 +131,19 @@ internal static class FunctionsTestKit
         await h.WriteMessagesAsync(count, i => $"{prefix}-{i:D6}", await h.RedisNowMsAsync() - ageMs, stepMs: 1, content: _ => "hi");
 
     public static string Str(this JsonElement e, string name) => e.GetProperty(name).GetString()!;
+
+    /// <summary>The trigger metadata the host sends with a queue message (what the function reads of it).</summary>
+    public static FunctionContext QueueContext(QueueMessage message)
+    {
+        var binding = new Mock<BindingContext>();
+        binding.Setup(b => b.BindingData).Returns(new Dictionary<string, object?>
+        {
+            ["Id"] = message.MessageId,
+            ["DequeueCount"] = message.DequeueCount.ToString(CultureInfo.InvariantCulture),
+        });
+        var context = new Mock<FunctionContext>();
+        context.Setup(c => c.BindingContext).Returns(binding.Object);
+        context.Setup(c => c.InvocationId).Returns(Guid.NewGuid().ToString());
+        return context.Object;
+    }
 }

@@ -1,11 +1,8 @@
-using System.Globalization;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
-using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Moq;
 using NexusArchive.Core.Archiving;
 using NexusArchive.Core.Entities;
 using NexusArchive.Functions;
@@ -158,22 +155,7 @@ public sealed class QueuedRecordsTests(ITestOutputHelper output)
     private static QueueHostListener Listener(ArchiveHarness h, QueueClient queue, QueueClient poison, HostQueueSettings? settings = null, Func<QueueMessage, CancellationToken, Task>? function = null)
     {
         var archiveQueued = new ArchiveQueuedRecordsFunction(Processor(h), Options.Create(new FunctionsOptions { ArchiveQueueName = queue.Name }));
-        return new QueueHostListener(queue, poison, settings ?? HostQueueSettings.FromRepositoryHostJson(), function ?? ((m, ct) => archiveQueued.RunAsync(m.Body.ToString(), Context(m), ct)));
-    }
-
-    /// <summary>The trigger metadata the host sends with a queue message (what the function reads of it).</summary>
-    private static FunctionContext Context(QueueMessage message)
-    {
-        var binding = new Mock<BindingContext>();
-        binding.Setup(b => b.BindingData).Returns(new Dictionary<string, object?>
-        {
-            ["Id"] = message.MessageId,
-            ["DequeueCount"] = message.DequeueCount.ToString(CultureInfo.InvariantCulture),
-        });
-        var context = new Mock<FunctionContext>();
-        context.Setup(c => c.BindingContext).Returns(binding.Object);
-        context.Setup(c => c.InvocationId).Returns(Guid.NewGuid().ToString());
-        return context.Object;
+        return new QueueHostListener(queue, poison, settings ?? HostQueueSettings.FromRepositoryHostJson(), function ?? ((m, ct) => archiveQueued.RunAsync(m.Body.ToString(), FunctionsTestKit.QueueContext(m), ct)));
     }
 
     private static async Task SendAllAsync(QueueClient queue, IReadOnlyList<string> bodies)

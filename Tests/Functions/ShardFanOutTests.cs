@@ -1,12 +1,9 @@
 using System.Diagnostics.Metrics;
-using System.Globalization;
 using Azure.Storage.Queues;
-using Azure.Storage.Queues.Models;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Moq;
 using NexusArchive.Core.Archiving;
 using NexusArchive.Core.Bookkeeping;
 using NexusArchive.Core.Diagnostics;
@@ -353,21 +350,6 @@ public sealed class ShardFanOutTests(ITestOutputHelper output)
     private static QueueHostListener ShardListener(ArchiveHarness h, QueueClient queue, QueueClient poison, HostQueueSettings? settings = null)
     {
         var function = ShardPass(h);
-        return new QueueHostListener(queue, poison, settings ?? HostQueueSettings.FromRepositoryHostJson(), (m, ct) => function.RunAsync(m.Body.ToString(), Context(m), ct));
-    }
-
-    /// <summary>The trigger metadata the host sends with a queue message (what the function reads of it).</summary>
-    private static FunctionContext Context(QueueMessage message)
-    {
-        var binding = new Mock<BindingContext>();
-        binding.Setup(b => b.BindingData).Returns(new Dictionary<string, object?>
-        {
-            ["Id"] = message.MessageId,
-            ["DequeueCount"] = message.DequeueCount.ToString(CultureInfo.InvariantCulture),
-        });
-        var context = new Mock<FunctionContext>();
-        context.Setup(c => c.BindingContext).Returns(binding.Object);
-        context.Setup(c => c.InvocationId).Returns(Guid.NewGuid().ToString());
-        return context.Object;
+        return new QueueHostListener(queue, poison, settings ?? HostQueueSettings.FromRepositoryHostJson(), (m, ct) => function.RunAsync(m.Body.ToString(), FunctionsTestKit.QueueContext(m), ct));
     }
 }

@@ -28,15 +28,7 @@ public sealed class ShardAwareToolsTests
     public async Task Status_FourShards_OneLinePerStream_LayoutDrainAndAStreamOutsideTheLayoutFlagged()
     {
         await using var h = await ArchiveHarness.CreateAsync();
-        await ShardAsync(h, 4);
-        var now = await h.RedisNowMsAsync();
-        var ids = Ids(12);
-        foreach (var id in ids)
-        {
-            await h.WriteMessageAsync(id, now - 60_000);
-        }
-
-        await h.RunAsync();
+        var (ids, now) = await ArchivedInFourShardsAsync(h);
         await h.WriteMessageAsync("m-late-a", now);
         await h.WriteMessageAsync("m-late-b", now);
         // A stream some pass once worked (a checkpoint row) that the layout no longer names, still holding an entry.
@@ -86,15 +78,7 @@ public sealed class ShardAwareToolsTests
     public async Task Verify_FourShards_EveryStreamChecked_DueByTheCheckpointOfTheStreamHoldingTheEntry()
     {
         await using var h = await ArchiveHarness.CreateAsync();
-        await ShardAsync(h, 4);
-        var now = await h.RedisNowMsAsync();
-        var ids = Ids(12);
-        foreach (var id in ids)
-        {
-            await h.WriteMessageAsync(id, now - 60_000);
-        }
-
-        await h.RunAsync();
+        var (ids, now) = await ArchivedInFourShardsAsync(h);
         // Two archived records made wrong in the archive, in two different shards; one new write not archived yet.
         var (a, b) = TwoInDifferentShards(ids, 4);
         await h.ScalarAsync($"WITH u AS (UPDATE {{t}}.messages SET content = 'tampered' WHERE id = '{a}' RETURNING 1) SELECT count(*) FROM u");
@@ -404,6 +388,21 @@ public sealed class ShardAwareToolsTests
         (await ShardLayout.ReadAsync(h.Redis, h.Layout, CancellationToken.None)).StreamsOf(EntityCatalog.Message);
 
     /// <summary>Message ids that fall into every one of 4 shards (and of 2).</summary>
+    /// <summary>Shards message 4 ways, writes <see cref="Ids"/>(12) a minute back and archives them; returns the ids and Redis-now.</summary>
+    private static async Task<(List<string> Ids, long Now)> ArchivedInFourShardsAsync(ArchiveHarness h)
+    {
+        await ShardAsync(h, 4);
+        var now = await h.RedisNowMsAsync();
+        var ids = Ids(12);
+        foreach (var id in ids)
+        {
+            await h.WriteMessageAsync(id, now - 60_000);
+        }
+
+        await h.RunAsync();
+        return (ids, now);
+    }
+
     private static List<string> Ids(int count)
     {
         var ids = Enumerable.Range(0, count).Select(i => $"m-{i:D3}").ToList();

@@ -67,7 +67,7 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
             return 0;
         }
 
-        if (arguments.Latency.Length > 0 || arguments.Pooler)
+        if ((arguments.Latency.Length > 0 || arguments.Pooler) && arguments.Shards <= 1)
         {
             var network = new NetworkScenario(_servers, scenarios, _report);
             await network.RunAsync(arguments.Messages, arguments.Latency, arguments.LatencySettings, arguments.Pooler);
@@ -77,7 +77,7 @@ internal sealed class Benchmark(BenchArguments arguments, string redisConnection
 
         if (arguments.Shards > 1)
         {
-            await new ShardScenario(_servers, scenarios, _report).RunAsync(arguments.Messages, arguments.Shards);
+            await new ShardScenario(_servers, scenarios, _report).RunAsync(arguments.Messages, arguments.Shards, arguments.Latency is { Length: > 0 } l ? l : [0]);
             _report.Print();
             return 0;
         }

@@ -133,7 +133,13 @@ public sealed class ArchiveRecordsService
                     var shards = ShardLayout.ReadAsync(database, _layout, ct);
                     var scores = ids.Select(id => database.SortedSetScoreAsync(_layout.ChangeIndexKey(entity), id)).ToArray();
                     await Task.WhenAll(hashes.Cast<Task>().Concat(scores).Append(shards)).WaitAsync(ct);
-                    return (hashes.Select(h => h.Result).ToArray(), await ShardScoresAsync(database, entity, ids, shards.Result, [.. scores.Select(s => s.Result)], ct));
+
+                    // Sharded (docs/scaling.md): the id's newest entry may sit in its shard, the unsharded stream or its
+                    // shard of a layout being drained; one more round trip reads them all.
+                    double?[] newest = shards.Result.HasOneStream(entity)
+                        ? [.. scores.Select(s => s.Result)]
+                        : await shards.Result.NewestScoresAsync(database, _layout, entity, ids).WaitAsync(ct);
+                    return (hashes.Select(h => h.Result).ToArray(), newest);
                 },
                 cancellationToken);
 
@@ -191,32 +197,6 @@ public sealed class ArchiveRecordsService
         var report = new ArchiveRecordsReport(ordered, _timeProvider.GetElapsedTime(started).TotalMilliseconds);
         Log.RecordsArchived(_logger, ordered.Count, ordered.Count(r => r.Outcome == RecordOutcome.Archived), ordered.Count(r => r.Outcome == RecordOutcome.DeadLettered), report.DurationMs);
         return report;
-    }
-
-    /// <summary>
-    /// The index score of each id of a sharded entity (docs/scaling.md): from the stream writes of it go to now, else
-    /// from the unsharded stream (<paramref name="unsharded"/>, already read) or its shard of the layout being drained.
-    /// Unsharded: <paramref name="unsharded"/> as it is.
-    /// </summary>
-    private async Task<double?[]> ShardScoresAsync(
-        IDatabaseAsync database, EntityDescriptor entity, string[] ids, ShardLayout shards, double?[] unsharded, CancellationToken cancellationToken)
-    {
-        var scores = (double?[])unsharded.Clone();
-        var others = ids.Select(id => shards.StreamsHolding(entity, id).Where(s => s.Shard is not null).ToList()).ToArray();
-        var current = shards.Of(entity).Count > 1;
-        for (var round = 0; others.Any(o => o.Count > round); round++)
-        {
-            var look = Enumerable.Range(0, ids.Length)
-                .Where(i => others[i].Count > round && (scores[i] is null || (round == 0 && current)))
-                .ToArray();
-            var found = await Task.WhenAll(look.Select(i => database.SortedSetScoreAsync(_layout.ChangeIndexKey(others[i][round]), ids[i]))).WaitAsync(cancellationToken);
-            for (var k = 0; k < look.Length; k++)
-            {
-                scores[look[k]] = found[k] ?? scores[look[k]];
-            }
-        }
-
-        return scores;
     }
 
     /// <summary>The version a mapped row carries: its own <c>updatedAt</c> (the index score may be missing or stale).</summary>

@@ -299,7 +299,7 @@ public sealed class ArchiveService
         }
         while (moved == batch && !pass.Budget.IsSpent(cancellationToken, out _));
 
-        if (total > 0 || left == 0)
+        if (total > 0)
         {
             Log.StreamDrained(_logger, pass.RunId, pass.Entity.FeedName, total, left);
         }

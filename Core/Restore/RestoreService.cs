@@ -210,9 +210,7 @@ public sealed class RestoreService
                     async ct =>
                     {
                         var shards = await ShardLayout.ReadAsync(database, _redis.Layout, ct);
-                        var found = await Task.WhenAll(records.Select(r => Task.WhenAll(
-                            shards.StreamsHolding(entity, r.Id).Select(s => database.SortedSetScoreAsync(_redis.Layout.ChangeIndexKey(s), r.Id))))).WaitAsync(ct);
-                        return found.Select(f => f.Max()).ToArray();
+                        return await shards.NewestScoresAsync(database, _redis.Layout, entity, [.. records.Select(r => r.Id)]).WaitAsync(ct);
                     },
                     cancellationToken);
                 var wouldWrite = scores.Select((score, i) => score is not { } current || current < records[i].Record.UpdatedAtMs).Count(w => w);

@@ -14,22 +14,24 @@ internal readonly record struct EntityShards(int Count, int? Draining);
 internal sealed class ShardLayout
 {
     /// <summary>Every entity unsharded.</summary>
-    public static readonly ShardLayout Unsharded = new(new Dictionary<string, EntityShards>(StringComparer.Ordinal));
+    public static readonly ShardLayout Unsharded = new(new Dictionary<string, EntityShards>(StringComparer.Ordinal), []);
 
     private readonly IReadOnlyDictionary<string, EntityShards> _entities;
-    private readonly HashSet<string> _hasCount;
+    private readonly HashSet<string> _counted;
 
-    public ShardLayout(IReadOnlyDictionary<string, EntityShards> entities, IEnumerable<string>? counted = null)
+    /// <param name="entities">Each entity the layout names, with its counts.</param>
+    /// <param name="counted">The entities whose count field exists (an entity may appear with a draining field only).</param>
+    private ShardLayout(IReadOnlyDictionary<string, EntityShards> entities, IEnumerable<string> counted)
     {
         _entities = entities;
-        _hasCount = [.. counted ?? entities.Keys];
+        _counted = [.. counted];
     }
 
-    /// <summary>True when some entity has, or is draining, more than one shard.</summary>
-    public bool IsSharded => _entities.Values.Any(e => e.Count > 1 || e.Draining > 1);
+    /// <summary>True when the entity has only its unsharded stream: no shards, none being drained.</summary>
+    public bool HasOneStream(EntityDescriptor entity) => Of(entity.Whole) is { Count: 1, Draining: not > 1 };
 
     /// <summary>True when the layout names the entity's count.</summary>
-    public bool Has(EntityDescriptor entity) => _entities.ContainsKey(entity.Name) && _hasCount.Contains(entity.Name);
+    public bool Has(EntityDescriptor entity) => _counted.Contains(entity.Name);
 
     /// <summary>The entity's counts (1 and no drain when the layout does not name it).</summary>
     public EntityShards Of(EntityDescriptor entity) => _entities.GetValueOrDefault(entity.Name, new EntityShards(1, null));
@@ -70,11 +72,12 @@ internal sealed class ShardLayout
     public IReadOnlyList<EntityDescriptor> StreamsHolding(EntityDescriptor entity, ReadOnlySpan<byte> id)
     {
         var whole = entity.Whole;
-        var (count, draining) = Of(whole);
-        if (count == 1 && draining is not > 1)
+        if (HasOneStream(whole))
         {
             return [whole];
         }
+
+        var (count, draining) = Of(whole);
 
         var streams = new List<EntityDescriptor>(3);
         if (count > 1)
@@ -94,6 +97,18 @@ internal sealed class ShardLayout
     /// <inheritdoc cref="StreamsHolding(EntityDescriptor, ReadOnlySpan{byte})"/>
     public IReadOnlyList<EntityDescriptor> StreamsHolding(EntityDescriptor entity, string id) =>
         StreamsHolding(entity, System.Text.Encoding.UTF8.GetBytes(id));
+
+    /// <summary>
+    /// The newest change-index score of each id across the streams that may hold it (<see cref="StreamsHolding(EntityDescriptor, string)"/>):
+    /// its latest write, wherever a reshard has left the entry; null = in no index. The ZSCOREs go out together (one
+    /// round trip).
+    /// </summary>
+    public async Task<double?[]> NewestScoresAsync(IDatabaseAsync database, RedisLayout keys, EntityDescriptor entity, IReadOnlyList<string> ids)
+    {
+        var found = await Task.WhenAll(ids.Select(id => Task.WhenAll(
+            StreamsHolding(entity, id).Select(s => database.SortedSetScoreAsync(keys.ChangeIndexKey(s), id)))));
+        return [.. found.Select(scores => scores.Max())];
+    }
 
     /// <summary>True when the stream is one the writers no longer write to (it only drains).</summary>
     public bool IsDraining(EntityDescriptor stream) => (stream.Shard?.Count ?? 1) != Of(stream.Whole).Count;
